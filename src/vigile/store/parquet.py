@@ -1,0 +1,359 @@
+"""The embedded event store: append-only Parquet partitioned by day, read through DuckDB.
+
+Layout of a store directory::
+
+    STORE/store.json                              format marker and version
+    STORE/events/day=2026-03-02/part-<id>.parquet    events, sorted by time
+    STORE/exposures/day=2026-03-02/part-<id>.parquet one row per (event, patient),
+                                                  sorted by patient_id
+    STORE/quarantine.jsonl                        bad lines of every ingest
+
+Parts are written once and never modified (append-only, tamper-evident by
+their content-derived names). Each events part has an exposures twin with the
+same id, written first; a store opened after a crash rebuilds a missing twin.
+Re-ingesting events the store already holds adds nothing: keys
+(:func:`vigile.events.event_key`) are checked against the days they fall on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import msgspec
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+
+from vigile.errors import InputError
+from vigile.events import AccessEvent, event_key
+from vigile.store.base import AppendResult, EventFilter, StoreInfo
+
+FORMAT: Final = "vigile-event-store"
+VERSION: Final = 1
+DEFAULT_BATCH: Final = 250_000
+_EXPOSURE_ROW_GROUP: Final = 32_768
+
+_TS = pa.timestamp("us", tz="UTC")
+EVENT_SCHEMA: Final = pa.schema(
+    [
+        ("event_key", pa.string()),
+        ("ts", _TS),
+        ("ts_offset", pa.int16()),
+        ("tenant", pa.string()),
+        ("actor", pa.string()),
+        ("action", pa.string()),
+        ("resource", pa.string()),
+        ("event_id", pa.string()),
+        ("session", pa.string()),
+        ("src_ip", pa.string()),
+        ("user_agent", pa.string()),
+        ("method", pa.string()),
+        ("route", pa.string()),
+        ("status", pa.int16()),
+        ("patient_ids", pa.list_(pa.string())),
+        ("records", pa.int64()),
+        ("bytes", pa.int64()),
+        ("query", pa.string()),
+        ("extra", pa.string()),
+    ]
+)
+EXPOSURE_SCHEMA: Final = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("ts", _TS),
+        ("tenant", pa.string()),
+        ("actor", pa.string()),
+        ("action", pa.string()),
+        ("resource", pa.string()),
+        ("status", pa.int16()),
+        ("event_key", pa.string()),
+    ]
+)
+# AccessEvent field order, as msgspec.structs.astuple returns it
+_FIELDS: Final = [f.name for f in msgspec.structs.fields(AccessEvent)]
+
+
+@cache
+def _sql(name: str) -> str:
+    return resources.files("vigile.store").joinpath("sql", f"{name}.sql").read_text()
+
+
+@cache
+def _tz(offset_minutes: int) -> timezone:
+    return UTC if offset_minutes == 0 else timezone(timedelta(minutes=offset_minutes))
+
+
+def _offset_minutes(ts: datetime) -> int:
+    off = ts.utcoffset()
+    return 0 if off is None else int(off.total_seconds()) // 60
+
+
+def _parts_sql(paths: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+class ParquetStore:
+    """Event store in a directory of day-partitioned Parquet files."""
+
+    def __init__(self, root: str | Path, *, create: bool = False, threads: int = 2) -> None:
+        self.root = Path(root)
+        marker = self.root / "store.json"
+        if marker.exists():
+            meta = orjson.loads(marker.read_bytes())
+            if meta.get("format") != FORMAT:
+                raise InputError(f"{self.root}: not a vigile event store")
+            if meta.get("version", 0) > VERSION:
+                raise InputError(f"{self.root}: store version {meta['version']} is newer than this vigile")
+        elif create:
+            if self.root.exists() and any(self.root.iterdir()):
+                raise InputError(f"{self.root}: exists and is not a vigile event store")
+            (self.root / "events").mkdir(parents=True, exist_ok=True)
+            (self.root / "exposures").mkdir(parents=True, exist_ok=True)
+            marker.write_bytes(orjson.dumps({"format": FORMAT, "version": VERSION}))
+        else:
+            raise InputError(f"{self.root}: no event store here (create one with `vigile ingest`)")
+        self.con = duckdb.connect(config={"threads": threads})
+        self._recover()
+
+    # ---- layout -----------------------------------------------------------------
+    def days(self) -> list[str]:
+        """Days holding events, in order (``YYYY-MM-DD``, UTC)."""
+        return sorted(p.name[4:] for p in (self.root / "events").glob("day=*") if any(p.iterdir()))
+
+    def _parts(self, kind: str, day: str | None = None) -> list[Path]:
+        pattern = f"day={day}/part-*.parquet" if day else "day=*/part-*.parquet"
+        return sorted((self.root / kind).glob(pattern))
+
+    def _recover(self) -> None:
+        """Rebuild the exposures twin of any events part written before a crash."""
+        for part in self._parts("events"):
+            twin = self.root / "exposures" / part.parent.name / part.name
+            if not twin.exists():
+                _write_atomic(_exposures(pq.read_table(part, schema=EVENT_SCHEMA)), twin, True)
+        for tmp in self.root.glob("*/day=*/.tmp-*"):
+            tmp.unlink()
+
+    # ---- writing ----------------------------------------------------------------
+    def append(self, events: Iterable[AccessEvent], batch_size: int = DEFAULT_BATCH) -> AppendResult:
+        """Append events in batches; events whose key the store holds are skipped."""
+        added = dupes = 0
+        batch: list[AccessEvent] = []
+        for event in events:
+            batch.append(event)
+            if len(batch) >= batch_size:
+                a, d = self._flush(batch)
+                added, dupes, batch = added + a, dupes + d, []
+        if batch:
+            a, d = self._flush(batch)
+            added, dupes = added + a, dupes + d
+        return AppendResult(added=added, duplicates=dupes)
+
+    def _flush(self, events: list[AccessEvent]) -> tuple[int, int]:
+        table = _to_table(events)
+        n = table.num_rows
+        # de-duplicate inside the batch (first occurrence wins)
+        keys = table.column("event_key")
+        uniq = pc.unique(keys)
+        if len(uniq) != n:
+            first = pc.index_in(uniq, value_set=keys)  # position of each key's first row
+            table = table.take(pc.take(first, pc.sort_indices(first)))
+        days = pc.strftime(table.column("ts"), format="%Y-%m-%d")
+        table = table.append_column("day", days)
+        added = 0
+        for day in sorted(pc.unique(days).to_pylist()):
+            part = table.filter(pc.equal(table.column("day"), day)).drop_columns(["day"])
+            part = self._without_stored(part, day)
+            if part.num_rows == 0:
+                continue
+            part = part.sort_by([("ts", "ascending"), ("event_key", "ascending")])
+            name = "part-" + xxhash.xxh3_64_hexdigest(
+                "\n".join(part.column("event_key").to_pylist()).encode()
+            ) + ".parquet"
+            _write_atomic(_exposures(part), self.root / "exposures" / f"day={day}" / name, True)
+            _write_atomic(part, self.root / "events" / f"day={day}" / name, False)
+            added += part.num_rows
+        return added, len(events) - added
+
+    def _without_stored(self, part: pa.Table, day: str) -> pa.Table:
+        stored = self._parts("events", day)
+        if not stored:
+            return part
+        batch_keys = part.select(["event_key"])  # noqa: F841 - read by DuckDB by name
+        con = self.con.cursor()
+        try:
+            con.register("batch_keys", batch_keys)
+            sql = _sql("existing_keys").format(parts=_parts_sql(stored))
+            existing = con.sql(sql).to_arrow_table().column("event_key")
+        finally:
+            con.close()
+        if len(existing) == 0:
+            return part
+        return part.filter(pc.invert(pc.is_in(part.column("event_key"), value_set=existing)))
+
+    # ---- reading ----------------------------------------------------------------
+    def scan_batches(
+        self, where: EventFilter | None = None, batch_rows: int = 65_536
+    ) -> Iterator[pa.RecordBatch]:
+        """Matching events in time order, as Arrow batches (one day at a time)."""
+        where = where or EventFilter()
+        clauses, params = _where(where)
+        for day in self.days():
+            if where.since is not None and day < where.since.astimezone(UTC).strftime("%Y-%m-%d"):
+                continue
+            if where.until is not None and day > where.until.astimezone(UTC).strftime("%Y-%m-%d"):
+                continue
+            sql = _sql("scan_day").format(
+                parts=_parts_sql(self._parts("events", day)), where=" AND ".join(clauses)
+            )
+            con = self.con.cursor()
+            try:
+                yield from con.sql(sql, params=params).to_arrow_reader(batch_rows)
+            finally:
+                con.close()
+
+    def scan(self, where: EventFilter | None = None) -> Iterator[AccessEvent]:
+        """Matching events in time order, as :class:`AccessEvent`."""
+        for batch in self.scan_batches(where):
+            yield from events_from_batch(batch)
+
+    def patient_accesses(self, patient_id: str) -> pa.Table:
+        """Every stored access that carried ``patient_id``, in time order."""
+        parts = self._parts("exposures")
+        if not parts:
+            return EXPOSURE_SCHEMA.empty_table()
+        sql = _sql("patient_accesses").format(parts=_parts_sql(parts))
+        con = self.con.cursor()
+        try:
+            return con.sql(sql, params={"patient_id": patient_id}).to_arrow_table()
+        finally:
+            con.close()
+
+    def info(self) -> StoreInfo:
+        events = self._parts("events")
+        exposures = self._parts("exposures")
+        days = self.days()
+        return StoreInfo(
+            events=sum(pq.ParquetFile(p).metadata.num_rows for p in events),
+            exposures=sum(pq.ParquetFile(p).metadata.num_rows for p in exposures),
+            days=len(days),
+            first_day=days[0] if days else None,
+            last_day=days[-1] if days else None,
+            parts=len(events),
+            size_bytes=sum(p.stat().st_size for p in events + exposures),
+        )
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def open_store(root: str | Path, *, create: bool = False) -> ParquetStore:
+    """Open (or with ``create``, create) the event store at ``root``."""
+    return ParquetStore(root, create=create)
+
+
+def _where(where: EventFilter) -> tuple[list[str], dict[str, Any]]:
+    clauses = ["TRUE"]
+    params: dict[str, Any] = {}
+    if where.since is not None:
+        clauses.append("ts >= $since")
+        params["since"] = where.since
+    if where.until is not None:
+        clauses.append("ts <= $until")
+        params["until"] = where.until
+    if where.actors is not None:
+        clauses.append("list_contains($actors, actor)")
+        params["actors"] = sorted(where.actors)
+    if where.tenants is not None:
+        clauses.append("list_contains($tenants, tenant)")
+        params["tenants"] = sorted(where.tenants)
+    return clauses, params
+
+
+def _to_table(events: list[AccessEvent]) -> pa.Table:
+    """Events → an Arrow table of :data:`EVENT_SCHEMA` (columns built in one pass each)."""
+    cols: dict[str, Any] = dict(
+        zip(_FIELDS, zip(*(msgspec.structs.astuple(e) for e in events), strict=True), strict=True)
+    )
+    ts = cols["ts"]
+    offsets: dict[Any, int] = {}
+    ts_offset = []
+    for t in ts:
+        tz = t.tzinfo
+        off = offsets.get(tz)
+        if off is None:
+            off = offsets[tz] = _offset_minutes(t)
+        ts_offset.append(off)
+    extras = [None if x is None else orjson.dumps(x).decode() for x in cols["extra"]]
+    arrays = [
+        pa.array([event_key(e) for e in events], pa.string()),
+        pa.array(ts, _TS),
+        pa.array(ts_offset, pa.int16()),
+        *(pa.array(cols[name], pa.string()) for name in _FIELDS[1:11]),
+        pa.array(cols["status"], pa.int16()),
+        pa.array(cols["patient_ids"], pa.list_(pa.string())),
+        pa.array(cols["records"], pa.int64()),
+        pa.array(cols["bytes"], pa.int64()),
+        pa.array(cols["query"], pa.string()),
+        pa.array(extras, pa.string()),
+    ]
+    return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def _exposures(events: pa.Table) -> pa.Table:
+    """One row per (event, patient carried), sorted by patient for row-group pruning."""
+    ids = events.column("patient_ids").combine_chunks()
+    parents = pc.list_parent_indices(ids)
+    picked = events.select(["ts", "tenant", "actor", "action", "resource", "status", "event_key"])
+    picked = picked.take(parents)
+    table = pa.Table.from_arrays(
+        [pc.list_flatten(ids), *picked.columns], schema=EXPOSURE_SCHEMA
+    )
+    return table.sort_by([("patient_id", "ascending"), ("ts", "ascending")])
+
+
+def _write_atomic(table: pa.Table, path: Path, exposures: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{path.name}"
+    pq.write_table(
+        table,
+        tmp,
+        compression="zstd",
+        row_group_size=_EXPOSURE_ROW_GROUP if exposures else 131_072,
+        write_statistics=True,
+    )
+    os.replace(tmp, path)
+
+
+def events_from_batch(batch: pa.RecordBatch) -> Iterator[AccessEvent]:
+    """Rebuild :class:`AccessEvent` objects from a stored batch (original offsets kept)."""
+    cols = {name: batch.column(name).to_pylist() for name in batch.schema.names}
+    for i, ts in enumerate(cols["ts"]):
+        extra = cols["extra"][i]
+        yield AccessEvent(
+            ts=ts.astimezone(_tz(cols["ts_offset"][i])),
+            tenant=cols["tenant"][i],
+            actor=cols["actor"][i],
+            action=cols["action"][i],
+            resource=cols["resource"][i],
+            event_id=cols["event_id"][i],
+            session=cols["session"][i],
+            src_ip=cols["src_ip"][i],
+            user_agent=cols["user_agent"][i],
+            method=cols["method"][i],
+            route=cols["route"][i],
+            status=cols["status"][i],
+            patient_ids=cols["patient_ids"][i],
+            records=cols["records"][i],
+            bytes=cols["bytes"][i],
+            query=cols["query"][i],
+            extra=None if extra is None else orjson.loads(extra),
+        )
