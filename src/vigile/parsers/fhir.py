@@ -196,6 +196,7 @@ _REQUEST_LINE: Final = re.compile(
     r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+)(?: HTTP/\d(?:\.\d)?)?\r?"
 )
 _ID_LIKE: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_BASE64_LOOSE: Final = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 #: words of an outcomeDesc (English and French) → HTTP status, checked in order
 _STATUS_WORDS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
     (401, ("unauthenticated", "unauthorized", "authentication", "authentifi", "password",
@@ -400,10 +401,11 @@ class FhirAuditParser:
         action, explicit = _action(doc, has_query, query)
         if action is None:
             if patient_ids:
+                subtypes = ", ".join(str(c.code) for c in doc.subtype) or "none"
                 raise ParseError(
-                    "type/subtype/action: cannot tell what was done to the patient "
-                    f"data (type {_code(doc.type)}, subtype "
-                    f"{[c.code for c in doc.subtype]}, action {doc.action!r})"
+                    "type/subtype/action: cannot tell what was done to the patient data "
+                    f"(type {_code(doc.type) or 'none'}, subtype {subtypes}, "
+                    f"action {doc.action or 'none'})"
                 )
             return None
         if not explicit and action == "login" and (failed or status >= 400):
@@ -682,7 +684,7 @@ def _count(ext: _Extension, where: str) -> int:
     if value is None:
         raise ParseError(f"{where}: {ext.url} needs a valueUnsignedInt")
     if not 0 <= value <= _INT64_MAX:
-        raise ParseError(f"{where}: {value} is out of range (0 to 2^63 - 1)")
+        raise ParseError(f"{where}: {ext.url} = {value} is out of range (0 to 2^63 - 1)")
     return value
 
 
@@ -771,9 +773,14 @@ def _decode_query(ent: _Entity, i: int) -> tuple[str | None, str | None, str | N
         try:
             raw = binascii.a2b_base64(compact, strict_mode=True)
         except (binascii.Error, ValueError):
+            # tolerate the URL-safe alphabet and missing padding, nothing else
+            if _BASE64_LOOSE.fullmatch(compact) is None:
+                raise ParseError(f"entity[{i}].query: not valid base64") from None
             try:
                 raw = binascii.a2b_base64(
-                    compact.replace("-", "+").replace("_", "/") + "=" * (-len(compact) % 4)
+                    compact.rstrip("=").replace("-", "+").replace("_", "/")
+                    + "=" * (-len(compact.rstrip("=")) % 4),
+                    strict_mode=True,
                 )
             except (binascii.Error, ValueError):
                 raise ParseError(f"entity[{i}].query: not valid base64") from None
