@@ -23,7 +23,9 @@ _ACTIONS = [
 ]
 
 
-def write_events(path: Path, n: int, seed: int = 7, start: str = "2026-03-02T07:00:00+00:00") -> Path:
+def write_events(
+    path: Path, n: int, seed: int = 7, start: str = "2026-03-02T07:00:00+00:00"
+) -> Path:
     """Write ``n`` time-ordered events (gzip if ``path`` ends in .gz)."""
     rng = random.Random(seed)
     t = datetime.fromisoformat(start)
@@ -35,7 +37,9 @@ def write_events(path: Path, n: int, seed: int = 7, start: str = "2026-03-02T07:
             t += timedelta(microseconds=rng.randrange(1, 40_000))
             action, resource, method, route, _ = rng.choices(_ACTIONS, weights)[0]
             practice = rng.randrange(400)
-            who = f"dr.martin.{practice:04d}" if rng.random() < 0.7 else f"sec.durand.{practice:04d}"
+            who = (
+                f"dr.martin.{practice:04d}" if rng.random() < 0.7 else f"sec.durand.{practice:04d}"
+            )
             if action in ("list", "search"):
                 pids = [f"P{rng.randrange(10_000_000):08d}" for _ in range(rng.randrange(0, 20))]
             else:

@@ -14,9 +14,9 @@ keeps the JSON Lines path above a million lines a second.
 from __future__ import annotations
 
 import ipaddress
-from socket import AF_INET, inet_pton
 from datetime import UTC, datetime
 from functools import lru_cache
+from socket import AF_INET, inet_pton
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -56,7 +56,7 @@ Severity = Literal["low", "medium", "high", "critical"]
 SEVERITIES: Final[tuple[str, ...]] = Severity.__args__  # type: ignore[attr-defined]
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
-Count = Annotated[int, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # fits the store's int64
 Status = Annotated[int, msgspec.Meta(ge=100, le=599)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from itertools import chain
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from vigile.errors import ParseError

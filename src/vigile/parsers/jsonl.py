@@ -78,7 +78,8 @@ def _validation(message: str) -> str:
     if sep:
         field = where.rstrip("`")
         if field == "action" and text.startswith("Invalid enum value"):
-            return f"action: {text.removeprefix('Invalid enum value ')} is not one of {', '.join(ACTIONS)}"
+            value = text.removeprefix("Invalid enum value ")
+            return f"action: {value} is not one of {', '.join(ACTIONS)}"
         return f"{field}: {text[0].lower()}{text[1:]}"
     return message[0].lower() + message[1:]
 

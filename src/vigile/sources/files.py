@@ -14,8 +14,9 @@ import io
 import sys
 import zlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol, cast
 
 from vigile.errors import InputError
 
@@ -39,12 +40,19 @@ class FileSource:
         self.name = "<stdin>" if self.path == "-" else self.path
         self.bytes_read = 0
 
-    def _open(self) -> BinaryIO:
+    def check(self) -> None:
+        """Raise :class:`InputError` now if the source cannot be opened."""
+        if self.path != "-":
+            with ExitStack() as stack:
+                self._open(stack)
+
+    def _open(self, stack: ExitStack) -> IO[bytes]:
+        """Open for binary reading, un-gzipping when the data starts with gzip's magic."""
         if self.path == "-":
             stdin = sys.stdin.buffer
             peek = stdin.peek(2)[:2] if isinstance(stdin, io.BufferedReader) else b""
             if peek == _GZIP_MAGIC:
-                return gzip.GzipFile(fileobj=stdin, mode="rb")
+                return cast(IO[bytes], stack.enter_context(gzip.GzipFile(fileobj=stdin, mode="rb")))
             return stdin
         p = Path(self.path)
         if not p.exists():
@@ -52,37 +60,38 @@ class FileSource:
         if p.is_dir():
             raise InputError(f"{self.path}: is a directory, not an events file")
         try:
-            raw = open(p, "rb", buffering=_BUFFER)  # noqa: SIM115 - closed by lines()
+            raw = stack.enter_context(io.BufferedReader(io.FileIO(p, "rb"), _BUFFER))
         except PermissionError:
             raise InputError(f"{self.path}: permission denied") from None
         except OSError as exc:
             raise InputError(f"{self.path}: cannot open ({exc.strerror})") from None
         if raw.peek(2)[:2] == _GZIP_MAGIC:
-            return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), _BUFFER)  # type: ignore[arg-type]
+            unzipped = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+            return stack.enter_context(io.BufferedReader(unzipped, _BUFFER))
         return raw
 
     def lines(self) -> Iterator[tuple[int, bytes]]:
         """Yield ``(line_number, line)`` for every non-blank line, endings stripped."""
-        handle = self._open()
-        lineno = 0
-        try:
-            for lineno, line in enumerate(handle, 1):  # noqa: B007 - lineno used after loop
-                self.bytes_read += len(line)
-                stripped = line.rstrip(b"\r\n")
-                if stripped.strip():
-                    yield lineno, stripped
-        except EOFError:
-            raise InputError(
-                f"{self.name}: truncated gzip file (ends inside line {lineno + 1}); "
-                f"the {lineno} lines before it were read"
-            ) from None
-        except (gzip.BadGzipFile, zlib.error) as exc:
-            raise InputError(f"{self.name}: corrupt gzip data after line {lineno} ({exc})") from None
-        except OSError as exc:
-            raise InputError(f"{self.name}: read error after line {lineno} ({exc})") from None
-        finally:
-            if handle is not sys.stdin.buffer:
-                handle.close()
+        with ExitStack() as stack:
+            handle = self._open(stack)
+            lineno = 0
+            try:
+                for lineno, line in enumerate(handle, 1):  # noqa: B007 - used after the loop
+                    self.bytes_read += len(line)
+                    stripped = line.rstrip(b"\r\n")
+                    if stripped.strip():
+                        yield lineno, stripped
+            except EOFError:
+                raise InputError(
+                    f"{self.name}: truncated gzip file (ends inside line {lineno + 1}); "
+                    f"the {lineno} lines before it were read"
+                ) from None
+            except (gzip.BadGzipFile, zlib.error) as exc:
+                raise InputError(
+                    f"{self.name}: corrupt gzip data after line {lineno} ({exc})"
+                ) from None
+            except OSError as exc:
+                raise InputError(f"{self.name}: read error after line {lineno} ({exc})") from None
 
 
 def open_source(path: str | Path) -> FileSource:

@@ -80,6 +80,8 @@ EXPOSURE_SCHEMA: Final = pa.schema(
 )
 # AccessEvent field order, as msgspec.structs.astuple returns it
 _FIELDS: Final = [f.name for f in msgspec.structs.fields(AccessEvent)]
+_JSON: Final = msgspec.json.Encoder()  # unlike orjson, keeps integers beyond 64 bits
+_JSON_DECODE: Final = msgspec.json.Decoder()
 
 
 @cache
@@ -112,7 +114,9 @@ class ParquetStore:
             if meta.get("format") != FORMAT:
                 raise InputError(f"{self.root}: not a vigile event store")
             if meta.get("version", 0) > VERSION:
-                raise InputError(f"{self.root}: store version {meta['version']} is newer than this vigile")
+                raise InputError(
+                    f"{self.root}: store version {meta['version']} is newer than this vigile"
+                )
         elif create:
             if self.root.exists() and any(self.root.iterdir()):
                 raise InputError(f"{self.root}: exists and is not a vigile event store")
@@ -143,7 +147,9 @@ class ParquetStore:
             tmp.unlink()
 
     # ---- writing ----------------------------------------------------------------
-    def append(self, events: Iterable[AccessEvent], batch_size: int = DEFAULT_BATCH) -> AppendResult:
+    def append(
+        self, events: Iterable[AccessEvent], batch_size: int = DEFAULT_BATCH
+    ) -> AppendResult:
         """Append events in batches; events whose key the store holds are skipped."""
         added = dupes = 0
         batch: list[AccessEvent] = []
@@ -175,9 +181,11 @@ class ParquetStore:
             if part.num_rows == 0:
                 continue
             part = part.sort_by([("ts", "ascending"), ("event_key", "ascending")])
-            name = "part-" + xxhash.xxh3_64_hexdigest(
-                "\n".join(part.column("event_key").to_pylist()).encode()
-            ) + ".parquet"
+            name = (
+                "part-"
+                + xxhash.xxh3_64_hexdigest("\n".join(part.column("event_key").to_pylist()).encode())
+                + ".parquet"
+            )
             _write_atomic(_exposures(part), self.root / "exposures" / f"day={day}" / name, True)
             _write_atomic(part, self.root / "events" / f"day={day}" / name, False)
             added += part.num_rows
@@ -187,7 +195,7 @@ class ParquetStore:
         stored = self._parts("events", day)
         if not stored:
             return part
-        batch_keys = part.select(["event_key"])  # noqa: F841 - read by DuckDB by name
+        batch_keys = part.select(["event_key"])
         con = self.con.cursor()
         try:
             con.register("batch_keys", batch_keys)
@@ -292,7 +300,7 @@ def _to_table(events: list[AccessEvent]) -> pa.Table:
         if off is None:
             off = offsets[tz] = _offset_minutes(t)
         ts_offset.append(off)
-    extras = [None if x is None else orjson.dumps(x).decode() for x in cols["extra"]]
+    extras = [None if x is None else _JSON.encode(x).decode() for x in cols["extra"]]
     arrays = [
         pa.array([event_key(e) for e in events], pa.string()),
         pa.array(ts, _TS),
@@ -314,9 +322,7 @@ def _exposures(events: pa.Table) -> pa.Table:
     parents = pc.list_parent_indices(ids)
     picked = events.select(["ts", "tenant", "actor", "action", "resource", "status", "event_key"])
     picked = picked.take(parents)
-    table = pa.Table.from_arrays(
-        [pc.list_flatten(ids), *picked.columns], schema=EXPOSURE_SCHEMA
-    )
+    table = pa.Table.from_arrays([pc.list_flatten(ids), *picked.columns], schema=EXPOSURE_SCHEMA)
     return table.sort_by([("patient_id", "ascending"), ("ts", "ascending")])
 
 
@@ -355,5 +361,5 @@ def events_from_batch(batch: pa.RecordBatch) -> Iterator[AccessEvent]:
             records=cols["records"][i],
             bytes=cols["bytes"][i],
             query=cols["query"][i],
-            extra=None if extra is None else orjson.loads(extra),
+            extra=None if extra is None else _JSON_DECODE.decode(extra),
         )

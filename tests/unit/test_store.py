@@ -1,0 +1,95 @@
+"""The embedded Parquet event store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tests.helpers import event
+from vigile.errors import InputError
+from vigile.events import AccessEvent
+from vigile.parsers.jsonl import JsonlParser
+from vigile.store import EventFilter, open_store
+
+
+def ev(**over: object) -> AccessEvent:
+    return JsonlParser().parse(msgspec.json.encode(event(**over)))
+
+
+def day_events() -> list[AccessEvent]:
+    return [
+        ev(event_id="e1", ts="2026-03-02T23:30:00+01:00", patient_ids=["P1", "P2"]),
+        ev(event_id="e2", ts="2026-03-02T23:10:00Z", patient_ids=["P2"], actor="sec.durand.0042"),
+        ev(event_id=..., ts="2026-03-03T08:00:00+01:00", patient_ids=["P3"], big=2**70, x="é"),
+        ev(
+            event_id="e4",
+            ts="2026-03-01T12:00:00Z",
+            patient_ids=[],
+            action="login",
+            resource="session",
+        ),
+    ]
+
+
+def test_when_events_are_appended_then_they_read_back_in_time_order(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s", create=True)
+    result = store.append(day_events())
+    assert (result.added, result.duplicates) == (4, 0)
+    back = list(store.scan())
+    assert [e.ts_us for e in back] == sorted(e.ts_us for e in day_events())
+    assert back == sorted(day_events(), key=lambda e: e.ts_us)  # offsets and extras kept
+    assert store.days() == ["2026-03-01", "2026-03-02", "2026-03-03"]  # UTC days
+
+
+def test_when_the_same_events_are_ingested_twice_then_nothing_is_added(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s", create=True)
+    store.append(day_events())
+    again = store.append([*day_events(), ev(event_id="new", ts="2026-03-02T10:00:00Z")])
+    assert (again.added, again.duplicates) == (1, 4)
+    assert store.info().events == 5
+
+
+def test_when_a_batch_repeats_a_key_then_it_is_stored_once(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s", create=True)
+    result = store.append([ev(event_id="d"), ev(event_id="d"), ev(event_id=...), ev(event_id=...)])
+    assert (result.added, result.duplicates) == (2, 2)
+
+
+def test_when_a_patient_is_queried_then_every_access_to_them_is_returned(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s", create=True)
+    store.append(day_events(), batch_size=2)
+    rows = store.patient_accesses("P2").to_pylist()
+    assert [r["event_key"] for r in rows] == ["e1", "e2"]  # 22:30Z before 23:10Z
+    assert {r["actor"] for r in rows} == {"dr.martin.0042", "sec.durand.0042"}
+    assert store.patient_accesses("P404").num_rows == 0
+
+
+def test_when_scan_is_filtered_then_only_matching_events_come_back(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s", create=True)
+    store.append(day_events())
+    where = EventFilter(
+        since=datetime.fromisoformat("2026-03-02T00:00:00+00:00"),
+        actors=frozenset({"dr.martin.0042"}),
+    )
+    assert [e.event_id for e in store.scan(where)] == ["e1", None]
+
+
+def test_when_an_exposures_twin_is_missing_then_opening_rebuilds_it(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s", create=True)
+    store.append(day_events())
+    twins = sorted((tmp_path / "s" / "exposures").glob("day=*/part-*.parquet"))
+    twins[0].unlink()
+    reopened = open_store(tmp_path / "s")
+    assert reopened.info().exposures == 4
+
+
+def test_when_directory_is_not_a_store_then_a_clear_error_is_raised(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no event store here"):
+        open_store(tmp_path)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "file.txt").write_text("x")
+    with pytest.raises(InputError, match="not a vigile event store"):
+        open_store(tmp_path / "other", create=True)
