@@ -1,0 +1,228 @@
+"""Columnar event batches: what generators emit and the writer serialises.
+
+Generators add whole arrays of events at once (`EventBatch.add`); a batch is turned into
+`Columns` (one numpy array per field, patient ids flattened with per-event counts),
+sorted by time and written.  Strings (tenants, accounts, sessions, addresses, user
+agents, queries) are interned in `Tables` and referred to by index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from vigile.sim import rng
+
+I64 = npt.NDArray[np.int64]
+
+
+class Kind(IntEnum):
+    """Request kinds of the reference practice API (docs/reference-api.md)."""
+
+    LOGIN = 0
+    LOGIN_FAILED = 1
+    LOGOUT = 2
+    READ_PATIENT = 3
+    LIST_PATIENT = 4
+    SEARCH_PATIENT = 5
+    CREATE_PATIENT = 6
+    UPDATE_PATIENT = 7
+    DELETE_PATIENT = 8
+    READ_ANNOTATION = 9
+    CREATE_ANNOTATION = 10
+    READ_DOCUMENT = 11
+    READ_PRESCRIPTION = 12
+    CREATE_PRESCRIPTION = 13
+    PRINT_PATIENT = 14
+    LIST_APPOINTMENT = 15
+    CREATE_APPOINTMENT = 16
+    EXPORT_PATIENT = 17
+
+
+# method, route, action, resource, base bytes, bytes per record
+ROUTES: dict[Kind, tuple[str, str, str, str, int, int]] = {
+    Kind.LOGIN: ("POST", "/api/v1/auth/login", "login", "session", 310, 0),
+    Kind.LOGIN_FAILED: ("POST", "/api/v1/auth/login", "login_failed", "session", 96, 0),
+    Kind.LOGOUT: ("POST", "/api/v1/auth/logout", "logout", "session", 0, 0),
+    Kind.READ_PATIENT: ("GET", "/api/v1/patients/{patient_id}", "read", "patient", 180, 1250),
+    Kind.LIST_PATIENT: ("GET", "/api/v1/patients", "list", "patient", 120, 410),
+    Kind.SEARCH_PATIENT: ("GET", "/api/v1/patients/search", "search", "patient", 110, 290),
+    Kind.CREATE_PATIENT: ("POST", "/api/v1/patients", "create", "patient", 140, 1150),
+    Kind.UPDATE_PATIENT: ("PUT", "/api/v1/patients/{patient_id}", "update", "patient", 140, 1200),
+    Kind.DELETE_PATIENT: ("DELETE", "/api/v1/patients/{patient_id}", "delete", "patient", 0, 0),
+    Kind.READ_ANNOTATION: ("GET", "/api/v1/patients/{patient_id}/annotations", "read",
+                           "annotation", 40, 60),
+    Kind.CREATE_ANNOTATION: ("POST", "/api/v1/patients/{patient_id}/annotations", "create",
+                             "annotation", 160, 0),
+    Kind.READ_DOCUMENT: ("GET", "/api/v1/patients/{patient_id}/documents/{document_id}", "read",
+                         "document", 2000, 60000),
+    Kind.READ_PRESCRIPTION: ("GET", "/api/v1/patients/{patient_id}/prescriptions", "read",
+                             "prescription", 90, 700),
+    Kind.CREATE_PRESCRIPTION: ("POST", "/api/v1/patients/{patient_id}/prescriptions", "create",
+                               "prescription", 220, 0),
+    Kind.PRINT_PATIENT: ("GET", "/api/v1/patients/{patient_id}/print", "print", "patient", 9000,
+                         30000),
+    Kind.LIST_APPOINTMENT: ("GET", "/api/v1/appointments", "list", "appointment", 90, 240),
+    Kind.CREATE_APPOINTMENT: ("POST", "/api/v1/appointments", "create", "appointment", 180, 0),
+    Kind.EXPORT_PATIENT: ("GET", "/api/v1/exports/patients", "export", "patient", 200, 1900),
+}
+
+
+@dataclass
+class Tables:
+    """Interned strings shared by a whole generation run (queries are per day)."""
+
+    seed: int
+    tenants: list[str] = field(default_factory=list)
+    actors: list[str] = field(default_factory=list)
+    uas: list[str] = field(default_factory=list)
+    ips: list[str] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
+    _ip_index: dict[str, int] = field(default_factory=dict)
+    _ua_index: dict[str, int] = field(default_factory=dict)
+    _q_index: dict[str, int] = field(default_factory=dict)
+
+    def ip(self, text: str) -> int:
+        """Index of an address."""
+        i = self._ip_index.get(text)
+        if i is None:
+            i = self._ip_index[text] = len(self.ips)
+            self.ips.append(text)
+        return i
+
+    def ua(self, text: str) -> int:
+        """Index of a user agent."""
+        i = self._ua_index.get(text)
+        if i is None:
+            i = self._ua_index[text] = len(self.uas)
+            self.uas.append(text)
+        return i
+
+    def query(self, text: str) -> int:
+        """Index of a query string (table reset every day)."""
+        i = self._q_index.get(text)
+        if i is None:
+            i = self._q_index[text] = len(self.queries)
+            self.queries.append(text)
+        return i
+
+    def reset_queries(self) -> None:
+        """Forget the day's queries."""
+        self.queries = []
+        self._q_index = {}
+
+    def new_session(self) -> int:
+        """A fresh session id (opaque hex token)."""
+        n = len(self.sessions)
+        self.sessions.append("s-" + rng.hash_hex(self.seed, 77, n, 16) + rng.hash_hex(
+            self.seed, 78, n, 8))
+        return n
+
+
+Scalar = int | I64
+
+
+@dataclass
+class Columns:
+    """A block of events as parallel arrays (patient ids flattened)."""
+
+    ts: I64
+    kind: I64
+    tenant: I64
+    actor: I64
+    session: I64  # -1 none
+    ip: I64
+    ua: I64
+    status: I64
+    query: I64  # -1 none
+    tag: I64  # 0 genuine, > 0 attack id, < 0 benign case id
+    counts: I64  # patient ids per event
+    values: I64  # numeric patient ids (P + digits)
+    records: I64
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def starts(self) -> I64:
+        """Offset of each event's first patient id in `values`."""
+        out = np.zeros(len(self.counts), dtype=np.int64)
+        if len(self.counts) > 1:
+            np.cumsum(self.counts[:-1], out=out[1:])
+        return out
+
+    def take(self, order: I64) -> Columns:
+        """Events reordered (or selected) by index."""
+        starts = self.starts()[order]
+        counts = self.counts[order]
+        total = int(counts.sum())
+        if total:
+            new_starts = np.zeros(len(counts), dtype=np.int64)
+            np.cumsum(counts[:-1], out=new_starts[1:])
+            idx = np.repeat(starts - new_starts, counts) + np.arange(total, dtype=np.int64)
+            values = self.values[idx]
+        else:
+            values = np.zeros(0, dtype=np.int64)
+        return Columns(self.ts[order], self.kind[order], self.tenant[order], self.actor[order],
+                       self.session[order], self.ip[order], self.ua[order], self.status[order],
+                       self.query[order], self.tag[order], counts, values, self.records[order])
+
+    @staticmethod
+    def concat(parts: list[Columns]) -> Columns:
+        """Concatenate blocks."""
+        if not parts:
+            return empty_columns()
+        names = ("ts", "kind", "tenant", "actor", "session", "ip", "ua", "status", "query",
+                 "tag", "counts", "values", "records")
+        return Columns(*[np.concatenate([getattr(p, n) for p in parts]) for n in names])
+
+
+def empty_columns() -> Columns:
+    """A block with no events."""
+    z = np.zeros(0, dtype=np.int64)
+    return Columns(z, z, z, z, z, z, z, z, z, z, z, z, z)
+
+
+class EventBatch:
+    """Accumulates arrays of events for one practice-day (or any unit)."""
+
+    def __init__(self) -> None:
+        self.parts: list[Columns] = []
+
+    def add(self, ts: I64, kind: Scalar, tenant: Scalar, actor: Scalar, session: Scalar,
+            ip: Scalar, ua: Scalar, pids: I64 | None = None, *, counts: I64 | None = None,
+            status: Scalar = 200, query: Scalar = -1, tag: Scalar = 0,
+            records: I64 | None = None) -> None:
+        """Add len(ts) events.  `pids` holds one id per event, or the flattened lists when
+        `counts` is given; `records` defaults to the id count of served (2xx) events."""
+        n = len(ts)
+        if n == 0:
+            return
+
+        def col(v: Scalar) -> I64:
+            if isinstance(v, np.ndarray):
+                return v.astype(np.int64, copy=False)
+            return np.full(n, v, dtype=np.int64)
+
+        if pids is None:
+            cnt = np.zeros(n, dtype=np.int64)
+            vals = np.zeros(0, dtype=np.int64)
+        elif counts is None:
+            cnt = np.ones(n, dtype=np.int64)
+            vals = pids.astype(np.int64, copy=False)
+        else:
+            cnt = counts.astype(np.int64, copy=False)
+            vals = pids.astype(np.int64, copy=False)
+        st = col(status)
+        if records is None:
+            records = np.where(st < 300, cnt, 0)
+        self.parts.append(Columns(ts.astype(np.int64, copy=False), col(kind), col(tenant),
+                                  col(actor), col(session), col(ip), col(ua), st, col(query),
+                                  col(tag), cnt, vals, records.astype(np.int64, copy=False)))
+
+    def columns(self) -> Columns:
+        """All events added so far, in insertion order."""
+        return Columns.concat(self.parts)

@@ -1,0 +1,302 @@
+"""Synthetic French identities, built from Faker `fr_FR` pools and counter-based hashing.
+
+Faker is slow per call, so pools of names, streets and towns are drawn once per seed and
+every identity is a set of indices into them, computed by hashing (seed, person) or
+(seed, record).  The same person registered at several practices keeps the traits of the
+person, with small variations per record: a typo, a married name, a new phone, a move.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from faker import Faker
+from faker.providers.person.fr_FR import Provider as PersonProvider
+
+from vigile.sim import rng
+
+I64 = npt.NDArray[np.int64]
+
+EMAIL_DOMAINS = (
+    "orange.fr", "gmail.com", "free.fr", "laposte.net", "sfr.fr", "hotmail.fr",
+    "wanadoo.fr", "yahoo.fr", "outlook.fr", "bbox.fr",
+)
+_SYLL_A = (
+    "Ber", "Cha", "Dela", "Du", "Fou", "Gau", "Gil", "Gre", "Jou", "La", "Le", "Lou", "Mar",
+    "Mau", "Mon", "Pe", "Pi", "Ro", "Sau", "Ta", "Ver", "Vil", "Bou", "Cour", "Fer", "Bo",
+    "Cas", "Gar", "Mi", "Na", "Po", "Ri", "Val", "Bri", "Clé", "Dar", "Es", "Fa", "Ha",
+)
+_SYLL_B = (
+    "lan", "ret", "mont", "ger", "nier", "chard", "vin", "det", "lin", "mar", "teau", "val",
+    "rac", "bert", "guet", "lot", "chet", "rin", "sson", "gnon", "dieu", "baud", "nel",
+    "zet", "vier", "quier", "loux", "ran", "ssac", "tou",
+)
+_SYLL_C = ("", "", "", "eau", "ier", "on", "et", "ot", "and", "ault", "in", "y", "ard", "e")
+
+
+@dataclass
+class Pools:
+    """Name and address pools for one seed (arrays of strings plus ascii folds)."""
+
+    surnames: list[str]
+    surname_weights: npt.NDArray[np.float64]
+    male: list[str]
+    female: list[str]
+    streets: list[str]
+    towns: list[tuple[str, str]]  # (postcode, city)
+
+    def fold(self, names: list[str]) -> list[str]:
+        """Lower-case ascii slugs of names (for e-mails and account ids)."""
+        return [ascii_slug(n) for n in names]
+
+
+def ascii_slug(text: str) -> str:
+    """`Le Gall-Hervé` -> `legall-herve`."""
+    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "".join(ch for ch in t.lower() if ch.isalnum() or ch == "-")
+
+
+def build_pools(seed: int, n_surnames: int = 16_000, n_streets: int = 4_000,
+                n_towns: int = 2_500) -> Pools:
+    """Draw the pools for a seed.  Real Faker surnames come first and weigh most."""
+    g = rng.generator(seed, rng.STREAM_IDENTITY, 0)
+    real = list(dict.fromkeys(PersonProvider.last_names))
+    seen = set(real)
+    synth: list[str] = []
+    while len(real) + len(synth) < n_surnames:
+        a = _SYLL_A[int(g.integers(len(_SYLL_A)))]
+        b = _SYLL_B[int(g.integers(len(_SYLL_B)))]
+        c = _SYLL_C[int(g.integers(len(_SYLL_C)))]
+        name = a + b + c
+        if g.random() < 0.04:
+            name = name + "-" + real[int(g.integers(len(real)))]
+        if name not in seen:
+            seen.add(name)
+            synth.append(name)
+    surnames = real + synth
+    ranks = np.arange(1, len(surnames) + 1, dtype=np.float64)
+    w = ranks ** -0.9
+    w[: len(real)] *= 2.5
+    w /= w.sum()
+    male = list(dict.fromkeys(PersonProvider.first_names_male))
+    female = list(dict.fromkeys(PersonProvider.first_names_female))
+    male += [f"Jean-{m}" for m in male[:40] if "-" not in m and m != "Jean"]
+    female += [f"Marie-{f}" for f in female[:40] if "-" not in f and f != "Marie"]
+    female += [f"Anne-{f}" for f in female[40:60] if "-" not in f and f != "Anne"]
+    fk = Faker("fr_FR")
+    fk.seed_instance(seed)
+    streets = list(dict.fromkeys(fk.street_name() for _ in range(n_streets)))
+    towns = [(fk.postcode(), fk.city()) for _ in range(n_towns)]
+    return Pools(surnames, w, male, female, streets, towns)
+
+
+@dataclass
+class IdentityColumns:
+    """Pool indices and scalar traits for a block of patient records."""
+
+    last: I64
+    birth: I64  # -1 when the record has no birth name
+    first: I64  # index in male pool when sex == 1, female pool otherwise
+    sex: I64  # 1 male, 2 female
+    birth_day: I64  # days since 1900-01-01
+    phone: I64  # 9 digits after the leading 0
+    email: I64  # -1 none, else variant number
+    street: I64
+    number: I64
+    town: I64
+
+
+def person_traits(seed: int, person: I64, home_town: I64, ref_day: int,
+                  pools: Pools) -> IdentityColumns:
+    """Base identity of persons (vectorised): what every record of a person starts from."""
+    n_sur = len(pools.surnames)
+    cdf = np.cumsum(pools.surname_weights)
+    u = rng.hash_unit(seed, 11, person)
+    birth_name = np.minimum(np.searchsorted(cdf, u), n_sur - 1).astype(np.int64)
+    sex = (rng.hash_unit(seed, 12, person) < 0.515).astype(np.int64) + 1  # 2 = female
+    sex = 3 - sex  # 1 male (48.5 %), 2 female (51.5 %)
+    fu = rng.hash_unit(seed, 13, person)
+    nm, nf = len(pools.male), len(pools.female)
+    first = np.where(sex == 1, (fu ** 1.6 * nm).astype(np.int64), (fu ** 1.6 * nf).astype(np.int64))
+    # age: a GP's patients follow roughly the French pyramid (0-100, older overweighted)
+    age_u = rng.hash_unit(seed, 14, person)
+    age_years = _age_from_unit(age_u)
+    birth_day = ref_day - (age_years * 365.25).astype(np.int64) - rng.hash_int(seed, 15, person, 365)
+    mobile = rng.hash_unit(seed, 16, person) < 0.75
+    prefix = np.where(mobile, np.where(rng.hash_unit(seed, 17, person) < 0.8, 6, 7),
+                      1 + rng.hash_int(seed, 18, person, 5))
+    phone = prefix * 100_000_000 + rng.hash_int(seed, 19, person, 100_000_000)
+    has_mail = rng.hash_unit(seed, 20, person) < 0.62
+    email = np.where(has_mail, rng.hash_int(seed, 21, person, 1000), -1)
+    street = rng.hash_int(seed, 22, person, len(pools.streets))
+    number = 1 + (rng.hash_unit(seed, 23, person) ** 2 * 180).astype(np.int64)
+    # married usage name for part of adult women
+    married = (sex == 2) & (age_years >= 24) & (rng.hash_unit(seed, 24, person) < 0.5)
+    spouse = np.minimum(np.searchsorted(cdf, rng.hash_unit(seed, 25, person)), n_sur - 1)
+    last = np.where(married, spouse, birth_name).astype(np.int64)
+    return IdentityColumns(last, birth_name, first, sex, birth_day, phone, email, street, number,
+                           home_town.astype(np.int64))
+
+
+def _age_from_unit(u: npt.NDArray[np.float64]) -> I64:
+    # piecewise-linear inverse CDF: 0-17 20 %, 18-39 26 %, 40-64 33 %, 65-79 14 %, 80-100 7 %
+    knots_u = np.array([0.0, 0.20, 0.46, 0.79, 0.93, 1.0])
+    knots_a = np.array([0.0, 18.0, 40.0, 65.0, 80.0, 101.0])
+    return np.interp(u, knots_u, knots_a).astype(np.int64)
+
+
+def record_variations(seed: int, record: I64, base: IdentityColumns, is_dup: npt.NDArray[np.bool_],
+                      n_towns: int, near_town: I64) -> IdentityColumns:
+    """Per-record identity: base traits with the variations of a second registration.
+
+    Duplicates (a person's record at another practice) get more variation than first
+    registrations: typos, married vs birth name, a new phone, a move, no e-mail.
+    """
+    u = [rng.hash_unit(seed, 40 + k, record) for k in range(10)]
+    dup = is_dup
+    last = base.last.copy()
+    birth = base.birth.copy()
+    # records often use the birth name even for married women, or lack the birth name column
+    married = base.last != base.birth
+    use_birth = married & (u[0] < np.where(dup, 0.35, 0.15))
+    last = np.where(use_birth, birth, last)
+    birth = np.where(u[1] < 0.18, -1, birth)
+    # typo: encoded as a negative index, resolved to a one-letter variant when written
+    typo = u[2] < np.where(dup, 0.06, 0.012)
+    last = np.where(typo, -(last + 1), last)
+    first_typo = u[3] < np.where(dup, 0.03, 0.006)
+    first = np.where(first_typo, -(base.first + 1), base.first)
+    phone = np.where(u[4] < np.where(dup, 0.22, 0.0), base.phone + 1 + (u[5] * 7e6).astype(np.int64),
+                     base.phone)
+    moved = u[6] < np.where(dup, 0.12, 0.0)
+    town = np.where(moved, (u[7] * n_towns).astype(np.int64), near_town)
+    street = np.where(moved, (u[8] * 3999).astype(np.int64), base.street)
+    email = np.where(dup & (u[9] < 0.3), -1, base.email)
+    # one in a hundred duplicates has day and month of birth swapped by a keying error
+    bday = base.birth_day.copy()
+    swap = dup & (u[9] > 0.99)
+    bday = np.where(swap, bday + 31, bday)
+    return IdentityColumns(last, birth, first, base.sex, bday, phone, email, street, base.number,
+                           town)
+
+
+def typo_variant(name: str, key: int) -> str:
+    """A one-letter keying error of `name` (deterministic for the key)."""
+    if len(name) < 4:
+        return name + "e"
+    i = 1 + key % (len(name) - 2)
+    kind = (key // 7) % 3
+    if kind == 0:  # doubled letter
+        return name[:i] + name[i] + name[i:]
+    if kind == 1:  # dropped letter
+        return name[:i] + name[i + 1:]
+    return name[:i] + name[i + 1] + name[i] + name[i + 2:]  # swapped letters
+
+
+@dataclass
+class PoolSeries:
+    """Polars views of the pools (with typo variants appended), built once per world."""
+
+    surnames: pl.Series
+    slug_surnames: pl.Series
+    firsts: pl.Series
+    slug_firsts: pl.Series
+    n_sur: int
+    n_male: int
+    n_female: int
+    domains: pl.Series
+    towns: pl.Series
+    postcodes: pl.Series
+    streets: pl.Series
+
+    @classmethod
+    def of(cls, pools: Pools) -> PoolSeries:
+        """Build the series for `pools`."""
+        sur = pools.surnames + [typo_variant(s, i) for i, s in enumerate(pools.surnames)]
+        male = pools.male + [typo_variant(s, i) for i, s in enumerate(pools.male)]
+        female = pools.female + [typo_variant(s, i) for i, s in enumerate(pools.female)]
+        firsts = male + female
+        return cls(
+            surnames=pl.Series(sur, dtype=pl.String),
+            slug_surnames=pl.Series([ascii_slug(s) for s in sur], dtype=pl.String),
+            firsts=pl.Series(firsts, dtype=pl.String),
+            slug_firsts=pl.Series([ascii_slug(s) for s in firsts], dtype=pl.String),
+            n_sur=len(pools.surnames),
+            n_male=len(pools.male),
+            n_female=len(pools.female),
+            domains=pl.Series(list(EMAIL_DOMAINS), dtype=pl.String),
+            towns=pl.Series([t[1] for t in pools.towns], dtype=pl.String),
+            postcodes=pl.Series([t[0] for t in pools.towns], dtype=pl.String),
+            streets=pl.Series(pools.streets, dtype=pl.String),
+        )
+
+    def last_index(self, last: I64) -> I64:
+        """Index in `surnames` of encoded last names (negative = typo variant)."""
+        return np.where(last < 0, self.n_sur + (-last - 1), last)
+
+    def first_index(self, first: I64, sex: I64) -> I64:
+        """Index in `firsts` of encoded first names (negative = typo variant)."""
+        n_own = np.where(sex == 1, self.n_male, self.n_female)
+        idx = np.where(first < 0, -first - 1 + n_own, first)
+        return np.where(sex == 1, idx, idx + 2 * self.n_male)
+
+
+def identity_frame(ids: IdentityColumns, ps: PoolSeries, pids: I64, tenant_of: pl.Series,
+                   vip: npt.NDArray[np.bool_]) -> pl.DataFrame:
+    """The patients.csv rows for a block of records (vectorised with Polars)."""
+    last_idx = ps.last_index(ids.last)
+    f_idx = ps.first_index(ids.first, ids.sex)
+    df = pl.DataFrame({
+        "pid": pids,
+        "tenant": tenant_of,
+        "last_name": ps.surnames.gather(last_idx),
+        "birth_name": ps.surnames.gather(np.maximum(ids.birth, 0)),
+        "has_birth": ids.birth >= 0,
+        "first_name": ps.firsts.gather(f_idx),
+        "sex": np.where(ids.sex == 1, "M", "F"),
+        "birth_date": pl.Series((ids.birth_day - 25567).astype(np.int32)).cast(pl.Date),
+        "phone": ids.phone,
+        "email_n": ids.email,
+        "slug_first": ps.slug_firsts.gather(f_idx),
+        "slug_last": ps.slug_surnames.gather(last_idx),
+        "domain": ps.domains.gather(np.abs(ids.email) % len(EMAIL_DOMAINS)),
+        "number": ids.number,
+        "street": ps.streets.gather(ids.street % len(ps.streets)),
+        "postcode": ps.postcodes.gather(ids.town),
+        "city": ps.towns.gather(ids.town),
+        "vip": vip.astype(np.int8),
+    })
+    p = pl.col("phone")
+
+    def two(e: pl.Expr) -> pl.Expr:
+        return e.cast(pl.String).str.zfill(2)
+
+    phone = pl.format("0{} {} {} {} {}", p // 100_000_000, two((p // 1_000_000) % 100),
+                      two((p // 10_000) % 100), two((p // 100) % 100), two(p % 100))
+    email = (pl.when(pl.col("email_n") < 0).then(pl.lit(""))
+             .when(pl.col("email_n") % 3 == 0)
+             .then(pl.format("{}.{}@{}", "slug_first", "slug_last", "domain"))
+             .when(pl.col("email_n") % 3 == 1)
+             .then(pl.format("{}.{}{}@{}", "slug_first", "slug_last",
+                             (pl.col("email_n") % 90 + 10), "domain"))
+             .otherwise(pl.format("{}{}@{}", pl.col("slug_first").str.slice(0, 1), "slug_last",
+                                  "domain")))
+    return df.select(
+        pl.format("P{}", "pid").alias("patient_id"),
+        "tenant",
+        "last_name",
+        pl.when("has_birth").then("birth_name").otherwise(pl.lit("")).alias("birth_name"),
+        "first_name",
+        "sex",
+        pl.col("birth_date").cast(pl.String),
+        phone.alias("phone"),
+        email.alias("email"),
+        pl.format("{} {}", "number", "street").alias("address"),
+        "postcode",
+        "city",
+        "vip",
+    )

@@ -1,0 +1,681 @@
+"""Everyday care: the agenda and the genuine requests of a practice for one day.
+
+Doctors read the files of the patients they see (an appointment close in time), look at
+results in the morning, renew prescriptions, search now and then, and some work from
+home in the evening; secretaries book appointments, check patients in and prefetch the
+day's files (a burst of 20-60 reads); the desktop client polls the day's schedule every
+few minutes; an online-booking connector books around the clock.  Everything is drawn
+with numpy, per practice and per day, from generators seeded by (seed, practice, day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from vigile.sim import rng
+from vigile.sim.batch import EventBatch, Kind, Tables
+from vigile.sim.clock import MS_DAY, MS_MIN, is_holiday, local_midnight_ms
+from vigile.sim.config import AGENDA_UA
+from vigile.sim.world import FLAG_CANARY, World
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+MS_S = 1000
+
+
+@dataclass
+class Clinician:
+    """Who consults on a day, when, and whose panel."""
+
+    gidx: int
+    blocks: list[tuple[int, int]]  # (start, end) in minutes after midnight
+    panel: int  # local doctor index whose patients they mostly see; -1 whole practice
+    intensity: float
+
+
+@dataclass
+class Appointments:
+    """A day's appointments of one practice."""
+
+    actor: I64
+    start: I64  # ms
+    pid: I64
+    channel: I64  # 0 secretary by phone, 1 online agenda, 2 clinician, 3 walk-in
+    booked: I64  # ms
+    booker: I64  # account that booked (gidx)
+    show: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.pid)
+
+
+def _empty_appts() -> Appointments:
+    z = np.zeros(0, dtype=np.int64)
+    return Appointments(z, z, z, z, z, z, np.zeros(0, dtype=bool))
+
+
+@dataclass
+class Session:
+    """One session of an account on a day."""
+
+    start: int
+    end: int
+    sid: int
+    ip: int
+    ua: int
+
+
+class Agenda:
+    """Appointments of a practice, generated lazily day by day (deterministically)."""
+
+    def __init__(self, world: World, p: int) -> None:
+        self.world = world
+        self.p = p
+        self.days: dict[int, Appointments] = {}
+        self._working: dict[int, list[Clinician]] = {}
+
+    def clinicians(self, t: int) -> list[Clinician]:
+        """Clinicians consulting at the practice on day index t (cached)."""
+        c = self._working.get(t)
+        if c is None:
+            c = self._working[t] = clinicians_on(self.world, self.p, t)
+        return c
+
+    def get(self, t: int) -> Appointments:
+        """The appointments of day index t."""
+        a = self.days.get(t)
+        if a is None:
+            a = self.days[t] = self._generate(t)
+        return a
+
+    def forget_before(self, t: int) -> None:
+        """Drop days before t (bounded memory)."""
+        for k in [k for k in self.days if k < t]:
+            del self.days[k]
+        for k in [k for k in self._working if k < t - 1]:
+            del self._working[k]
+
+    def _generate(self, t: int) -> Appointments:
+        w, p = self.world, self.p
+        cfg = w.cfg
+        pr = w.practices[p]
+        g = rng.generator(cfg.seed, rng.STREAM_SCHEDULE, p, t + 1000)
+        day = w.start + dt.timedelta(days=t)
+        mid = local_midnight_ms(day)
+        sl = w.practice_slice(p)
+        weight = np.where(w.created_day[sl] < t, w.weight[sl], 0.0)
+        doc = w.doctor_of[sl]
+        pids = w.pid[sl]
+        parts: list[tuple[I64, I64, I64, I64]] = []
+        clin = self.clinicians(t)
+        for c in clin:
+            slot_min = float(g.uniform(14.0, 21.0))
+            minutes = sum(e - s for s, e in c.blocks)
+            mean = cfg.consultations_per_day * c.intensity * minutes / 570.0
+            slots: list[int] = []
+            for s, e in c.blocks:
+                slots.extend(int(s + k * slot_min) for k in range(int((e - s) // slot_min)))
+            n = min(len(slots), int(g.poisson(mean)))
+            if n == 0:
+                continue
+            chosen = np.sort(g.choice(len(slots), size=n, replace=False))
+            start = mid + np.asarray(slots, dtype=np.int64)[chosen] * MS_MIN
+            own = weight * (doc == c.panel) if c.panel >= 0 else weight
+            use_own = (g.random(n) < 0.86) & (own.sum() > 0)
+            pick_own = _weighted(g, own if own.sum() > 0 else weight, n)
+            pick_all = _weighted(g, weight, n)
+            idx = np.where(use_own, pick_own, pick_all)
+            parts.append((np.full(n, c.gidx, dtype=np.int64), start, pids[idx],
+                          np.zeros(n, dtype=np.int64)))
+        # new patients come for a first consultation on the day their file is created
+        new_idx = np.flatnonzero(w.created_day[sl] == t)
+        if len(new_idx) and clin:
+            who = g.integers(0, len(clin), size=len(new_idx))
+            starts = []
+            for k in range(len(new_idx)):
+                s, e = clin[int(who[k])].blocks[int(g.integers(len(clin[int(who[k])].blocks)))]
+                starts.append(mid + int(g.integers(s, max(s + 1, e - 15))) * MS_MIN)
+            parts.append((np.asarray([clin[int(k)].gidx for k in who], dtype=np.int64),
+                          np.asarray(starts, dtype=np.int64), pids[new_idx],
+                          np.full(len(new_idx), 3, dtype=np.int64)))
+        if not parts:
+            return _empty_appts()
+        actor = np.concatenate([x[0] for x in parts])
+        start = np.concatenate([x[1] for x in parts])
+        pid = np.concatenate([x[2] for x in parts])
+        forced = np.concatenate([x[3] for x in parts])
+        n = len(pid)
+        has_sec = bool(pr.secretaries)
+        u = g.random(n)
+        channel = np.where(u < cfg.online_booking_share, 1, np.where(has_sec, 0, 2))
+        walk = (g.random(n) < 0.08) | (forced == 3)
+        channel = np.where(walk, np.where(has_sec, 3, 2), channel)
+        lead = np.where(walk, 0, np.floor(cfg.booking_horizon_days * g.random(n) ** 1.7))
+        bday = t - lead.astype(np.int64)
+        days_u = np.unique(bday)
+        bmid_u = np.asarray([local_midnight_ms(w.start + dt.timedelta(days=int(d)))
+                             for d in days_u], dtype=np.int64)
+        closed_u = np.asarray([(w.start + dt.timedelta(days=int(d))).weekday() >= 5
+                               or is_holiday(w.start + dt.timedelta(days=int(d)))
+                               for d in days_u])
+        k = np.searchsorted(days_u, bday)
+        bmid = bmid_u[k]
+        channel = np.where(np.isin(channel, (0, 2)) & closed_u[k], 1, channel)
+        works = np.asarray([int(a_) in {c.gidx for c in self.clinicians(int(d))}
+                            for a_, d in zip(actor, bday, strict=True)]) if (
+            channel == 2).any() else np.zeros(n, dtype=bool)
+        channel = np.where((channel == 2) & ~works & (bday != t), 1, channel)
+        minute = np.where(channel == 1, g.integers(7 * 60, 23 * 60, size=n),
+                          np.where(channel == 0, g.integers(8 * 60 + 30, 18 * 60 + 30, size=n),
+                                   g.integers(9 * 60, 18 * 60, size=n)))
+        booked = bmid + minute * MS_MIN + g.integers(0, 60_000, size=n)
+        walk_at = np.minimum(np.maximum(mid + 8 * 60 * MS_MIN,
+                                        start - g.integers(10, 150, size=n) * MS_MIN),
+                             start - MS_MIN)
+        booked = np.where(channel == 3, walk_at, booked)
+        late = booked >= start
+        booked = np.where(late, start - g.integers(5, 60, size=n) * MS_MIN, booked)
+        secs = np.asarray(pr.secretaries or [-1], dtype=np.int64)
+        sec_pick = secs[g.integers(0, len(secs), size=n)]
+        booker = np.where(channel == 1, pr.service,
+                          np.where(np.isin(channel, (0, 3)) & has_sec, sec_pick, actor))
+        show = g.random(n) >= 0.04
+        order = np.argsort(start, kind="stable")
+        return Appointments(actor[order], start[order], pid[order], channel[order],
+                            booked[order], booker[order], show[order])
+
+
+def _weighted(g: np.random.Generator, weight: F64, n: int) -> I64:
+    """n indices drawn with probability proportional to weight."""
+    cdf = np.cumsum(weight)
+    total = cdf[-1] if len(cdf) else 0.0
+    if total <= 0:
+        return np.zeros(n, dtype=np.int64)
+    return np.minimum(np.searchsorted(cdf, g.random(n) * total, side="right"),
+                      len(weight) - 1).astype(np.int64)
+
+
+def clinicians_on(world: World, p: int, t: int) -> list[Clinician]:
+    """Who consults at practice p on day index t, in which half-days, for whose panel."""
+    day = world.start + dt.timedelta(days=t)
+    wd = day.weekday()
+    if wd == 6 or is_holiday(day):
+        return []
+    pr = world.practices[p]
+    g = rng.generator(world.cfg.seed, rng.STREAM_SCHEDULE, p, t + 1000, 7)
+    active = [(k, world.actors[a]) for k, a in enumerate(pr.doctors)
+              if world.actors[a].active_from <= t <= world.actors[a].active_to]
+    if not active:
+        return []
+    if wd == 5:
+        if not pr.saturday:
+            return []
+        k, a = active[day.isocalendar().week % len(active)]
+        return [Clinician(a.gidx, [(510, 750)], k, a.intensity)]
+    out: list[Clinician] = []
+    locums = list(pr.locums)
+    for k, a in active:
+        if a.vacation[0] <= t <= a.vacation[1]:
+            if locums:
+                loc = world.actors[locums.pop(0)]
+                out.append(Clinician(loc.gidx, [(loc.start_min, 745), (840, loc.end_min)], k,
+                                     0.9))
+            continue
+        off = dict(a.weekly_off)
+        part = off.get(wd)
+        if part == "day":
+            continue
+        am = (a.start_min + int(g.integers(-10, 11)), 740 + int(g.integers(-15, 16)))
+        pm = (835 + int(g.integers(-15, 16)), a.end_min + int(g.integers(-20, 21)))
+        blocks = [am] if part == "pm" else [pm] if part == "am" else [am, pm]
+        out.append(Clinician(a.gidx, blocks, k, a.intensity))
+    return out
+
+
+@dataclass
+class PracticeDay:
+    """What generators need to emit one practice's events for one day."""
+
+    world: World
+    p: int
+    t: int
+    date: dt.date
+    mid: int  # local midnight, epoch ms
+    tables: Tables
+    batch: EventBatch
+    g: np.random.Generator
+    agenda: Agenda
+    sessions: dict[int, list[Session]] = field(default_factory=dict)
+
+    @property
+    def tenant(self) -> int:
+        """Tenant index (= practice index)."""
+        return self.p
+
+    def open_session(self, actor: int, start: int, end: int, ip: int, ua: int, *,
+                     tag: int = 0, login: bool = True, logout: bool = True) -> Session:
+        """Record a session and emit its login/logout events."""
+        s = Session(start, end, self.tables.new_session(), ip, ua)
+        self.sessions.setdefault(actor, []).append(s)
+        if login:
+            self.batch.add(np.array([start]), Kind.LOGIN, self.p, actor, s.sid, ip, ua, tag=tag)
+        if logout:
+            self.batch.add(np.array([end]), Kind.LOGOUT, self.p, actor, s.sid, ip, ua, tag=tag)
+        return s
+
+    def emit_in_sessions(self, actor: int, sess: list[Session], ts: I64, kind: int | I64,
+                         pids: I64 | None, *, tag: int = 0, status: int | I64 = 200,
+                         query: int | I64 = -1) -> None:
+        """Emit single-patient events, each in the session covering its time."""
+        if len(ts) == 0 or not sess:
+            return
+        sid, ip, ua = _session_cols(sess, ts)
+        self.batch.add(ts, kind, self.p, actor, sid, ip, ua, pids, status=status, tag=tag,
+                       query=query)
+
+
+class ActorDay:
+    """Collects one account's requests for a day, then wraps them in sessions."""
+
+    def __init__(self) -> None:
+        self.ts: list[I64] = []
+        self.kind: list[I64] = []
+        self.pid: list[I64] = []
+        self.status: list[I64] = []
+        self.multi: list[tuple[I64, int, I64, I64, I64]] = []
+
+    def add(self, ts: I64, kind: int, pids: I64, status: int = 200) -> None:
+        """Requests touching one patient each."""
+        self.ts.append(ts.astype(np.int64))
+        self.kind.append(np.full(len(ts), kind, dtype=np.int64))
+        self.pid.append(pids.astype(np.int64))
+        self.status.append(np.full(len(ts), status, dtype=np.int64))
+
+    def add_multi(self, ts: I64, kind: int, counts: I64, values: I64, query: I64) -> None:
+        """Requests returning several patients each (searches, lists)."""
+        self.multi.append((ts.astype(np.int64), kind, counts, values, query))
+
+    def close(self, ctx: PracticeDay, actor: int, ip: int, ua: int, *, lunch_relogin: bool,
+              sync_every: int, sync_filter: int | None, not_before: int | None = None,
+              not_after: int | None = None) -> list[Session]:
+        """Emit the requests inside sessions (login, schedule polling, logout)."""
+        all_ts = self.ts + [m[0] for m in self.multi]
+        if not any(len(x) for x in all_ts):
+            return []
+        ts_all = np.concatenate(all_ts)
+        g = ctx.g
+        first = int(ts_all.min()) - int(g.integers(30, 600)) * MS_S
+        if not_before is not None:
+            first = min(first, not_before)
+        last = int(ts_all.max()) + int(g.integers(20, 900)) * MS_S
+        if not_after is not None:
+            last = max(last, not_after)
+        bounds = [(first, last)]
+        if lunch_relogin:
+            srt = np.sort(ts_all)
+            gaps = np.diff(srt)
+            lunch = (srt[:-1] > ctx.mid + 11 * 60 * MS_MIN) & (srt[:-1] < ctx.mid + 15 * 60 * MS_MIN)
+            if lunch.any() and gaps[lunch].max() > 40 * MS_MIN:
+                i = int(np.flatnonzero(lunch)[np.argmax(gaps[lunch])])
+                a_end = int(srt[i]) + int(g.integers(60, 600)) * MS_S
+                b_start = int(srt[i + 1]) - int(g.integers(60, 900)) * MS_S
+                if b_start > a_end:
+                    bounds = [(first, a_end), (b_start, last)]
+        sess = [ctx.open_session(actor, s, e, ip, ua, logout=bool(g.random() < 0.7))
+                for s, e in bounds]
+        if self.ts:
+            ctx.emit_in_sessions(actor, sess, np.concatenate(self.ts), np.concatenate(self.kind),
+                                 np.concatenate(self.pid), status=np.concatenate(self.status))
+        for ts, kind, counts, values, query in self.multi:
+            sid, sip, sua = _session_cols(sess, ts)
+            ctx.batch.add(ts, kind, ctx.p, actor, sid, sip, sua, values, counts=counts,
+                          query=query)
+        if sync_every > 0:
+            for s in sess:
+                _schedule_sync(ctx, actor, s, sync_every, sync_filter)
+        return sess
+
+
+def _session_cols(sess: list[Session], ts: I64) -> tuple[I64, I64, I64]:
+    """Session, address and user-agent columns for events at ts."""
+    starts = np.asarray([s.start for s in sess], dtype=np.int64)
+    k = np.clip(np.searchsorted(starts, ts, side="right") - 1, 0, len(sess) - 1)
+    return (np.asarray([s.sid for s in sess], dtype=np.int64)[k],
+            np.asarray([s.ip for s in sess], dtype=np.int64)[k],
+            np.asarray([s.ua for s in sess], dtype=np.int64)[k])
+
+
+def _schedule_sync(ctx: PracticeDay, actor: int, s: Session, every_min: int,
+                   only_actor: int | None, ua: int | None = None) -> None:
+    """The desktop client's periodic `GET /appointments?date=...` over a session."""
+    g = ctx.g
+    step = every_min * MS_MIN
+    n = max(0, int((s.end - s.start) // step))
+    if n == 0:
+        return
+    ts = s.start + int(g.integers(2_000, 20_000)) + np.arange(n, dtype=np.int64) * step
+    ts = ts + g.integers(-1500, 1500, size=n)
+    ts = ts[ts < s.end]
+    appts = ctx.agenda.get(ctx.t)
+    keep = np.ones(len(appts), dtype=bool) if only_actor is None else appts.actor == only_actor
+    booked = appts.booked[keep]
+    pids = appts.pid[keep]
+    visible = booked[None, :] <= ts[:, None]
+    counts = visible.sum(axis=1).astype(np.int64)
+    values = np.broadcast_to(pids, visible.shape)[visible]
+    q = ctx.tables.query(f"date={ctx.date.isoformat()}")
+    ctx.batch.add(ts, Kind.LIST_APPOINTMENT, ctx.p, actor, s.sid, s.ip,
+                  s.ua if ua is None else ua, values, counts=counts, query=q)
+
+
+def consult_events(ctx: PracticeDay, ad: ActorDay, t0: I64, pids: I64) -> None:
+    """What the desktop client sends while a clinician sees patients at times t0."""
+    g = ctx.g
+    n = len(t0)
+    if n == 0:
+        return
+    s = MS_S
+    ad.add(t0 + g.integers(0, 20 * s, size=n), Kind.READ_PATIENT, pids)
+    m = g.random(n) < 0.92
+    ad.add(t0[m] + g.integers(1 * s, 5 * s, size=int(m.sum())), Kind.READ_ANNOTATION, pids[m])
+    m = g.random(n) < 0.7
+    ad.add(t0[m] + g.integers(2 * s, 9 * s, size=int(m.sum())), Kind.READ_PRESCRIPTION, pids[m])
+    k = g.poisson(0.9, size=n)
+    rep = np.repeat(np.arange(n), k)
+    ad.add(t0[rep] + g.integers(20 * s, 600 * s, size=len(rep)), Kind.READ_DOCUMENT, pids[rep])
+    m = g.random(n) < 0.07
+    ad.add(t0[m] + g.integers(60 * s, 900 * s, size=int(m.sum())), Kind.UPDATE_PATIENT, pids[m])
+    m = g.random(n) < 0.68
+    rx = t0[m] + g.integers(8 * 60 * s, 17 * 60 * s, size=int(m.sum()))
+    ad.add(rx, Kind.CREATE_PRESCRIPTION, pids[m])
+    m = g.random(n) < 0.12
+    ad.add(t0[m] + g.integers(9 * 60 * s, 18 * 60 * s, size=int(m.sum())), Kind.PRINT_PATIENT,
+           pids[m])
+    m = g.random(n) < 0.004
+    ad.add(t0[m] + g.integers(5 * 60 * s, 15 * 60 * s, size=int(m.sum())), Kind.CREATE_ANNOTATION,
+           pids[m])
+
+
+def practice_day(ctx: PracticeDay) -> None:
+    """All genuine events of a practice-day."""
+    w, p, t, g = ctx.world, ctx.p, ctx.t, ctx.g
+    pr = w.practices[p]
+    tables = ctx.tables
+    office = tables.ip(pr.office_ip)
+    appts = ctx.agenda.get(t)
+    sl = w.practice_slice(p)
+    valid = (w.created_day[sl] < t) & ((w.flags[sl] & FLAG_CANARY) == 0)
+    weights = np.where(valid, w.weight[sl], 0.0)
+    pids_all = w.pid[sl]
+    clin = ctx.agenda.clinicians(t)
+    workday = bool(clin)
+    bookings = _bookings_on(ctx)
+    n_sec = len(pr.secretaries)
+    checker = np.where(g.random(len(appts)) < 0.65, g.integers(0, max(1, n_sec), size=len(appts)),
+                       -1)
+    created = np.flatnonzero(w.created_day[sl] == t)
+    creator = g.integers(0, max(1, n_sec), size=len(created))
+
+    for ci, c in enumerate(clin):
+        a = w.actors[c.gidx]
+        ad = ActorDay()
+        mine = (appts.actor == c.gidx) & appts.show
+        starts = appts.start[mine]
+        if len(starts):
+            late = np.cumsum(g.exponential(45.0, size=len(starts))) * MS_S
+            late = np.minimum(late, 40 * MS_MIN)
+            consult_events(ctx, ad, starts + late.astype(np.int64), appts.pid[mine])
+        own = weights * (w.doctor_of[sl] == c.panel) if c.panel >= 0 else weights
+        base = own if own.sum() > 0 else weights
+        # morning results and mail: a burst of a few files
+        first_block = c.blocks[0][0]
+        k = int(g.poisson(9 * c.intensity))
+        if k:
+            idx = _weighted(g, base, k)
+            ts = ctx.mid + first_block * MS_MIN - int(g.integers(5, 25)) * MS_MIN \
+                + np.cumsum(g.exponential(35.0, size=k)).astype(np.int64) * MS_S
+            ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
+            ad.add(ts + g.integers(2, 30, size=k) * MS_S, Kind.READ_DOCUMENT, pids_all[idx])
+        # calls, results and renewals through the day
+        k = int(g.poisson(7 * c.intensity))
+        if k:
+            idx = _weighted(g, base, k)
+            ts = _times_in_blocks(g, ctx.mid, c.blocks, k)
+            ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
+            m = g.random(k) < 0.6
+            ad.add(ts[m] + g.integers(3, 60, size=int(m.sum())) * MS_S, Kind.READ_DOCUMENT,
+                   pids_all[idx][m])
+            m = g.random(k) < 0.45
+            ad.add(ts[m] + g.integers(30, 240, size=int(m.sum())) * MS_S,
+                   Kind.CREATE_PRESCRIPTION, pids_all[idx][m])
+        _searches(ctx, ad, int(g.poisson(2.5)), weights, c.blocks)
+        # the clinician's own bookings of follow-ups
+        mine_b = bookings.booker == c.gidx
+        if mine_b.any():
+            bt = bookings.booked[mine_b]
+            ad.add(bt - g.integers(5, 40, size=len(bt)) * MS_S, Kind.READ_PATIENT,
+                   bookings.pid[mine_b])
+            ad.add(bt, Kind.CREATE_APPOINTMENT, bookings.pid[mine_b], status=201)
+        if n_sec == 0 and ci == 0 and len(created):
+            cts = _times_in_blocks(g, ctx.mid, c.blocks, len(created))
+            ad.add(cts, Kind.CREATE_PATIENT, pids_all[created], status=201)
+        ad.close(ctx, c.gidx, office, tables.ua(w.uas[a.ua]), lunch_relogin=g.random() < 0.5,
+                 sync_every=pr.sync_minutes, sync_filter=c.gidx)
+
+    if workday:
+        for k, s_g in enumerate(pr.secretaries):
+            _secretary_day(ctx, s_g, appts, checker == k, bookings, created[creator == k],
+                           weights, office)
+    _service_day(ctx, bookings)
+    # evenings (and some Sundays) from home
+    for d_g in pr.doctors:
+        a = w.actors[d_g]
+        if a.evening_rate <= 0 or not (a.active_from <= t <= a.active_to):
+            continue
+        if a.vacation[0] <= t <= a.vacation[1]:
+            continue
+        rate = a.evening_rate if workday else a.evening_rate * 0.25
+        if g.random() >= rate:
+            continue
+        k = 1 + int(g.poisson(6))
+        k_doc = pr.doctors.index(d_g)
+        own = weights * (w.doctor_of[sl] == k_doc)
+        idx = _weighted(g, own if own.sum() > 0 else weights, k)
+        begin = ctx.mid + int(g.integers(20 * 60, 22 * 60 + 30)) * MS_MIN
+        ts = begin + np.cumsum(g.exponential(70.0, size=k)).astype(np.int64) * MS_S
+        ad = ActorDay()
+        ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
+        ad.add(ts + g.integers(3, 40, size=k) * MS_S, Kind.READ_DOCUMENT, pids_all[idx])
+        m = g.random(k) < 0.3
+        ad.add(ts[m] + g.integers(40, 200, size=int(m.sum())) * MS_S, Kind.CREATE_PRESCRIPTION,
+               pids_all[idx][m])
+        ad.close(ctx, d_g, tables.ip(a.home_ip), tables.ua(w.uas[a.home_ua]), lunch_relogin=False,
+                 sync_every=0, sync_filter=None)
+
+
+def _times_in_blocks(g: np.random.Generator, mid: int, blocks: list[tuple[int, int]],
+                     k: int) -> I64:
+    lens = np.asarray([e - s for s, e in blocks], dtype=np.float64)
+    which = g.choice(len(blocks), size=k, p=lens / lens.sum())
+    starts = np.asarray([s for s, _ in blocks], dtype=np.int64)[which]
+    return mid + (starts * 60 + (g.random(k) * lens[which] * 60).astype(np.int64)) * MS_S
+
+
+def _bookings_on(ctx: PracticeDay) -> Appointments:
+    """Appointments (of any future day) booked during this day."""
+    w = ctx.world
+    lo, hi = ctx.mid, ctx.mid + MS_DAY + 2 * 3_600_000
+    parts: list[Appointments] = []
+    for tt in range(ctx.t, ctx.t + w.cfg.booking_horizon_days + 1):
+        a = ctx.agenda.get(tt)
+        m = (a.booked >= lo) & (a.booked < hi) & (
+            (a.booked < ctx.mid + MS_DAY) | (tt == ctx.t))
+        if tt > ctx.t:
+            m &= a.booked < ctx.mid + MS_DAY
+        if m.any():
+            parts.append(Appointments(a.actor[m], a.start[m], a.pid[m], a.channel[m], a.booked[m],
+                                      a.booker[m], a.show[m]))
+    if not parts:
+        return _empty_appts()
+    return Appointments(*[np.concatenate([getattr(x, f) for x in parts]) for f in
+                          ("actor", "start", "pid", "channel", "booked", "booker", "show")])
+
+
+class SearchIndex:
+    """Prefix search over last names: pool slugs sorted once per world."""
+
+    def __init__(self) -> None:
+        self.slugs: list[str] = []
+        self.rank: I64 = np.zeros(0, dtype=np.int64)
+        self.n_sur = 0
+        self.pool_slugs: list[str] = []
+        self._by_practice: dict[int, tuple[I64, I64]] = {}
+
+    def build(self, world: World) -> None:
+        """Index the world's surname pool (with typo variants)."""
+        from vigile.sim.identity import PoolSeries
+
+        ps = PoolSeries.of(world.pools)
+        slugs = ps.slug_surnames.to_list()
+        order = np.argsort(np.asarray(slugs, dtype=object), kind="stable")
+        self.slugs = [slugs[i] for i in order]
+        self.rank = np.empty(len(slugs), dtype=np.int64)
+        self.rank[order] = np.arange(len(slugs))
+        self.n_sur = ps.n_sur
+        self.pool_slugs = slugs
+        self._by_practice = {}
+
+    def practice_index(self, world: World, p: int) -> tuple[I64, I64]:
+        """A practice's files sorted by last name: (sorted ranks, positions in the slice)."""
+        hit = self._by_practice.get(p)
+        if hit is None:
+            r = self.rank[self.index(world.lname[world.practice_slice(p)])]
+            order = np.argsort(r, kind="stable")
+            hit = self._by_practice[p] = (r[order].astype(np.int32), order.astype(np.int32))
+        return hit
+
+    def index(self, encoded_last: I64) -> I64:
+        """Encoded last names -> positions in the pool with typo variants."""
+        return np.where(encoded_last < 0, self.n_sur + (-encoded_last - 1), encoded_last)
+
+    def prefix_range(self, prefix: str) -> tuple[int, int]:
+        """[lo, hi) ranks of slugs starting with prefix."""
+        import bisect
+
+        lo = bisect.bisect_left(self.slugs, prefix)
+        hi = bisect.bisect_left(self.slugs, prefix + "\x7f")
+        return lo, hi
+
+    def slug_of(self, encoded_last: int) -> str:
+        """The slug of one encoded last name."""
+        return self.pool_slugs[int(self.index(np.array([encoded_last]))[0])]
+
+
+SEARCH = SearchIndex()
+
+
+def search_results(ctx: PracticeDay, prefix: str, cap: int, include_canaries: bool) -> I64:
+    """What `GET /patients/search?q=prefix` returns at this practice today (by name)."""
+    w = ctx.world
+    ranks, order = SEARCH.practice_index(w, ctx.p)
+    lo, hi = SEARCH.prefix_range(prefix)
+    a, b = np.searchsorted(ranks, lo), np.searchsorted(ranks, hi)
+    idx = order[a:b] + w.practices[ctx.p].lo
+    keep = w.created_day[idx] <= ctx.t
+    if not include_canaries:
+        keep &= (w.flags[idx] & FLAG_CANARY) == 0
+    return w.pid[idx[keep][:cap]]
+
+
+def _searches(ctx: PracticeDay, ad: ActorDay, k: int, weights: F64,
+              blocks: list[tuple[int, int]]) -> None:
+    """k name searches for practice patients, each followed by opening the file."""
+    if k <= 0:
+        return
+    w, g = ctx.world, ctx.g
+    sl = w.practice_slice(ctx.p)
+    idx = _weighted(g, weights, k)
+    ts = _times_in_blocks(g, ctx.mid, blocks, k)
+    counts = np.zeros(k, dtype=np.int64)
+    values: list[I64] = []
+    qs = np.zeros(k, dtype=np.int64)
+    for i in range(k):
+        slug = SEARCH.slug_of(int(w.lname[sl][idx[i]]))
+        prefix = slug[:int(g.integers(3, 7))]
+        res = search_results(ctx, prefix, 20, include_canaries=False)
+        counts[i] = len(res)
+        values.append(res)
+        qs[i] = ctx.tables.query(f"q={prefix}")
+    ad.add_multi(ts, Kind.SEARCH_PATIENT, counts, np.concatenate(values), qs)
+    ad.add(ts + g.integers(2, 15, size=k) * MS_S, Kind.READ_PATIENT, w.pid[sl][idx])
+
+
+def _secretary_day(ctx: PracticeDay, s_g: int, appts: Appointments,
+                   checkin: npt.NDArray[np.bool_], bookings: Appointments, created: I64,
+                   weights: F64, office: int) -> None:
+    """A front-desk day: check-ins, prefetch bursts, bookings, new files, calls."""
+    w, g = ctx.world, ctx.g
+    a = w.actors[s_g]
+    pr = w.practices[ctx.p]
+    sl = w.practice_slice(ctx.p)
+    ad = ActorDay()
+    blocks = [(a.start_min, 745), (830, a.end_min)]
+    arrive = appts.show & checkin
+    at = appts.start[arrive] - g.integers(1, 12, size=int(arrive.sum())) * MS_MIN
+    ad.add(at, Kind.READ_PATIENT, appts.pid[arrive])
+    m = g.random(len(at)) < 0.08
+    ad.add(at[m] + g.integers(20, 200, size=int(m.sum())) * MS_S, Kind.UPDATE_PATIENT,
+           appts.pid[arrive][m])
+    # front-desk screen prefetch: the half-day's scheduled files in one burst
+    if pr.prefetch:
+        for lo_min, hi_min, at_min in ((0, 13 * 60, a.start_min + int(g.integers(2, 15))),
+                                       (13 * 60, 24 * 60, 13 * 60 + int(g.integers(35, 70)))):
+            m = (appts.start >= ctx.mid + lo_min * MS_MIN) & (appts.start < ctx.mid + hi_min * MS_MIN)
+            m &= appts.booked < ctx.mid + at_min * MS_MIN
+            n = int(m.sum())
+            if n:
+                ts = ctx.mid + at_min * MS_MIN + np.cumsum(g.integers(150, 1800, size=n))
+                ad.add(ts, Kind.READ_PATIENT, appts.pid[m])
+    # phone bookings and walk-ins handled by this secretary
+    mine = bookings.booker == s_g
+    n = int(mine.sum())
+    if n:
+        bt = bookings.booked[mine]
+        bp = bookings.pid[mine]
+        ad.add(bt - g.integers(5, 60, size=n) * MS_S, Kind.READ_PATIENT, bp)
+        ad.add(bt, Kind.CREATE_APPOINTMENT, bp, status=201)
+    # new patient files created today
+    if len(created):
+        ts = _times_in_blocks(g, ctx.mid, blocks, len(created))
+        ad.add(ts, Kind.CREATE_PATIENT, w.pid[sl][created], status=201)
+        ad.add(ts + g.integers(30, 300, size=len(created)) * MS_S, Kind.UPDATE_PATIENT,
+               w.pid[sl][created])
+    # calls: find a file and open it; letters and forms printed
+    _searches(ctx, ad, int(g.poisson(14)), weights, blocks)
+    k = int(g.poisson(3))
+    if k:
+        idx = _weighted(g, weights, k)
+        ad.add(_times_in_blocks(g, ctx.mid, blocks, k), Kind.PRINT_PATIENT, w.pid[sl][idx])
+    ad.close(ctx, s_g, office, ctx.tables.ua(w.uas[a.ua]), lunch_relogin=g.random() < 0.6,
+             sync_every=pr.sync_minutes, sync_filter=None,
+             not_before=ctx.mid + a.start_min * MS_MIN, not_after=ctx.mid + a.end_min * MS_MIN)
+
+
+def _service_day(ctx: PracticeDay, bookings: Appointments) -> None:
+    """The online agenda connector: bookings at any hour, hourly schedule pulls."""
+    w = ctx.world
+    pr = w.practices[ctx.p]
+    ip = ctx.tables.ip(w.actors[pr.service].home_ip)
+    ua = ctx.tables.ua(AGENDA_UA)
+    s = ctx.open_session(pr.service, ctx.mid + int(ctx.g.integers(0, 60_000)),
+                         ctx.mid + MS_DAY - 60_000 - int(ctx.g.integers(0, 60_000)), ip, ua,
+                         logout=False)
+    mine = bookings.booker == pr.service
+    if mine.any():
+        ctx.emit_in_sessions(pr.service, [s], bookings.booked[mine], Kind.CREATE_APPOINTMENT,
+                             bookings.pid[mine], status=201)
+    _schedule_sync(ctx, pr.service, s, 60, None)
