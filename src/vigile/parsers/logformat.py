@@ -137,6 +137,13 @@ _APACHE_DIRECTIVE: Final = re.compile(
 _QUOTED_ESCAPED: Final = r'[^"\\]*(?:\\.[^"\\]*)*'
 #: a quoted value without quotes (nginx writes a quote as ``\\x22``): twice as fast
 _QUOTED_PLAIN: Final = r'[^"]*'
+#: patterns of fields written right before another field (no separator to stop at)
+_ADJACENT: Final[dict[str, str]] = {
+    "uri": r"[^?\s]*",
+    "document_uri": r"[^?\s]*",
+    "request_method": r"[A-Z]*",
+    "status": r"[0-9]{3}",
+}
 _ESCAPE_PARAM: Final = re.compile(r"^escape=\S+\s*")
 
 
@@ -335,8 +342,8 @@ def _field_pattern(
         return quoted
     if after is None:
         return ".*"
-    if isinstance(after, FormatField):
-        return ".*?"
+    if isinstance(after, FormatField):  # two fields side by side: %U%q
+        return _ADJACENT.get(f.name, ".*?")
     stop = after[0]
     spaces = _inner_spaces(f) if stop == " " else 0
     if spaces:

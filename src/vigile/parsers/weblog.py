@@ -12,7 +12,11 @@ What a line becomes:
 * a route that matches → an :class:`~vigile.events.AccessEvent`;
 * no route, or a ``skip: true`` route (static assets, health checks) → ``None``,
   counted as skipped; with ``unmatched: quarantine`` a URL that no route and no
-  ``skip`` entry matches is a bad line instead;
+  ``skip`` entry matches is a bad line instead; a request line that is not one
+  (nginx's ``"-"`` for a refused connection, TLS bytes sent to the HTTP port)
+  is always skipped: the server served nothing;
+* ``records`` is the map's record-count field; without it, 0 when the status is
+  400 or more (a refused request carried nothing), else the number of patient ids;
 * a line the format does not match, a bad time, status, address or count, a
   patient route without an account → :class:`~vigile.errors.ParseError` naming
   the field and the value. ``parse`` raises nothing else, whatever the bytes.
@@ -20,14 +24,17 @@ What a line becomes:
 Which format and map: ``--log-format`` (a format string, a pasted directive or
 a preset name: ``combined``, ``common``, ``vigile``) overrides the route map's
 ``log_format``, which overrides ``combined``; ``--route-map`` (a file or a
-shipped map's name: ``reference``, ``generic``) defaults to ``reference``.
+shipped map's name: ``reference``, ``generic``) defaults to ``reference``;
+``--default-tenant`` is the practice when the log does not name one;
+``--parser-option unmatched=skip|quarantine`` overrides the map's ``unmatched``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar, Final, Self
 from urllib.parse import parse_qsl, unquote
@@ -96,24 +103,39 @@ def _show(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Ref:
-    """A resolved :class:`FieldRef`: group index, optional regex, spelling for messages."""
+    """A resolved :class:`FieldRef`: the group indices of the fields the format has.
 
-    index: int
+    The value is the first of those fields that is not ``-`` on the line (after
+    ``regex``, when there is one). ``simple`` refs (one field, no regex) are read
+    inline by the hot loop.
+    """
+
+    indices: tuple[int, ...]
     regex: re.Pattern[str] | None
     spelling: str
 
+    @property
+    def index(self) -> int:
+        return self.indices[0]
+
+    @property
+    def simple(self) -> bool:
+        return self.regex is None and len(self.indices) == 1
+
     def get(self, groups: tuple[str, ...]) -> str | None:
-        value = groups[self.index]
-        if value in _ABSENT:
-            return None
-        if self.regex is not None:
-            m = self.regex.search(value)
-            if m is None:
-                return None
-            value = m.group(1) if self.regex.groups else m.group(0)
-            if not value:
-                return None
-        return value
+        for i in self.indices:
+            value = groups[i]
+            if value in _ABSENT:
+                continue
+            if self.regex is not None:
+                m = self.regex.search(value)
+                if m is None:
+                    continue
+                value = m.group(1) if self.regex.groups else m.group(0)
+                if not value:
+                    continue
+            return value
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +174,13 @@ class WebLogParser:
         except ConfigError as exc:
             where = "--log-format" if options.log_format else route_map.at("log_format")
             raise ConfigError([f"{where}: {p}" for p in exc.problems]) from None
+        unmatched = options.extra.get("unmatched")
+        if unmatched is not None:
+            if unmatched not in ("skip", "quarantine"):
+                raise ConfigError(
+                    [f"--parser-option unmatched={unmatched}: use skip or quarantine"]
+                )
+            route_map = replace(route_map, unmatched=unmatched)  # type: ignore[arg-type]
         return cls(log_format, route_map, default_tenant=options.default_tenant)
 
     def __init__(
@@ -197,11 +226,16 @@ class WebLogParser:
         self._bytes = ref("bytes")
         self._ids_field = ref("patient_ids")
         self._ips: dict[str, str] = {}  # raw address → canonical form
-        self._status_i = self._status.index if self._status is not None else -1
-        self._records_i = self._records.index if self._records is not None else -1
-        self._bytes_i = self._bytes.index if self._bytes is not None else -1
-        self._src_ip_i = self._src_ip.index if self._src_ip is not None else -1
-        self._user_agent_i = self._user_agent.index if self._user_agent is not None else -1
+        self._actor_simple = self._actor is not None and self._actor.simple
+        self._tenant_simple = self._tenant is not None and self._tenant.simple
+        self._session_simple = self._session is not None and self._session.simple
+        # a simple field is read at its index; any other (several fields, a regex)
+        # has index -2 and is read through its ref
+        self._status_i = _hot_index(self._status)
+        self._records_i = _hot_index(self._records)
+        self._bytes_i = _hot_index(self._bytes)
+        self._src_ip_i = _hot_index(self._src_ip)
+        self._user_agent_i = _hot_index(self._user_agent)
         self._keep = tuple(
             (r.names[0], i, r.names[0] in _NUMERIC_KEEP)
             for r in route_map.keep
@@ -268,10 +302,13 @@ class WebLogParser:
     # -- construction helpers ---------------------------------------------------
 
     def _resolve(self, field_ref: FieldRef) -> _Ref | None:
-        i = self.log_format.index(*field_ref.names)
-        if i is None:
+        indices = tuple(
+            i for name in field_ref.names if (i := self.log_format.index(name)) is not None
+        )
+        if not indices:
             return None
-        return _Ref(i, field_ref.regex, self._spelling[i])
+        spelling = "/".join(self._spelling[i] for i in indices)
+        return _Ref(indices, field_ref.regex, spelling)
 
     def _compile_route(self, route: Route, problems: list[str]) -> _CompiledRoute:
         ids: list[tuple[int, Any]] = []
@@ -364,7 +401,7 @@ class WebLogParser:
                 if len(parts) == 3 or len(parts) == 2:
                     method, target = parts[0], parts[1]
                 else:
-                    return self._unmatched(f"request: {_show(request)} is not an HTTP request line")
+                    return None  # "-" or junk the server refused: no route, no patient data
             else:
                 method = g[self._method_i] if self._method_i is not None else "-"
                 if self._target_i is not None:
@@ -389,17 +426,12 @@ class WebLogParser:
 
             # status, action
             status = 200
-            if self._status_i >= 0:
-                raw = g[self._status_i]
+            if self._status_i != -1:
+                raw = g[self._status_i] if self._status_i >= 0 else _get(self._status, g)
                 found = _STATUSES.get(raw)
                 if found is None:
-                    if raw not in _ABSENT:
-                        raise ParseError(
-                            f"status: {_show(raw)} in {self._spelling[self._status_i]} "
-                            "is not an HTTP status (100-599)"
-                        )
-                else:
-                    status = found
+                    raise ParseError(self._bad("status", raw, self._status))
+                status = found
             by = route.by_status
             action = (
                 (by.get(status) or by.get(status // 100) or route.action) if by else route.action
@@ -409,7 +441,7 @@ class WebLogParser:
             ref = self._actor
             if ref is None:
                 actor = None
-            elif ref.regex is None:
+            elif self._actor_simple:
                 actor = g[ref.index]
                 if actor in _ABSENT:
                     actor = None
@@ -422,7 +454,7 @@ class WebLogParser:
             ref = self._tenant
             if ref is None:
                 tenant = None
-            elif ref.regex is None:
+            elif self._tenant_simple:
                 tenant = g[ref.index]
                 if tenant in _ABSENT:
                     tenant = None
@@ -435,7 +467,7 @@ class WebLogParser:
             ref = self._session
             if ref is None:
                 session = route.session_default
-            elif ref.regex is None:
+            elif self._session_simple:
                 session = g[ref.index]
                 if session in _ABSENT:
                     session = route.session_default
@@ -482,31 +514,37 @@ class WebLogParser:
                     ids = list(dict.fromkeys(ids))
 
             records = None
-            if self._records_i >= 0:
-                raw = g[self._records_i]
+            if self._records_i != -1:
+                raw = g[self._records_i] if self._records_i >= 0 else _get(self._records, g)
                 if raw not in _ABSENT:
-                    if not (raw.isdigit() and raw.isascii()):
-                        raise ParseError(self._not_count("records", raw, self._records_i))
+                    if not (raw.isdigit() and raw.isascii() and len(raw) < 19):
+                        raise ParseError(self._bad("records", raw, self._records))
                     records = int(raw)
+            if records is None and status >= 400:
+                records = 0  # a refused or failed request carried no record
             size = None
-            if self._bytes_i >= 0:
-                raw = g[self._bytes_i]
+            if self._bytes_i != -1:
+                raw = g[self._bytes_i] if self._bytes_i >= 0 else _get(self._bytes, g)
                 if raw not in _ABSENT:
-                    if not (raw.isdigit() and raw.isascii()):
-                        raise ParseError(self._not_count("bytes", raw, self._bytes_i))
+                    if not (raw.isdigit() and raw.isascii() and len(raw) < 19):
+                        raise ParseError(self._bad("bytes", raw, self._bytes))
                     size = int(raw)
 
             src_ip = None
-            if self._src_ip_i >= 0:
-                raw = g[self._src_ip_i]
+            if self._src_ip_i != -1:
+                raw = g[self._src_ip_i] if self._src_ip_i >= 0 else _get(self._src_ip, g)
                 if raw not in _ABSENT:
                     src_ip = self._ips.get(raw) or self._ip(raw)
 
             user_agent = None
-            if self._user_agent_i >= 0:
-                user_agent = g[self._user_agent_i]
+            if self._user_agent_i != -1:
+                user_agent = (
+                    g[self._user_agent_i] if self._user_agent_i >= 0 else _get(self._user_agent, g)
+                )
                 if user_agent in _ABSENT:
                     user_agent = None
+                elif "\\" in user_agent:
+                    user_agent = _unescape(user_agent)
 
             # at most 15 keyword arguments: msgspec takes a much slower path above that
             event = AccessEvent(
@@ -566,8 +604,15 @@ class WebLogParser:
         needs = "an account" if what == "actor" else "a practice"
         return f"{what}: missing ({source}); route {route.route.describe()} needs {needs}"
 
-    def _not_count(self, what: str, raw: str, index: int) -> str:
-        return f"{what}: {_show(raw)} in {self._spelling[index]} is not a non-negative integer"
+    @staticmethod
+    def _bad(what: str, raw: str, ref: _Ref | None) -> str:
+        """A bad status or count: which field, what value."""
+        spelling = ref.spelling if ref is not None else what
+        if what == "status":
+            return f"status: {_show(raw)} in {spelling} is not an HTTP status (100-599)"
+        return (
+            f"{what}: {_show(raw)} in {spelling} is not a non-negative integer (at most 18 digits)"
+        )
 
     @staticmethod
     def _query(spec: str, qs: str) -> str | None:
@@ -600,7 +645,7 @@ class WebLogParser:
         kind = self._time_kind
         spelling = self._spelling[self._time_i]
         if raw in _ABSENT:
-            raise ParseError(f"ts: {spelling} is empty")
+            raise ParseError(f"ts: {spelling} is {raw!r}: every event needs its time")
         ts = _TIME_PARSERS[kind](raw, self._time_format)
         if ts is None:
             raise ParseError(
@@ -612,7 +657,8 @@ class WebLogParser:
         if self._precise_i is not None:
             precise = _epoch(g[self._precise_i], 1)
             if precise is not None and abs(precise.timestamp() - ts.timestamp()) < 2:
-                ts = precise.astimezone(ts.tzinfo)
+                with contextlib.suppress(OverflowError):  # within a day of year 1 or 9999
+                    ts = precise.astimezone(ts.tzinfo)
         if self._frac_i is not None:
             frac = g[self._frac_i]
             if frac.isascii() and frac.isdigit():
@@ -632,6 +678,29 @@ class ApacheParser(WebLogParser):
 
     name: ClassVar[str] = "apache"
     syntax: ClassVar[Syntax] = "apache"
+
+
+_ESCAPE: Final = re.compile(rb'\\x([0-9A-Fa-f]{2})|\\(["\\])')
+
+
+def _unescape(value: str) -> str:
+    """Undo the server's escaping: nginx ``\\x22``, Apache ``\\"`` and ``\\\\``."""
+    raw = value.encode("utf-8", "surrogateescape")
+    out = _ESCAPE.sub(lambda m: bytes.fromhex(m[1].decode()) if m[1] else m[2], raw)
+    return out.decode("utf-8", "backslashreplace")
+
+
+def _hot_index(ref: _Ref | None) -> int:
+    """-1: no such field; -2: read through the ref; else the group index to read."""
+    if ref is None:
+        return -1
+    return ref.index if ref.simple else -2
+
+
+def _get(ref: _Ref | None, groups: tuple[str, ...]) -> str:
+    """A non-simple ref's value, ``-`` when absent."""
+    value = ref.get(groups) if ref is not None else None
+    return "-" if value is None else value
 
 
 # -- time parsing -------------------------------------------------------------------
