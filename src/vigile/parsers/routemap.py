@@ -527,8 +527,13 @@ class _Loader:
             if "patient_ids" in fields:
                 auto.append(IdSource("default", "", line))
             ids = tuple(auto)
-        if any(s.kind == "default" for s in ids) and "patient_ids" not in fields:
-            self.problem(node, f"{where}.patient_ids: 'default' needs fields.patient_ids")
+        if "patient_ids" not in fields:
+            for source in ids:
+                if source.kind == "default" and "patient_ids" in items:
+                    self.problems.append(
+                        f"{self.file}:{source.line}: "
+                        f"{where}.patient_ids: 'default' needs fields.patient_ids"
+                    )
 
         query = None
         if "query" in items:
