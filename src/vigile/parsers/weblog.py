@@ -105,9 +105,9 @@ def _show(value: str) -> str:
 class _Ref:
     """A resolved :class:`FieldRef`: the group indices of the fields the format has.
 
-    The value is the first of those fields that is not ``-`` on the line (after
-    ``regex``, when there is one). ``simple`` refs (one field, no regex) are read
-    inline by the hot loop.
+    The value is the first of those fields that is not ``-`` on the line, with
+    the server's escapes undone (and ``regex`` applied, when there is one).
+    ``simple`` refs (one field, no regex) are read inline by the hot loop.
     """
 
     indices: tuple[int, ...]
@@ -127,6 +127,8 @@ class _Ref:
             value = groups[i]
             if value in _ABSENT:
                 continue
+            if "\\" in value:
+                value = _unescape(value)
             if self.regex is not None:
                 m = self.regex.search(value)
                 if m is None:
@@ -445,6 +447,8 @@ class WebLogParser:
                 actor = g[ref.index]
                 if actor in _ABSENT:
                     actor = None
+                elif "\\" in actor:
+                    actor = _unescape(actor)
             else:
                 actor = ref.get(g)
             if actor is None:
@@ -458,6 +462,8 @@ class WebLogParser:
                 tenant = g[ref.index]
                 if tenant in _ABSENT:
                     tenant = None
+                elif "\\" in tenant:
+                    tenant = _unescape(tenant)
             else:
                 tenant = ref.get(g)
             if tenant is None:
@@ -471,6 +477,8 @@ class WebLogParser:
                 session = g[ref.index]
                 if session in _ABSENT:
                     session = route.session_default
+                elif "\\" in session:
+                    session = _unescape(session)
             else:
                 session = ref.get(g) or route.session_default
 
@@ -491,6 +499,8 @@ class WebLogParser:
                         value = g[arg]
                         if value in _ABSENT:
                             continue
+                        if "\\" in value:
+                            value = _unescape(value)
                         if "," not in value and " " not in value:  # one id: the usual case
                             if value not in ids:
                                 ids.append(value)
