@@ -8,13 +8,12 @@ agents, queries) are interned in `Tables` and referred to by index.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
-
-from vigile.sim import rng
 
 I64 = npt.NDArray[np.int64]
 
@@ -85,6 +84,7 @@ class Tables:
     _ip_index: dict[str, int] = field(default_factory=dict)
     _ua_index: dict[str, int] = field(default_factory=dict)
     _q_index: dict[str, int] = field(default_factory=dict)
+    _tokens: random.Random | None = None
 
     def ip(self, text: str) -> int:
         """Index of an address."""
@@ -116,11 +116,11 @@ class Tables:
         self._q_index = {}
 
     def new_session(self) -> int:
-        """A fresh session id (opaque hex token)."""
-        n = len(self.sessions)
-        self.sessions.append("s-" + rng.hash_hex(self.seed, 77, n, 16) + rng.hash_hex(
-            self.seed, 78, n, 8))
-        return n
+        """A fresh session id (opaque hex token, deterministic for the seed)."""
+        if self._tokens is None:
+            self._tokens = random.Random(self.seed * 1_000_003 + 77)
+        self.sessions.append(f"s-{self._tokens.getrandbits(96):024x}")
+        return len(self.sessions) - 1
 
 
 Scalar = int | I64
@@ -186,11 +186,17 @@ def empty_columns() -> Columns:
     return Columns(z, z, z, z, z, z, z, z, z, z, z, z, z)
 
 
+_FIELDS = ("ts", "kind", "tenant", "actor", "session", "ip", "ua", "status", "query", "tag",
+           "records")
+
+
 class EventBatch:
-    """Accumulates arrays of events for one practice-day (or any unit)."""
+    """Accumulates arrays of events for one practice-day (or any unit).
+
+    Scalar fields are kept as scalars until `columns()` fills the output arrays."""
 
     def __init__(self) -> None:
-        self.parts: list[Columns] = []
+        self.parts: list[tuple[int, dict[str, Scalar], I64, I64]] = []
 
     def add(self, ts: I64, kind: Scalar, tenant: Scalar, actor: Scalar, session: Scalar,
             ip: Scalar, ua: Scalar, pids: I64 | None = None, *, counts: I64 | None = None,
@@ -201,28 +207,44 @@ class EventBatch:
         n = len(ts)
         if n == 0:
             return
-
-        def col(v: Scalar) -> I64:
-            if isinstance(v, np.ndarray):
-                return v.astype(np.int64, copy=False)
-            return np.full(n, v, dtype=np.int64)
-
         if pids is None:
-            cnt = np.zeros(n, dtype=np.int64)
-            vals = np.zeros(0, dtype=np.int64)
+            cnt: I64 = _ZERO_COUNTS[:n] if n <= len(_ZERO_COUNTS) else np.zeros(n, np.int64)
+            vals = _EMPTY
         elif counts is None:
-            cnt = np.ones(n, dtype=np.int64)
-            vals = pids.astype(np.int64, copy=False)
+            cnt = _ONE_COUNTS[:n] if n <= len(_ONE_COUNTS) else np.ones(n, np.int64)
+            vals = pids
         else:
-            cnt = counts.astype(np.int64, copy=False)
-            vals = pids.astype(np.int64, copy=False)
-        st = col(status)
+            cnt, vals = counts, pids
         if records is None:
-            records = np.where(st < 300, cnt, 0)
-        self.parts.append(Columns(ts.astype(np.int64, copy=False), col(kind), col(tenant),
-                                  col(actor), col(session), col(ip), col(ua), st, col(query),
-                                  col(tag), cnt, vals, records.astype(np.int64, copy=False)))
+            if isinstance(status, np.ndarray):
+                records = np.where(status < 300, cnt, 0)
+            else:
+                records = cnt if status < 300 else np.zeros(n, dtype=np.int64)
+        f: dict[str, Scalar] = {"ts": ts, "kind": kind, "tenant": tenant, "actor": actor,
+                                "session": session, "ip": ip, "ua": ua, "status": status,
+                                "query": query, "tag": tag, "records": records}
+        self.parts.append((n, f, cnt, vals))
 
     def columns(self) -> Columns:
         """All events added so far, in insertion order."""
-        return Columns.concat(self.parts)
+        if not self.parts:
+            return empty_columns()
+        total = sum(p[0] for p in self.parts)
+        out: dict[str, I64] = {}
+        for name in _FIELDS:
+            arr = np.empty(total, dtype=np.int64)
+            pos = 0
+            for n, f, _, _ in self.parts:
+                arr[pos:pos + n] = f[name]
+                pos += n
+            out[name] = arr
+        counts = np.concatenate([p[2] for p in self.parts]).astype(np.int64, copy=False)
+        values = np.concatenate([p[3] for p in self.parts]).astype(np.int64, copy=False)
+        return Columns(out["ts"], out["kind"], out["tenant"], out["actor"], out["session"],
+                       out["ip"], out["ua"], out["status"], out["query"], out["tag"], counts,
+                       values, out["records"])
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_ZERO_COUNTS = np.zeros(4096, dtype=np.int64)
+_ONE_COUNTS = np.ones(4096, dtype=np.int64)

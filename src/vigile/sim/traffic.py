@@ -52,6 +52,19 @@ class Appointments:
     def __len__(self) -> int:
         return len(self.pid)
 
+    def subset(self, m: npt.NDArray[np.bool_]) -> Appointments:
+        """The appointments selected by a mask."""
+        return Appointments(self.actor[m], self.start[m], self.pid[m], self.channel[m],
+                            self.booked[m], self.booker[m], self.show[m])
+
+    @staticmethod
+    def concat(parts: list[Appointments]) -> Appointments:
+        """Appointments of several blocks."""
+        if not parts:
+            return _empty_appts()
+        return Appointments(*[np.concatenate([getattr(x, f) for x in parts]) for f in
+                              ("actor", "start", "pid", "channel", "booked", "booker", "show")])
+
 
 def _empty_appts() -> Appointments:
     z = np.zeros(0, dtype=np.int64)
@@ -77,6 +90,7 @@ class Agenda:
         self.p = p
         self.days: dict[int, Appointments] = {}
         self._working: dict[int, list[Clinician]] = {}
+        self._booked_on: dict[int, list[Appointments]] = {}
 
     def clinicians(self, t: int) -> list[Clinician]:
         """Clinicians consulting at the practice on day index t (cached)."""
@@ -90,7 +104,31 @@ class Agenda:
         a = self.days.get(t)
         if a is None:
             a = self.days[t] = self._generate(t)
+            self._index_bookings(a)
         return a
+
+    def _index_bookings(self, a: Appointments) -> None:
+        """Index appointments by the UTC day of their booking."""
+        if len(a) == 0:
+            return
+        key = a.booked // MS_DAY
+        for d in np.unique(key).tolist():
+            self._booked_on.setdefault(int(d), []).append(a.subset(key == d))
+
+    def booked_during(self, t: int) -> Appointments:
+        """Appointments (of any day) booked during local day t."""
+        self.get(t + self.world.cfg.booking_horizon_days)
+        for tt in range(t, t + self.world.cfg.booking_horizon_days):
+            self.get(tt)
+        mid = local_midnight_ms(self.world.start + dt.timedelta(days=t))
+        nxt = local_midnight_ms(self.world.start + dt.timedelta(days=t + 1))
+        parts = []
+        for d in range(mid // MS_DAY, (nxt - 1) // MS_DAY + 1):
+            for a in self._booked_on.get(d, []):
+                m = (a.booked >= mid) & (a.booked < nxt)
+                if m.any():
+                    parts.append(a.subset(m))
+        return Appointments.concat(parts)
 
     def forget_before(self, t: int) -> None:
         """Drop days before t (bounded memory)."""
@@ -98,6 +136,9 @@ class Agenda:
             del self.days[k]
         for k in [k for k in self._working if k < t - 1]:
             del self._working[k]
+        old = local_midnight_ms(self.world.start + dt.timedelta(days=t)) // MS_DAY - 2
+        for k in [k for k in self._booked_on if k < old]:
+            del self._booked_on[k]
 
     def _generate(self, t: int) -> Appointments:
         w, p = self.world, self.p
@@ -107,8 +148,7 @@ class Agenda:
         day = w.start + dt.timedelta(days=t)
         mid = local_midnight_ms(day)
         sl = w.practice_slice(p)
-        weight = np.where(w.created_day[sl] < t, w.weight[sl], 0.0)
-        doc = w.doctor_of[sl]
+        sampler = practice_sampler(w, p)
         pids = w.pid[sl]
         parts: list[tuple[I64, I64, I64, I64]] = []
         clin = self.clinicians(t)
@@ -124,11 +164,8 @@ class Agenda:
                 continue
             chosen = np.sort(g.choice(len(slots), size=n, replace=False))
             start = mid + np.asarray(slots, dtype=np.int64)[chosen] * MS_MIN
-            own = weight * (doc == c.panel) if c.panel >= 0 else weight
-            use_own = (g.random(n) < 0.86) & (own.sum() > 0)
-            pick_own = _weighted(g, own if own.sum() > 0 else weight, n)
-            pick_all = _weighted(g, weight, n)
-            idx = np.where(use_own, pick_own, pick_all)
+            use_own = g.random(n) < 0.86
+            idx = np.where(use_own, sampler.draw_on(g, n, t, c.panel), sampler.draw_on(g, n, t))
             parts.append((np.full(n, c.gidx, dtype=np.int64), start, pids[idx],
                           np.zeros(n, dtype=np.int64)))
         # new patients come for a first consultation on the day their file is created
@@ -165,9 +202,11 @@ class Agenda:
         k = np.searchsorted(days_u, bday)
         bmid = bmid_u[k]
         channel = np.where(np.isin(channel, (0, 2)) & closed_u[k], 1, channel)
-        works = np.asarray([int(a_) in {c.gidx for c in self.clinicians(int(d))}
-                            for a_, d in zip(actor, bday, strict=True)]) if (
-            channel == 2).any() else np.zeros(n, dtype=bool)
+        works = np.zeros(n, dtype=bool)
+        if (channel == 2).any():
+            for d in days_u.tolist():
+                on = [c.gidx for c in self.clinicians(int(d))]
+                works |= (bday == d) & np.isin(actor, on)
         channel = np.where((channel == 2) & ~works & (bday != t), 1, channel)
         minute = np.where(channel == 1, g.integers(7 * 60, 23 * 60, size=n),
                           np.where(channel == 0, g.integers(8 * 60 + 30, 18 * 60 + 30, size=n),
@@ -189,14 +228,65 @@ class Agenda:
                             booked[order], booker[order], show[order])
 
 
-def _weighted(g: np.random.Generator, weight: F64, n: int) -> I64:
-    """n indices drawn with probability proportional to weight."""
-    cdf = np.cumsum(weight)
-    total = cdf[-1] if len(cdf) else 0.0
-    if total <= 0:
-        return np.zeros(n, dtype=np.int64)
-    return np.minimum(np.searchsorted(cdf, g.random(n) * total, side="right"),
-                      len(weight) - 1).astype(np.int64)
+class Sampler:
+    """Draws a practice's files by visit weight, for the whole practice or one doctor's
+    panel (cumulative sums computed once per panel and kept for the whole run).
+
+    Files created inside the window carry their weight from the start; a draw that lands
+    on a file not yet created on the day is drawn again."""
+
+    def __init__(self, weight: F64, doctor_of: I64, created_day: I64 | None = None) -> None:
+        self.weight = weight
+        self.doc = doctor_of
+        self.created = created_day
+        self._cdf: dict[int, F64] = {}
+
+    def draw_on(self, g: np.random.Generator, n: int, t: int, panel: int = -1) -> I64:
+        """n positions among files that exist before day t."""
+        idx = self.draw(g, n, panel)
+        if self.created is None or n <= 0:
+            return idx
+        for _ in range(6):
+            bad = self.created[idx] >= t
+            if not bad.any():
+                break
+            idx[bad] = self.draw(g, int(bad.sum()), panel)
+        return idx
+
+    def cdf(self, panel: int) -> F64:
+        """Cumulative weights of a panel (-1: whole practice); falls back to the practice
+        when the panel is empty."""
+        c = self._cdf.get(panel)
+        if c is None:
+            w = self.weight if panel < 0 else np.where(self.doc == panel, self.weight, 0.0)
+            c = np.cumsum(w)
+            if panel >= 0 and (len(c) == 0 or c[-1] <= 0):
+                c = self.cdf(-1)
+            self._cdf[panel] = c
+        return c
+
+    def draw(self, g: np.random.Generator, n: int, panel: int = -1) -> I64:
+        """n positions in the practice slice."""
+        cdf = self.cdf(panel)
+        if n <= 0 or len(cdf) == 0 or cdf[-1] <= 0:
+            return np.zeros(max(n, 0), dtype=np.int64)
+        return np.minimum(np.searchsorted(cdf, g.random(n) * cdf[-1], side="right"),
+                          len(cdf) - 1).astype(np.int64)
+
+
+_SAMPLERS: dict[tuple[int, int], Sampler] = {}
+
+
+def practice_sampler(world: World, p: int) -> Sampler:
+    """The cached visit-weight sampler of a practice (decoys have weight 0)."""
+    key = (id(world), p)
+    s = _SAMPLERS.get(key)
+    if s is None:
+        if len(_SAMPLERS) and next(iter(_SAMPLERS))[0] != id(world):
+            _SAMPLERS.clear()
+        sl = world.practice_slice(p)
+        s = _SAMPLERS[key] = Sampler(world.weight[sl], world.doctor_of[sl], world.created_day[sl])
+    return s
 
 
 def clinicians_on(world: World, p: int, t: int) -> list[Clinician]:
@@ -408,12 +498,11 @@ def practice_day(ctx: PracticeDay) -> None:
     office = tables.ip(pr.office_ip)
     appts = ctx.agenda.get(t)
     sl = w.practice_slice(p)
-    valid = (w.created_day[sl] < t) & ((w.flags[sl] & FLAG_CANARY) == 0)
-    weights = np.where(valid, w.weight[sl], 0.0)
+    sampler = practice_sampler(w, p)
     pids_all = w.pid[sl]
     clin = ctx.agenda.clinicians(t)
     workday = bool(clin)
-    bookings = _bookings_on(ctx)
+    bookings = ctx.agenda.booked_during(t)
     n_sec = len(pr.secretaries)
     checker = np.where(g.random(len(appts)) < 0.65, g.integers(0, max(1, n_sec), size=len(appts)),
                        -1)
@@ -429,13 +518,11 @@ def practice_day(ctx: PracticeDay) -> None:
             late = np.cumsum(g.exponential(45.0, size=len(starts))) * MS_S
             late = np.minimum(late, 40 * MS_MIN)
             consult_events(ctx, ad, starts + late.astype(np.int64), appts.pid[mine])
-        own = weights * (w.doctor_of[sl] == c.panel) if c.panel >= 0 else weights
-        base = own if own.sum() > 0 else weights
         # morning results and mail: a burst of a few files
         first_block = c.blocks[0][0]
         k = int(g.poisson(9 * c.intensity))
         if k:
-            idx = _weighted(g, base, k)
+            idx = sampler.draw_on(g, k, t, c.panel)
             ts = ctx.mid + first_block * MS_MIN - int(g.integers(5, 25)) * MS_MIN \
                 + np.cumsum(g.exponential(35.0, size=k)).astype(np.int64) * MS_S
             ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
@@ -443,7 +530,7 @@ def practice_day(ctx: PracticeDay) -> None:
         # calls, results and renewals through the day
         k = int(g.poisson(7 * c.intensity))
         if k:
-            idx = _weighted(g, base, k)
+            idx = sampler.draw_on(g, k, t, c.panel)
             ts = _times_in_blocks(g, ctx.mid, c.blocks, k)
             ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
             m = g.random(k) < 0.6
@@ -452,7 +539,7 @@ def practice_day(ctx: PracticeDay) -> None:
             m = g.random(k) < 0.45
             ad.add(ts[m] + g.integers(30, 240, size=int(m.sum())) * MS_S,
                    Kind.CREATE_PRESCRIPTION, pids_all[idx][m])
-        _searches(ctx, ad, int(g.poisson(2.5)), weights, c.blocks)
+        _searches(ctx, ad, int(g.poisson(2.5)), sampler, c.blocks)
         # the clinician's own bookings of follow-ups
         mine_b = bookings.booker == c.gidx
         if mine_b.any():
@@ -469,7 +556,7 @@ def practice_day(ctx: PracticeDay) -> None:
     if workday:
         for k, s_g in enumerate(pr.secretaries):
             _secretary_day(ctx, s_g, appts, checker == k, bookings, created[creator == k],
-                           weights, office)
+                           sampler, office)
     _service_day(ctx, bookings)
     # evenings (and some Sundays) from home
     for d_g in pr.doctors:
@@ -483,8 +570,7 @@ def practice_day(ctx: PracticeDay) -> None:
             continue
         k = 1 + int(g.poisson(6))
         k_doc = pr.doctors.index(d_g)
-        own = weights * (w.doctor_of[sl] == k_doc)
-        idx = _weighted(g, own if own.sum() > 0 else weights, k)
+        idx = sampler.draw_on(g, k, t, k_doc)
         begin = ctx.mid + int(g.integers(20 * 60, 22 * 60 + 30)) * MS_MIN
         ts = begin + np.cumsum(g.exponential(70.0, size=k)).astype(np.int64) * MS_S
         ad = ActorDay()
@@ -503,26 +589,6 @@ def _times_in_blocks(g: np.random.Generator, mid: int, blocks: list[tuple[int, i
     which = g.choice(len(blocks), size=k, p=lens / lens.sum())
     starts = np.asarray([s for s, _ in blocks], dtype=np.int64)[which]
     return mid + (starts * 60 + (g.random(k) * lens[which] * 60).astype(np.int64)) * MS_S
-
-
-def _bookings_on(ctx: PracticeDay) -> Appointments:
-    """Appointments (of any future day) booked during this day."""
-    w = ctx.world
-    lo, hi = ctx.mid, ctx.mid + MS_DAY + 2 * 3_600_000
-    parts: list[Appointments] = []
-    for tt in range(ctx.t, ctx.t + w.cfg.booking_horizon_days + 1):
-        a = ctx.agenda.get(tt)
-        m = (a.booked >= lo) & (a.booked < hi) & (
-            (a.booked < ctx.mid + MS_DAY) | (tt == ctx.t))
-        if tt > ctx.t:
-            m &= a.booked < ctx.mid + MS_DAY
-        if m.any():
-            parts.append(Appointments(a.actor[m], a.start[m], a.pid[m], a.channel[m], a.booked[m],
-                                      a.booker[m], a.show[m]))
-    if not parts:
-        return _empty_appts()
-    return Appointments(*[np.concatenate([getattr(x, f) for x in parts]) for f in
-                          ("actor", "start", "pid", "channel", "booked", "booker", "show")])
 
 
 class SearchIndex:
@@ -591,14 +657,14 @@ def search_results(ctx: PracticeDay, prefix: str, cap: int, include_canaries: bo
     return w.pid[idx[keep][:cap]]
 
 
-def _searches(ctx: PracticeDay, ad: ActorDay, k: int, weights: F64,
+def _searches(ctx: PracticeDay, ad: ActorDay, k: int, sampler: Sampler,
               blocks: list[tuple[int, int]]) -> None:
     """k name searches for practice patients, each followed by opening the file."""
     if k <= 0:
         return
     w, g = ctx.world, ctx.g
     sl = w.practice_slice(ctx.p)
-    idx = _weighted(g, weights, k)
+    idx = sampler.draw_on(g, k, ctx.t)
     ts = _times_in_blocks(g, ctx.mid, blocks, k)
     counts = np.zeros(k, dtype=np.int64)
     values: list[I64] = []
@@ -616,7 +682,7 @@ def _searches(ctx: PracticeDay, ad: ActorDay, k: int, weights: F64,
 
 def _secretary_day(ctx: PracticeDay, s_g: int, appts: Appointments,
                    checkin: npt.NDArray[np.bool_], bookings: Appointments, created: I64,
-                   weights: F64, office: int) -> None:
+                   sampler: Sampler, office: int) -> None:
     """A front-desk day: check-ins, prefetch bursts, bookings, new files, calls."""
     w, g = ctx.world, ctx.g
     a = w.actors[s_g]
@@ -655,10 +721,10 @@ def _secretary_day(ctx: PracticeDay, s_g: int, appts: Appointments,
         ad.add(ts + g.integers(30, 300, size=len(created)) * MS_S, Kind.UPDATE_PATIENT,
                w.pid[sl][created])
     # calls: find a file and open it; letters and forms printed
-    _searches(ctx, ad, int(g.poisson(14)), weights, blocks)
+    _searches(ctx, ad, int(g.poisson(14)), sampler, blocks)
     k = int(g.poisson(3))
     if k:
-        idx = _weighted(g, weights, k)
+        idx = sampler.draw_on(g, k, ctx.t)
         ad.add(_times_in_blocks(g, ctx.mid, blocks, k), Kind.PRINT_PATIENT, w.pid[sl][idx])
     ad.close(ctx, s_g, office, ctx.tables.ua(w.uas[a.ua]), lunch_relogin=g.random() < 0.6,
              sync_every=pr.sync_minutes, sync_filter=None,

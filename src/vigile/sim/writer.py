@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from vigile.sim.batch import ROUTES, Columns, Kind, Tables
 from vigile.sim.clock import MS_MIN
-from vigile.sim.rng import hash_u64
+from vigile.sim.rng import mix
 
 I64 = npt.NDArray[np.int64]
 _UNSAFE = ('"', "\\", "\n", "\r", "\t")
@@ -39,6 +39,8 @@ _METHOD = pl.Series([ROUTES[k][0] for k in _KINDS])
 _ROUTE = pl.Series([ROUTES[k][1] for k in _KINDS])
 _ACTION = pl.Series([ROUTES[k][2] for k in _KINDS])
 _RESOURCE = pl.Series([ROUTES[k][3] for k in _KINDS])
+_WHAT = pl.Series([f',"action":"{ROUTES[k][2]}","resource":"{ROUTES[k][3]}","method":"{ROUTES[k][0]}"'
+                    f',"route":"{ROUTES[k][1]}","status":' for k in _KINDS])
 _BASE = np.array([ROUTES[k][4] for k in _KINDS], dtype=np.int64)
 _PER = np.array([ROUTES[k][5] for k in _KINDS], dtype=np.int64)
 
@@ -46,8 +48,8 @@ _PER = np.array([ROUTES[k][5] for k in _KINDS], dtype=np.int64)
 def event_bytes(seed: int, cols: Columns, first_no: int) -> I64:
     """Response sizes: a per-route base plus a per-record size, with deterministic jitter."""
     n = len(cols)
-    h = hash_u64(seed, 91, np.arange(first_no, first_no + n, dtype=np.int64))
-    jit = (h % np.uint64(1000)).astype(np.int64)
+    no = np.arange(first_no, first_no + n, dtype=np.int64)
+    jit = ((no * 2_654_435_761 + seed * 97) >> 7) % 1000
     base = _BASE[cols.kind]
     per = _PER[cols.kind]
     size = base + per * cols.records + (base + per) * jit // 4000
@@ -94,6 +96,56 @@ class Renderer:
         self._cache[name] = (len(values), ser)
         return ser
 
+    def _multi_lists(self, cols: Columns, starts: I64) -> pl.Series:
+        """Joined `"P1","P2"` text of events with several ids; identical lists (the client
+        polling an unchanged schedule) are formatted once."""
+        n = len(cols)
+        multi_idx = np.flatnonzero(cols.counts > 1)
+        out = pl.Series("m", [None] * n, dtype=pl.String)
+        if len(multi_idx) == 0:
+            return out
+        cnt = cols.counts[multi_idx]
+        offs = np.zeros(len(multi_idx) + 1, dtype=np.int64)
+        np.cumsum(cnt, out=offs[1:])
+        sel = np.repeat(starts[multi_idx] - offs[:-1], cnt) + np.arange(int(offs[-1]))
+        vals = cols.values[sel]
+        h = mix(vals.astype(np.uint64))
+        pos = (np.arange(len(vals)) - np.repeat(offs[:-1], cnt)).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            key = np.add.reduceat(mix(h ^ pos), offs[:-1]) ^ cnt.astype(np.uint64)
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        u_cnt = cnt[first]
+        u_offs = np.zeros(len(first) + 1, dtype=np.int64)
+        np.cumsum(u_cnt, out=u_offs[1:])
+        u_sel = np.repeat(offs[first] - u_offs[:-1], u_cnt) + np.arange(int(u_offs[-1]))
+        txt = pl.select(pl.concat_str([pl.lit('"P'), pl.lit(pl.Series(vals[u_sel])).cast(
+            pl.String), pl.lit('"')])).to_series()
+        lst = pa.LargeListArray.from_arrays(pa.array(u_offs),
+                                            txt.to_arrow().cast(pa.large_string()))
+        joined = pl.Series(lst).list.join(",")
+        return out.scatter(multi_idx, joined.gather(inv.astype(np.int64)))
+
+    def _who(self, cols: Columns) -> pl.Series:
+        """Pre-rendered `"tenant":..,"actor":..,"session":..,"src_ip":..,"user_agent":..`
+        for each event (rendered once per distinct combination)."""
+        t = self.tables
+        sess = cols.session + 1  # 0 = no session
+        key = (((cols.actor << 22) | sess) << 18 | cols.ip) << 4
+        key = key ^ (cols.ua * 0x9E3779B1 << 50)
+        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        del uniq
+        tenants = self._series("tenant", t.tenants)
+        del tenants
+        out = []
+        for i in first.tolist():
+            a = int(cols.actor[i])
+            s_ = int(cols.session[i])
+            sess_txt = f',"session":"{t.sessions[s_]}"' if s_ >= 0 else ""
+            out.append(f'"tenant":"{t.tenants[int(cols.tenant[i])]}","actor":"{t.actors[a]}"'
+                       f'{sess_txt},"src_ip":"{t.ips[int(cols.ip[i])]}",'
+                       f'"user_agent":"{t.uas[int(cols.ua[i])]}"')
+        return _safe_json(out).gather(inv.astype(np.int64))
+
     def frame(self, cols: Columns, offsets_min: I64, first_no: int) -> pl.DataFrame:
         """Columns as a frame of strings and numbers ready to be concatenated."""
         n = len(cols)
@@ -101,33 +153,17 @@ class Renderer:
         starts = cols.starts()
         pid_first = (cols.values[np.minimum(starts, len(cols.values) - 1)]
                      if len(cols.values) else np.zeros(n, dtype=np.int64))
-        multi_idx = np.flatnonzero(cols.counts > 1)
-        multi_txt = pl.Series("m", [None] * n, dtype=pl.String)
-        if len(multi_idx):
-            offs = np.zeros(len(multi_idx) + 1, dtype=np.int64)
-            np.cumsum(cols.counts[multi_idx], out=offs[1:])
-            sel = np.repeat(starts[multi_idx] - offs[:-1], cols.counts[multi_idx]) + np.arange(
-                int(offs[-1]))
-            lst = pa.LargeListArray.from_arrays(pa.array(offs), pa.array(cols.values[sel]))
-            joined = (pl.DataFrame({"l": pl.Series(lst)})
-                      .select(pl.col("l").list.eval(pl.format('"P{}"', pl.element()))
-                              .list.join(",")).to_series())
-            multi_txt = multi_txt.scatter(multi_idx, joined)
+        multi_txt = self._multi_lists(cols, starts)
         queries = self._series("query", t.queries) if t.queries else pl.Series([""])
         return pl.DataFrame({
             "no": np.arange(first_no, first_no + n, dtype=np.int64),
             "local": cols.ts + offsets_min * MS_MIN,
             "off": offset_text(offsets_min),
+            "who": self._who(cols),
+            "what": _WHAT.gather(cols.kind),
             "tenant": self._series("tenant", t.tenants).gather(cols.tenant),
             "actor": self._series("actor", t.actors).gather(cols.actor),
             "action": _ACTION.gather(cols.kind),
-            "resource": _RESOURCE.gather(cols.kind),
-            "method": _METHOD.gather(cols.kind),
-            "route": _ROUTE.gather(cols.kind),
-            "session": self._series("session", t.sessions).gather(np.maximum(cols.session, 0)),
-            "has_session": cols.session >= 0,
-            "ip": self._series("ip", t.ips).gather(cols.ip),
-            "ua": self._series("ua", t.uas).gather(cols.ua),
             "status": cols.status,
             "count": cols.counts,
             "pid": np.where(cols.counts > 0, pid_first, 0),
@@ -148,18 +184,9 @@ class Renderer:
                 .otherwise(pl.format("[{}]", "multi")))
         out = df.select(pl.concat_str([
             pl.lit('{"ts":"'), ts_expr("local", "off"),
-            pl.lit('","event_id":"'), event_id_expr("no"),
-            pl.lit('","tenant":"'), pl.col("tenant"),
-            pl.lit('","actor":"'), pl.col("actor"),
-            pl.lit('","action":"'), pl.col("action"),
-            pl.lit('","resource":"'), pl.col("resource"),
-            pl.when(pl.col("has_session")).then(pl.format('","session":"{}', "session"))
-            .otherwise(pl.lit("")),
-            pl.lit('","src_ip":"'), pl.col("ip"),
-            pl.lit('","user_agent":"'), pl.col("ua"),
-            pl.lit('","method":"'), pl.col("method"),
-            pl.lit('","route":"'), pl.col("route"),
-            pl.lit('","status":'), pl.col("status").cast(pl.String),
+            pl.lit('","event_id":"'), event_id_expr("no"), pl.lit('",'),
+            pl.col("who"), pl.col("what"),
+            pl.col("status").cast(pl.String),
             pl.lit(',"patient_ids":'), pids,
             pl.lit(',"records":'), pl.col("records").cast(pl.String),
             pl.lit(',"bytes":'), pl.col("bytes").cast(pl.String),
@@ -170,6 +197,13 @@ class Renderer:
         buf = io.BytesIO()
         out.write_csv(buf, include_header=False, quote_style="never")
         return buf.getvalue()
+
+
+def _safe_json(values: list[str]) -> pl.Series:
+    for v in values:
+        if "\\" in v or "\n" in v:
+            raise ValueError(f"value needs JSON escaping: {v!r}")
+    return pl.Series(values, dtype=pl.String)
 
 
 class EventSink:
