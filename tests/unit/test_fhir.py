@@ -606,3 +606,10 @@ def test_when_list_or_print_is_rendered_then_vigile_says_it_with_its_own_code() 
     doc = orjson.loads(render_fhir(event(action="list")))
     assert {"system": "urn:vigile:fhir:action", "code": "list"} in doc["subtype"]
     assert doc["subtype"][0]["code"] == "search-type"  # what a FHIR reader understands
+
+
+def test_when_a_query_or_reference_is_very_long_then_it_is_decoded_all_the_same() -> None:
+    criteria = "family=" + "DUPONT," * 2000
+    who = {"reference": "Practitioner/" + "x" * 5000}
+    e = accepted(audit(agent=[user(who=who)], entity=[query(criteria), patient()]))
+    assert e.query == criteria and e.actor == "x" * 5000

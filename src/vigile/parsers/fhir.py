@@ -50,6 +50,7 @@ from __future__ import annotations
 import binascii
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Final, Self, cast
 
 import msgspec
@@ -92,11 +93,12 @@ _SOURCE_ROLE: Final = "110153"  # DCM Source Role ID (the client)
 _ROLE_PATIENT: Final = "1"  # object-role Patient
 _ROLE_QUERY: Final = "24"  # object-role Query
 _NETWORK_IP: Final = "2"  # network-type IP Address
-_LOGIN_ACTIONS: Final = frozenset({"login", "login_failed", "logout"})
+_LOGIN_ACTIONS: Final[frozenset[str]] = frozenset({"login", "login_failed", "logout"})
 _INT64_MAX: Final = 2**63 - 1  # the event store keeps counts as int64
+_CACHED_LEN: Final = 2048  # longest text the decoding caches keep
 
 #: subtype code (restful-interaction, ISO 21089 lifecycle, operation name) → action
-_SUBTYPE_ACTION: Final[dict[str, str]] = {
+_SUBTYPE_ACTION: Final[dict[str, Action]] = {
     "read": "read",
     "vread": "read",
     "history-instance": "read",
@@ -122,7 +124,7 @@ _SUBTYPE_ACTION: Final[dict[str, str]] = {
     "extract": "export",
 }
 #: AuditEvent.action (C/R/U/D/E) → action; E is decided by the presence of a query.
-_CRUDE: Final[dict[str, str]] = {"C": "create", "R": "read", "U": "update", "D": "delete"}
+_CRUDE: Final[dict[str, Action]] = {"C": "create", "R": "read", "U": "update", "D": "delete"}
 
 #: FHIR resource type → vigile resource word (others: the type lower-cased)
 _RESOURCE_OF: Final[dict[str, str]] = {
@@ -397,7 +399,10 @@ class FhirAuditParser:
             patient_ids = list(dict.fromkeys(patient_ids))
 
         # ---- outcome → status, type/subtype/action → action
-        status, failed = _status(doc)
+        if doc.outcome_desc is None and (doc.outcome == "0" or doc.outcome is None):
+            status, failed = 200, False  # the usual case, without the general mapping
+        else:
+            status, failed = _status(doc)
         action, explicit = _action(doc, has_query, query)
         if action is None:
             if patient_ids:
@@ -497,7 +502,7 @@ class FhirAuditParser:
             ts=ts,
             tenant=tenant,
             actor=actor,
-            action=cast(Action, action),  # one of ACTIONS by construction
+            action=action,
             resource=resource,
             event_id=doc.id or None,
             session=session,
@@ -581,13 +586,26 @@ def _code(coding: _Coding | None) -> str | None:
 
 
 def _split_reference(reference: str) -> tuple[str | None, str]:
-    """``[base/]Type/id[/_history/v]`` → (Type, id); a bare or URN reference → (None, it)."""
+    """``[base/]Type/id[/_history/v]`` → (Type, id); a bare or URN reference → (None, it).
+
+    Cached: a log names the same practices and practitioners over and over (a
+    huge reference is split without the cache, so it does not stay in memory).
+    """
+    if len(reference) > _CACHED_LEN:
+        return _split(reference)
+    return _split_cached(reference)
+
+
+def _split(reference: str) -> tuple[str | None, str]:
     if "/_history/" in reference:
         reference = reference.split("/_history/", 1)[0]
     head, sep, tail = reference.rpartition("/")
     if not sep:
         return None, reference
     return head.rpartition("/")[2] or None, tail
+
+
+_split_cached: Final = lru_cache(maxsize=16_384)(_split)
 
 
 def _identifier(ref: _Reference | None) -> str | None:
@@ -717,7 +735,7 @@ def _status(doc: _AuditEvent) -> tuple[int, bool]:
     return base, failed
 
 
-def _action(doc: _AuditEvent, has_query: bool, query: str | None) -> tuple[str | None, bool]:
+def _action(doc: _AuditEvent, has_query: bool, query: str | None) -> tuple[Action | None, bool]:
     """The access action, and whether vigile's own code said so explicitly."""
     subtypes = doc.subtype
     for c in subtypes:
@@ -726,7 +744,7 @@ def _action(doc: _AuditEvent, has_query: bool, query: str | None) -> tuple[str |
                 raise ParseError(
                     f"subtype: {c.code!r} is not a vigile action ({', '.join(ACTIONS)})"
                 )
-            return c.code, True
+            return cast(Action, c.code), True
     crude = doc.action
     if crude is not None and crude not in ("C", "R", "U", "D", "E"):
         raise ParseError(f"action: {crude!r} is not one of C, R, U, D, E")
@@ -762,33 +780,52 @@ def _action(doc: _AuditEvent, has_query: bool, query: str | None) -> tuple[str |
 
 
 def _decode_query(ent: _Entity, i: int) -> tuple[str | None, str | None, str | None]:
-    """(query, method, resource type) from a BALP query entity.
+    """(query, method, resource type) from a BALP query entity (``entity[i]``).
 
     ``query`` is base64 of the raw request. When it is an HTTP request, only its
     request target is kept (plus a form body, as for ``POST _search``): headers
     can carry credentials and are not search criteria.
     """
     if ent.query is not None:
-        compact = "".join(ent.query.split())
-        try:
-            raw = binascii.a2b_base64(compact, strict_mode=True)
-        except (binascii.Error, ValueError):
-            # tolerate the URL-safe alphabet and missing padding, nothing else
-            if _BASE64_LOOSE.fullmatch(compact) is None:
-                raise ParseError(f"entity[{i}].query: not valid base64") from None
-            try:
-                raw = binascii.a2b_base64(
-                    compact.rstrip("=").replace("-", "+").replace("_", "/")
-                    + "=" * (-len(compact.rstrip("=")) % 4),
-                    strict_mode=True,
-                )
-            except (binascii.Error, ValueError):
-                raise ParseError(f"entity[{i}].query: not valid base64") from None
-        text = raw.decode("utf-8", "backslashreplace")
+        encoded = ent.query
+        # the caches keep short texts only: a huge query must not stay in memory
+        text = (_unbase64 if len(encoded) <= _CACHED_LEN else _unbase64.__wrapped__)(encoded)
+        if text is None:
+            raise ParseError(f"entity[{i}].query: not valid base64")
     elif ent.description is not None:
         text = ent.description
     else:
         return None, None, None
+    return (_request if len(text) <= _CACHED_LEN else _request.__wrapped__)(text)
+
+
+@lru_cache(maxsize=4096)
+def _unbase64(encoded: str) -> str | None:
+    """Decoded text (standard or URL-safe alphabet, padding optional), None if not base64.
+
+    Cached: BALP repeats the query of a search in each of its per-patient events.
+    """
+    compact = "".join(encoded.split())
+    try:
+        raw = binascii.a2b_base64(compact, strict_mode=True)
+    except (binascii.Error, ValueError):
+        # tolerate the URL-safe alphabet and missing padding, nothing else
+        if _BASE64_LOOSE.fullmatch(compact) is None:
+            return None
+        unpadded = compact.rstrip("=")
+        try:
+            raw = binascii.a2b_base64(
+                unpadded.replace("-", "+").replace("_", "/") + "=" * (-len(unpadded) % 4),
+                strict_mode=True,
+            )
+        except (binascii.Error, ValueError):
+            return None
+    return raw.decode("utf-8", "backslashreplace")
+
+
+@lru_cache(maxsize=4096)
+def _request(text: str) -> tuple[str, str | None, str | None]:
+    """(query, method, resource type) of a recorded request or plain criteria."""
     first, _, rest = text.partition("\n")
     match = _REQUEST_LINE.fullmatch(first)
     if match is None:
