@@ -44,23 +44,67 @@ from vigile.sim.traffic import PracticeDay, Session, search_results
 from vigile.sim.world import FLAG_VIP, World, hosting_ip, residential_ip
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "campaign": {"count": 1, "accounts": 5, "start_day": 3, "spread_days": 5,
-                 "rate_per_hour": 300.0, "hours": [9.0, 18.0], "mode": "read", "page_size": 50,
-                 "read_annotations": 1.0, "ip_pool": 400, "rotate_every": 40,
-                 "user_agent": GENUINE_UA},
-    "night_paging": {"count": 1, "start_day": 5, "nights": 1, "hour": 1.5, "page_size": 200,
-                     "gap_seconds": 4.0, "user_agent": GENUINE_UA},
+    "campaign": {
+        "count": 1,
+        "accounts": 5,
+        "start_day": 3,
+        "spread_days": 5,
+        "rate_per_hour": 300.0,
+        "hours": [9.0, 18.0],
+        "mode": "read",
+        "page_size": 50,
+        "read_annotations": 1.0,
+        "ip_pool": 400,
+        "rotate_every": 40,
+        "user_agent": GENUINE_UA,
+    },
+    "night_paging": {
+        "count": 1,
+        "start_day": 5,
+        "nights": 1,
+        "hour": 1.5,
+        "page_size": 200,
+        "gap_seconds": 4.0,
+        "user_agent": GENUINE_UA,
+    },
     "low_and_slow": {"count": 1, "start_day": 2, "per_day": 40, "annotations": 0.6},
-    "enumeration": {"count": 1, "start_day": 8, "requests": 2000, "rate_per_minute": 30.0,
-                    "hour": 19.0, "switch_after": 0.3, "leak_share": 0.35,
-                    "user_agent": GENUINE_UA},
-    "search_scraping": {"count": 1, "start_day": 9, "prefix_length": 2, "results_cap": 50,
-                        "rate_per_minute": 4.0, "hour": 9.5, "user_agent": GENUINE_UA},
-    "token_replay": {"count": 1, "start_day": 10, "page_size": 500, "gap_seconds": 2.0,
-                     "user_agent": GENUINE_UA},
-    "credential_stuffing": {"count": 1, "start_day": 7, "targets": 10, "compromised": 1,
-                            "attempts": [3, 12], "ip_pool": 25, "post_pages": 40,
-                            "page_size": 50, "user_agent": GENUINE_UA},
+    "enumeration": {
+        "count": 1,
+        "start_day": 8,
+        "requests": 2000,
+        "rate_per_minute": 30.0,
+        "hour": 19.0,
+        "switch_after": 0.3,
+        "leak_share": 0.35,
+        "user_agent": GENUINE_UA,
+    },
+    "search_scraping": {
+        "count": 1,
+        "start_day": 9,
+        "prefix_length": 2,
+        "results_cap": 50,
+        "rate_per_minute": 4.0,
+        "hour": 9.5,
+        "user_agent": GENUINE_UA,
+    },
+    "token_replay": {
+        "count": 1,
+        "start_day": 10,
+        "page_size": 500,
+        "gap_seconds": 2.0,
+        "user_agent": GENUINE_UA,
+    },
+    "credential_stuffing": {
+        "count": 1,
+        "start_day": 7,
+        "targets": 10,
+        "compromised": 1,
+        "attempts": [3, 12],
+        "ip_pool": 25,
+        "post_pages": 40,
+        "page_size": 50,
+        "user_agent": GENUINE_UA,
+    },
     "vip_snooping": {"count": 1, "start_day": 3, "days": 5, "per_day": 2},
 }
 KINDS = tuple(DEFAULTS)
@@ -85,16 +129,28 @@ class Picker:
     g: np.random.Generator
     used: set[int] = field(default_factory=set)
 
-    def pick(self, roles: tuple[str, ...], practice: int | None = None,
-             exclude_practices: set[int] | None = None) -> int:
+    def pick(
+        self,
+        roles: tuple[str, ...],
+        practice: int | None = None,
+        exclude_practices: set[int] | None = None,
+    ) -> int:
         """A free account with one of the roles (optionally in a given practice)."""
-        cands = [a.gidx for a in self.world.actors if a.role in roles and a.gidx not in self.used
-                 and (practice is None or a.practice == practice)
-                 and (not exclude_practices or a.practice not in exclude_practices)
-                 and a.active_from == 0]
+        cands = [
+            a.gidx
+            for a in self.world.actors
+            if a.role in roles
+            and a.gidx not in self.used
+            and (practice is None or a.practice == practice)
+            and (not exclude_practices or a.practice not in exclude_practices)
+            and a.active_from == 0
+        ]
         if not cands:
-            cands = [a.gidx for a in self.world.actors if a.role in roles
-                     and a.gidx not in self.used and a.active_from == 0]
+            cands = [
+                a.gidx
+                for a in self.world.actors
+                if a.role in roles and a.gidx not in self.used and a.active_from == 0
+            ]
         if not cands:
             raise ValueError(f"no free account with role {roles}")
         a = cands[int(self.g.integers(len(cands)))]
@@ -122,7 +178,10 @@ def plan_attacks(world: World, picker: Picker, tag0: int = 1) -> list[Plan]:
         prm = params[kind]
         for i in range(int(prm.get("count", 1))):
             g = rng.generator(world.cfg.seed, rng.STREAM_PLAN, KINDS.index(kind), i)
-            plan = _PLANNERS[kind](world, picker, g, tag, prm)
+            try:
+                plan = _PLANNERS[kind](world, picker, g, tag, prm)
+            except ValueError:  # the world is too small for one more such attack
+                plan = None
             if plan is not None:
                 plans.append(plan)
                 tag += 1
@@ -159,29 +218,48 @@ class CampaignTask:
         per = 2 if self.mode == "read" else 1
         n_req = len(self.pids) if self.mode == "read" else -(-len(self.pids) // self.page_size)
         begin = minutes(ctx, self.hours[0]) + int(g.integers(0, 40)) * 60_000
-        ts = steady_times(g, begin, n_req, self.gap_s,
-                          skip=(minutes(ctx, 12.5), minutes(ctx, 13.5)))
+        ts = steady_times(
+            g, begin, n_req, self.gap_s, skip=(minutes(ctx, 12.5), minutes(ctx, 13.5))
+        )
         ua = ctx.tables.ua(self.ua)
         ip_idx = np.asarray([ctx.tables.ip(ip) for ip in self.ips], dtype=np.int64)
         chunk = np.arange(n_req) * per // max(1, self.rotate_every)
         ip_of = ip_idx[(chunk + int(g.integers(len(ip_idx)))) % len(ip_idx)]
-        s = ctx.open_session(self.actor, begin - int(g.integers(5, 60)) * MS_S,
-                             int(ts[-1]) + int(g.integers(10, 120)) * MS_S, int(ip_of[0]), ua,
-                             tag=self.tag, logout=bool(g.random() < 0.5))
+        s = ctx.open_session(
+            self.actor,
+            begin - int(g.integers(5, 60)) * MS_S,
+            int(ts[-1]) + int(g.integers(10, 120)) * MS_S,
+            int(ip_of[0]),
+            ua,
+            tag=self.tag,
+            logout=bool(g.random() < 0.5),
+        )
         if self.mode == "read":
-            ctx.batch.add(ts, Kind.READ_PATIENT, ctx.p, self.actor, s.sid, ip_of, ua, self.pids,
-                          tag=self.tag)
+            ctx.batch.add(
+                ts, Kind.READ_PATIENT, ctx.p, self.actor, s.sid, ip_of, ua, self.pids, tag=self.tag
+            )
             m = g.random(n_req) < self.annotations
-            ctx.batch.add(ts[m] + g.integers(300, 2500, size=int(m.sum())), Kind.READ_ANNOTATION,
-                          ctx.p, self.actor, s.sid, ip_of[m], ua, self.pids[m], tag=self.tag)
+            ctx.batch.add(
+                ts[m] + g.integers(300, 2500, size=int(m.sum())),
+                Kind.READ_ANNOTATION,
+                ctx.p,
+                self.actor,
+                s.sid,
+                ip_of[m],
+                ua,
+                self.pids[m],
+                tag=self.tag,
+            )
         else:
             sess = [Session(s.start, s.end, s.sid, int(ip_of[0]), ua)]
-            emit_pages(ctx, self.actor, sess[0], ts, self.pids, self.page_size,
-                       Kind.LIST_PATIENT, self.tag)
+            emit_pages(
+                ctx, self.actor, sess[0], ts, self.pids, self.page_size, Kind.LIST_PATIENT, self.tag
+            )
 
 
-def _plan_campaign(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                   prm: dict[str, Any]) -> Plan | None:
+def _plan_campaign(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan | None:
     n_acc = int(prm["accounts"])
     prac = g.permutation(len(world.practices))
     chosen: list[int] = []
@@ -202,7 +280,9 @@ def _plan_campaign(world: World, picker: Picker, g: np.random.Generator, tag: in
         return None
     ips = [residential_ip(world.cfg.seed, 300 + tag, k) for k in range(int(prm["ip_pool"]))]
     hours = (float(prm["hours"][0]), float(prm["hours"][1]))
-    plan = Plan(tag, "campaign", [_acct(world, a) for a in chosen], {**prm, "accounts": len(chosen)})
+    plan = Plan(
+        tag, "campaign", [_acct(world, a) for a in chosen], {**prm, "accounts": len(chosen)}
+    )
     per_req = 1 if prm["mode"] == "read" else int(prm["page_size"])
     for a in chosen:
         p = world.actors[a].practice
@@ -215,12 +295,26 @@ def _plan_campaign(world: World, picker: Picker, g: np.random.Generator, tag: in
             if pos >= len(panel):
                 break
             n_req = int(rate * work_h * g.uniform(0.85, 1.0))
-            take = panel[pos:pos + n_req * per_req]
+            take = panel[pos : pos + n_req * per_req]
             pos += len(take)
             gap = 3600.0 / rate
-            plan.add(p, t, CampaignTask(tag, a, take, gap, hours, ips, int(prm["rotate_every"]),
-                                        float(prm["read_annotations"]), str(prm["mode"]),
-                                        int(prm["page_size"]), str(prm["user_agent"])))
+            plan.add(
+                p,
+                t,
+                CampaignTask(
+                    tag,
+                    a,
+                    take,
+                    gap,
+                    hours,
+                    ips,
+                    int(prm["rotate_every"]),
+                    float(prm["read_annotations"]),
+                    str(prm["mode"]),
+                    int(prm["page_size"]),
+                    str(prm["user_agent"]),
+                ),
+            )
     return plan
 
 
@@ -257,24 +351,45 @@ class PagingTask:
                 return
             s = Session(live[0].start, live[0].end, live[0].sid, ip, ua)
         else:
-            s = ctx.open_session(self.actor, begin - int(g.integers(3, 30)) * MS_S,
-                                 int(ts[-1]) + int(g.integers(5, 60)) * MS_S, ip, ua,
-                                 tag=self.tag, login=self.login, logout=bool(g.random() < 0.6))
-        emit_pages(ctx, self.actor, s, ts, self.pids, self.page_size, self.kind, self.tag,
-                   self.extra_query)
+            s = ctx.open_session(
+                self.actor,
+                begin - int(g.integers(3, 30)) * MS_S,
+                int(ts[-1]) + int(g.integers(5, 60)) * MS_S,
+                ip,
+                ua,
+                tag=self.tag,
+                login=self.login,
+                logout=bool(g.random() < 0.6),
+            )
+        emit_pages(
+            ctx, self.actor, s, ts, self.pids, self.page_size, self.kind, self.tag, self.extra_query
+        )
 
 
-def _plan_night_paging(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                       prm: dict[str, Any]) -> Plan | None:
+def _plan_night_paging(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan | None:
     a = picker.pick(("doctor", "secretary"))
     p = world.actors[a].practice
     t0 = _start(world, prm, g)
     plan = Plan(tag, "night_paging", [_acct(world, a)], dict(prm))
     ip = residential_ip(world.cfg.seed, 400 + tag, 0)
     for t in range(t0, min(world.cfg.days, t0 + int(prm["nights"]))):
-        plan.add(p, t, PagingTask(tag, a, _panel(world, p, t), int(prm["page_size"]),
-                                  float(prm["gap_seconds"]), float(prm["hour"]), ip,
-                                  str(prm["user_agent"]), Kind.LIST_PATIENT))
+        plan.add(
+            p,
+            t,
+            PagingTask(
+                tag,
+                a,
+                _panel(world, p, t),
+                int(prm["page_size"]),
+                float(prm["gap_seconds"]),
+                float(prm["hour"]),
+                ip,
+                str(prm["user_agent"]),
+                Kind.LIST_PATIENT,
+            ),
+        )
     return plan
 
 
@@ -292,17 +407,22 @@ class LowSlowTask:
 
     def run(self, ctx: PracticeDay) -> None:
         """Spread the reads over the victim's office sessions of the day."""
-        sess = [s for s in ctx.sessions.get(self.actor, [])
-                if s.ip == ctx.tables.ip(ctx.world.practices[ctx.p].office_ip)]
+        sess = [
+            s
+            for s in ctx.sessions.get(self.actor, [])
+            if s.ip == ctx.tables.ip(ctx.world.practices[ctx.p].office_ip)
+        ]
         if not sess:
             return
         ts = uniform_in_sessions(ctx.g, sess, len(self.pids))
-        emit_file_reads(ctx, self.actor, sess, ts, self.pids[: len(ts)], self.tag,
-                        self.annotations, 0.15)
+        emit_file_reads(
+            ctx, self.actor, sess, ts, self.pids[: len(ts)], self.tag, self.annotations, 0.15
+        )
 
 
-def _plan_low_and_slow(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                       prm: dict[str, Any]) -> Plan | None:
+def _plan_low_and_slow(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan | None:
     a = picker.pick(("doctor", "secretary"))
     p = world.actors[a].practice
     t0 = _start(world, prm, g)
@@ -311,7 +431,7 @@ def _plan_low_and_slow(world: World, picker: Picker, g: np.random.Generator, tag
     pos = 0
     for t in workdays_from(world, t0):
         k = max(1, int(g.poisson(float(prm["per_day"]))))
-        plan.add(p, t, LowSlowTask(tag, a, panel[pos:pos + k], float(prm["annotations"])))
+        plan.add(p, t, LowSlowTask(tag, a, panel[pos : pos + k], float(prm["annotations"])))
         pos += k
     return plan
 
@@ -353,14 +473,15 @@ class EnumerationTask:
         status = np.where(switched & exists & ~own & leak, 200, status)
         kind = np.where(switched, int(Kind.PRINT_PATIENT), int(Kind.READ_PATIENT))
         ip, ua = ctx.tables.ip(self.ip), ctx.tables.ua(self.ua)
-        s = ctx.open_session(self.actor, begin - 20 * MS_S, int(ts[-1]) + 30 * MS_S, ip, ua,
-                             tag=self.tag)
-        ctx.batch.add(ts, kind, ctx.p, self.actor, s.sid, ip, ua, ids, status=status,
-                      tag=self.tag)
+        s = ctx.open_session(
+            self.actor, begin - 20 * MS_S, int(ts[-1]) + 30 * MS_S, ip, ua, tag=self.tag
+        )
+        ctx.batch.add(ts, kind, ctx.p, self.actor, s.sid, ip, ua, ids, status=status, tag=self.tag)
 
 
-def _plan_enumeration(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                      prm: dict[str, Any]) -> Plan | None:
+def _plan_enumeration(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan | None:
     a = picker.pick(("doctor", "secretary", "locum"))
     p = world.actors[a].practice
     t0 = _start(world, prm, g)
@@ -368,11 +489,22 @@ def _plan_enumeration(world: World, picker: Picker, g: np.random.Generator, tag:
     first = int(own_ids[int(g.integers(len(own_ids)))]) - int(g.integers(0, 200))
     plan = Plan(tag, "enumeration", [_acct(world, a)], dict(prm))
     rate = float(prm["rate_per_minute"])
-    plan.add(p, t0, EnumerationTask(tag, a, first, int(prm["requests"]), 60.0 / rate,
-                                    float(prm["hour"]), float(prm["switch_after"]),
-                                    float(prm["leak_share"]),
-                                    residential_ip(world.cfg.seed, 500 + tag, 0),
-                                    str(prm["user_agent"])))
+    plan.add(
+        p,
+        t0,
+        EnumerationTask(
+            tag,
+            a,
+            first,
+            int(prm["requests"]),
+            60.0 / rate,
+            float(prm["hour"]),
+            float(prm["switch_after"]),
+            float(prm["leak_share"]),
+            residential_ip(world.cfg.seed, 500 + tag, 0),
+            str(prm["user_agent"]),
+        ),
+    )
     return plan
 
 
@@ -396,8 +528,14 @@ class SearchScrapeTask:
         """Run the searches at a steady pace."""
         g = ctx.g
         begin = minutes(ctx, self.hour) + int(g.integers(0, 1800)) * MS_S
-        ts = steady_times(g, begin, len(self.prefixes), self.gap_s, jitter=0.5,
-                          skip=(minutes(ctx, 12.5), minutes(ctx, 13.75)))
+        ts = steady_times(
+            g,
+            begin,
+            len(self.prefixes),
+            self.gap_s,
+            jitter=0.5,
+            skip=(minutes(ctx, 12.5), minutes(ctx, 13.75)),
+        )
         counts, values, qs = [], [], []
         for pre in self.prefixes:
             res = search_results(ctx, pre, self.cap, include_canaries=True)
@@ -405,15 +543,33 @@ class SearchScrapeTask:
             values.append(res)
             qs.append(ctx.tables.query(f"q={pre}"))
         ip, ua = ctx.tables.ip(self.ip), ctx.tables.ua(self.ua)
-        s = ctx.open_session(self.actor, begin - 40 * MS_S, int(ts[-1]) + 60 * MS_S, ip, ua,
-                             tag=self.tag, logout=False)
-        ctx.batch.add(ts, Kind.SEARCH_PATIENT, ctx.p, self.actor, s.sid, ip, ua,
-                      np.concatenate(values), counts=np.asarray(counts, dtype=np.int64),
-                      query=np.asarray(qs, dtype=np.int64), tag=self.tag)
+        s = ctx.open_session(
+            self.actor,
+            begin - 40 * MS_S,
+            int(ts[-1]) + 60 * MS_S,
+            ip,
+            ua,
+            tag=self.tag,
+            logout=False,
+        )
+        ctx.batch.add(
+            ts,
+            Kind.SEARCH_PATIENT,
+            ctx.p,
+            self.actor,
+            s.sid,
+            ip,
+            ua,
+            np.concatenate(values),
+            counts=np.asarray(counts, dtype=np.int64),
+            query=np.asarray(qs, dtype=np.int64),
+            tag=self.tag,
+        )
 
 
-def _plan_search_scraping(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                          prm: dict[str, Any]) -> Plan | None:
+def _plan_search_scraping(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan | None:
     a = picker.pick(("secretary", "doctor"))
     p = world.actors[a].practice
     t0 = _start(world, prm, g)
@@ -426,13 +582,23 @@ def _plan_search_scraping(world: World, picker: Picker, g: np.random.Generator, 
     days = workdays_from(world, t0) or [t0]
     per_day = int(60 * 7 * float(prm["rate_per_minute"]))
     for k, t in enumerate(days):
-        chunk = prefixes[k * per_day:(k + 1) * per_day]
+        chunk = prefixes[k * per_day : (k + 1) * per_day]
         if not chunk:
             break
-        plan.add(p, t, SearchScrapeTask(tag, a, chunk, int(prm["results_cap"]),
-                                        60.0 / float(prm["rate_per_minute"]), float(prm["hour"]),
-                                        residential_ip(world.cfg.seed, 600 + tag, 0),
-                                        str(prm["user_agent"])))
+        plan.add(
+            p,
+            t,
+            SearchScrapeTask(
+                tag,
+                a,
+                chunk,
+                int(prm["results_cap"]),
+                60.0 / float(prm["rate_per_minute"]),
+                float(prm["hour"]),
+                residential_ip(world.cfg.seed, 600 + tag, 0),
+                str(prm["user_agent"]),
+            ),
+        )
     return plan
 
 
@@ -457,8 +623,9 @@ class ReplayTask:
             self.state["done"] = True
 
 
-def _plan_token_replay(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                       prm: dict[str, Any]) -> Plan | None:
+def _plan_token_replay(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan | None:
     a = picker.pick(("secretary", "doctor"))
     p = world.actors[a].practice
     t0 = _start(world, prm, g)
@@ -467,11 +634,26 @@ def _plan_token_replay(world: World, picker: Picker, g: np.random.Generator, tag
     ip = hosting_ip(world.cfg.seed, 700 + tag, 0)
     for t in workdays_from(world, t0):
         hour = float(g.uniform(10.0, 16.0))
-        plan.add(p, t, ReplayTask(PagingTask(tag, a, np.zeros(0, dtype=np.int64),
-                                             int(prm["page_size"]), float(prm["gap_seconds"]),
-                                             hour, ip, str(prm["user_agent"]),
-                                             Kind.EXPORT_PATIENT, login=False, replay_of=a),
-                                  state))
+        plan.add(
+            p,
+            t,
+            ReplayTask(
+                PagingTask(
+                    tag,
+                    a,
+                    np.zeros(0, dtype=np.int64),
+                    int(prm["page_size"]),
+                    float(prm["gap_seconds"]),
+                    hour,
+                    ip,
+                    str(prm["user_agent"]),
+                    Kind.EXPORT_PATIENT,
+                    login=False,
+                    replay_of=a,
+                ),
+                state,
+            ),
+        )
     return plan
 
 
@@ -495,23 +677,37 @@ class StuffingTask:
         """Failures spread over the day, then maybe a success and paging."""
         g = ctx.g
         ts = np.sort(ctx.mid + g.integers(0, 86_400 - 4 * 3600, size=self.attempts) * MS_S)
-        ips = np.asarray([ctx.tables.ip(self.ips[int(i)])
-                          for i in g.integers(len(self.ips), size=self.attempts)], dtype=np.int64)
+        ips = np.asarray(
+            [
+                ctx.tables.ip(self.ips[int(i)])
+                for i in g.integers(len(self.ips), size=self.attempts)
+            ],
+            dtype=np.int64,
+        )
         ua = ctx.tables.ua(self.ua)
-        ctx.batch.add(ts, Kind.LOGIN_FAILED, ctx.p, self.actor, -1, ips, ua, status=401,
-                      tag=self.tag)
+        ctx.batch.add(
+            ts, Kind.LOGIN_FAILED, ctx.p, self.actor, -1, ips, ua, status=401, tag=self.tag
+        )
         if not self.compromised:
             return
         begin = int(ts[-1]) + int(g.integers(20, 600)) * MS_S
         pids = _panel(ctx.world, ctx.p, ctx.t + 1)[: self.post_pages * self.page_size]
         pts = steady_times(g, begin + 5 * MS_S, self.post_pages, 6.0, jitter=0.5)
-        s = ctx.open_session(self.actor, begin, int(pts[-1]) + 30 * MS_S, int(ips[-1]), ua,
-                             tag=self.tag, logout=False)
+        s = ctx.open_session(
+            self.actor,
+            begin,
+            int(pts[-1]) + 30 * MS_S,
+            int(ips[-1]),
+            ua,
+            tag=self.tag,
+            logout=False,
+        )
         emit_pages(ctx, self.actor, s, pts, pids, self.page_size, Kind.LIST_PATIENT, self.tag)
 
 
-def _plan_credential_stuffing(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                              prm: dict[str, Any]) -> Plan | None:
+def _plan_credential_stuffing(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan | None:
     n = int(prm["targets"])
     targets = []
     for _ in range(n):
@@ -523,17 +719,36 @@ def _plan_credential_stuffing(world: World, picker: Picker, g: np.random.Generat
         return None
     comp = set(targets[: int(prm["compromised"])])
     t0 = _start(world, prm, g)
-    ips = [hosting_ip(world.cfg.seed, 800 + tag, k) if k % 3 == 0 else
-           residential_ip(world.cfg.seed, 800 + tag, k) for k in range(int(prm["ip_pool"]))]
+    ips = [
+        hosting_ip(world.cfg.seed, 800 + tag, k)
+        if k % 3 == 0
+        else residential_ip(world.cfg.seed, 800 + tag, k)
+        for k in range(int(prm["ip_pool"]))
+    ]
     lo, hi = int(prm["attempts"][0]), int(prm["attempts"][1])
-    plan = Plan(tag, "credential_stuffing", [_acct(world, a) for a in targets],
-                {**prm, "compromised_accounts": [_acct(world, a) for a in sorted(comp)]})
+    plan = Plan(
+        tag,
+        "credential_stuffing",
+        [_acct(world, a) for a in targets],
+        {**prm, "compromised_accounts": [_acct(world, a) for a in sorted(comp)]},
+    )
     for a in targets:
         p = world.actors[a].practice
         t = min(world.cfg.days - 1, t0 + int(g.integers(0, 2)))
-        plan.add(p, t, StuffingTask(tag, a, int(g.integers(lo, hi + 1)), a in comp, ips,
-                                    str(prm["user_agent"]), int(prm["post_pages"]),
-                                    int(prm["page_size"])))
+        plan.add(
+            p,
+            t,
+            StuffingTask(
+                tag,
+                a,
+                int(g.integers(lo, hi + 1)),
+                a in comp,
+                ips,
+                str(prm["user_agent"]),
+                int(prm["post_pages"]),
+                int(prm["page_size"]),
+            ),
+        )
     return plan
 
 
@@ -557,13 +772,17 @@ class VipTask:
         emit_file_reads(ctx, self.actor, sess, ts, self.pids[: len(ts)], self.tag, 1.0, 0.8)
 
 
-def _plan_vip_snooping(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                       prm: dict[str, Any]) -> Plan | None:
+def _plan_vip_snooping(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan | None:
     vip_prac = sorted({int(world.practice_of[i]) for i in np.flatnonzero(world.flags & FLAG_VIP)})
     order = [vip_prac[int(i)] for i in g.permutation(len(vip_prac))]
     for p in order:
-        cands = [x for x in world.practices[p].secretaries + world.practices[p].doctors
-                 if x not in picker.used]
+        cands = [
+            x
+            for x in world.practices[p].secretaries + world.practices[p].doctors
+            if x not in picker.used
+        ]
         if not cands:
             continue
         a = cands[int(g.integers(len(cands)))]
@@ -575,7 +794,7 @@ def _plan_vip_snooping(world: World, picker: Picker, g: np.random.Generator, tag
         days = [t for t in workdays_from(world, t0)][: int(prm["days"])]
         pool = g.permutation(vips)
         for k, t in enumerate(days):
-            take = np.resize(pool, int(prm["per_day"]) * (k + 1))[k * int(prm["per_day"]):]
+            take = np.resize(pool, int(prm["per_day"]) * (k + 1))[k * int(prm["per_day"]) :]
             take = np.unique(take)
             plan.add(p, t, VipTask(tag, a, take))
         return plan

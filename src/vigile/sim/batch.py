@@ -52,18 +52,54 @@ ROUTES: dict[Kind, tuple[str, str, str, str, int, int]] = {
     Kind.CREATE_PATIENT: ("POST", "/api/v1/patients", "create", "patient", 140, 1150),
     Kind.UPDATE_PATIENT: ("PUT", "/api/v1/patients/{patient_id}", "update", "patient", 140, 1200),
     Kind.DELETE_PATIENT: ("DELETE", "/api/v1/patients/{patient_id}", "delete", "patient", 0, 0),
-    Kind.READ_ANNOTATION: ("GET", "/api/v1/patients/{patient_id}/annotations", "read",
-                           "annotation", 40, 60),
-    Kind.CREATE_ANNOTATION: ("POST", "/api/v1/patients/{patient_id}/annotations", "create",
-                             "annotation", 160, 0),
-    Kind.READ_DOCUMENT: ("GET", "/api/v1/patients/{patient_id}/documents/{document_id}", "read",
-                         "document", 2000, 60000),
-    Kind.READ_PRESCRIPTION: ("GET", "/api/v1/patients/{patient_id}/prescriptions", "read",
-                             "prescription", 90, 700),
-    Kind.CREATE_PRESCRIPTION: ("POST", "/api/v1/patients/{patient_id}/prescriptions", "create",
-                               "prescription", 220, 0),
-    Kind.PRINT_PATIENT: ("GET", "/api/v1/patients/{patient_id}/print", "print", "patient", 9000,
-                         30000),
+    Kind.READ_ANNOTATION: (
+        "GET",
+        "/api/v1/patients/{patient_id}/annotations",
+        "read",
+        "annotation",
+        40,
+        60,
+    ),
+    Kind.CREATE_ANNOTATION: (
+        "POST",
+        "/api/v1/patients/{patient_id}/annotations",
+        "create",
+        "annotation",
+        160,
+        0,
+    ),
+    Kind.READ_DOCUMENT: (
+        "GET",
+        "/api/v1/patients/{patient_id}/documents/{document_id}",
+        "read",
+        "document",
+        2000,
+        60000,
+    ),
+    Kind.READ_PRESCRIPTION: (
+        "GET",
+        "/api/v1/patients/{patient_id}/prescriptions",
+        "read",
+        "prescription",
+        90,
+        700,
+    ),
+    Kind.CREATE_PRESCRIPTION: (
+        "POST",
+        "/api/v1/patients/{patient_id}/prescriptions",
+        "create",
+        "prescription",
+        220,
+        0,
+    ),
+    Kind.PRINT_PATIENT: (
+        "GET",
+        "/api/v1/patients/{patient_id}/print",
+        "print",
+        "patient",
+        9000,
+        30000,
+    ),
     Kind.LIST_APPOINTMENT: ("GET", "/api/v1/appointments", "list", "appointment", 90, 240),
     Kind.CREATE_APPOINTMENT: ("POST", "/api/v1/appointments", "create", "appointment", 180, 0),
     Kind.EXPORT_PATIENT: ("GET", "/api/v1/exports/patients", "export", "patient", 200, 1900),
@@ -166,17 +202,42 @@ class Columns:
             values = self.values[idx]
         else:
             values = np.zeros(0, dtype=np.int64)
-        return Columns(self.ts[order], self.kind[order], self.tenant[order], self.actor[order],
-                       self.session[order], self.ip[order], self.ua[order], self.status[order],
-                       self.query[order], self.tag[order], counts, values, self.records[order])
+        return Columns(
+            self.ts[order],
+            self.kind[order],
+            self.tenant[order],
+            self.actor[order],
+            self.session[order],
+            self.ip[order],
+            self.ua[order],
+            self.status[order],
+            self.query[order],
+            self.tag[order],
+            counts,
+            values,
+            self.records[order],
+        )
 
     @staticmethod
     def concat(parts: list[Columns]) -> Columns:
         """Concatenate blocks."""
         if not parts:
             return empty_columns()
-        names = ("ts", "kind", "tenant", "actor", "session", "ip", "ua", "status", "query",
-                 "tag", "counts", "values", "records")
+        names = (
+            "ts",
+            "kind",
+            "tenant",
+            "actor",
+            "session",
+            "ip",
+            "ua",
+            "status",
+            "query",
+            "tag",
+            "counts",
+            "values",
+            "records",
+        )
         return Columns(*[np.concatenate([getattr(p, n) for p in parts]) for n in names])
 
 
@@ -186,8 +247,19 @@ def empty_columns() -> Columns:
     return Columns(z, z, z, z, z, z, z, z, z, z, z, z, z)
 
 
-_FIELDS = ("ts", "kind", "tenant", "actor", "session", "ip", "ua", "status", "query", "tag",
-           "records")
+_FIELDS = (
+    "ts",
+    "kind",
+    "tenant",
+    "actor",
+    "session",
+    "ip",
+    "ua",
+    "status",
+    "query",
+    "tag",
+    "records",
+)
 
 
 class EventBatch:
@@ -198,10 +270,23 @@ class EventBatch:
     def __init__(self) -> None:
         self.parts: list[tuple[int, dict[str, Scalar], I64, I64]] = []
 
-    def add(self, ts: I64, kind: Scalar, tenant: Scalar, actor: Scalar, session: Scalar,
-            ip: Scalar, ua: Scalar, pids: I64 | None = None, *, counts: I64 | None = None,
-            status: Scalar = 200, query: Scalar = -1, tag: Scalar = 0,
-            records: I64 | None = None) -> None:
+    def add(
+        self,
+        ts: I64,
+        kind: Scalar,
+        tenant: Scalar,
+        actor: Scalar,
+        session: Scalar,
+        ip: Scalar,
+        ua: Scalar,
+        pids: I64 | None = None,
+        *,
+        counts: I64 | None = None,
+        status: Scalar = 200,
+        query: Scalar = -1,
+        tag: Scalar = 0,
+        records: I64 | None = None,
+    ) -> None:
         """Add len(ts) events.  `pids` holds one id per event, or the flattened lists when
         `counts` is given; `records` defaults to the id count of served (2xx) events."""
         n = len(ts)
@@ -220,9 +305,19 @@ class EventBatch:
                 records = np.where(status < 300, cnt, 0)
             else:
                 records = cnt if status < 300 else np.zeros(n, dtype=np.int64)
-        f: dict[str, Scalar] = {"ts": ts, "kind": kind, "tenant": tenant, "actor": actor,
-                                "session": session, "ip": ip, "ua": ua, "status": status,
-                                "query": query, "tag": tag, "records": records}
+        f: dict[str, Scalar] = {
+            "ts": ts,
+            "kind": kind,
+            "tenant": tenant,
+            "actor": actor,
+            "session": session,
+            "ip": ip,
+            "ua": ua,
+            "status": status,
+            "query": query,
+            "tag": tag,
+            "records": records,
+        }
         self.parts.append((n, f, cnt, vals))
 
     def columns(self) -> Columns:
@@ -235,14 +330,26 @@ class EventBatch:
             arr = np.empty(total, dtype=np.int64)
             pos = 0
             for n, f, _, _ in self.parts:
-                arr[pos:pos + n] = f[name]
+                arr[pos : pos + n] = f[name]
                 pos += n
             out[name] = arr
         counts = np.concatenate([p[2] for p in self.parts]).astype(np.int64, copy=False)
         values = np.concatenate([p[3] for p in self.parts]).astype(np.int64, copy=False)
-        return Columns(out["ts"], out["kind"], out["tenant"], out["actor"], out["session"],
-                       out["ip"], out["ua"], out["status"], out["query"], out["tag"], counts,
-                       values, out["records"])
+        return Columns(
+            out["ts"],
+            out["kind"],
+            out["tenant"],
+            out["actor"],
+            out["session"],
+            out["ip"],
+            out["ua"],
+            out["status"],
+            out["query"],
+            out["tag"],
+            counts,
+            values,
+            out["records"],
+        )
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)

@@ -38,12 +38,22 @@ from vigile.sim.world import FLAG_CANARY, Actor, World, hosting_ip
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "locum_panel": {"count": 1, "start_day": 1, "days": 2, "gap_seconds": 25.0},
-    "vaccine_recall": {"count": 1, "start_day": 2, "min_age": 65, "page_size": 100,
-                       "print_share": 0.3},
+    "vaccine_recall": {
+        "count": 1,
+        "start_day": 2,
+        "min_age": 65,
+        "page_size": 100,
+        "print_share": 0.3,
+    },
     "new_doctor": {"count": 1, "start_day": 3, "discovery_days": 3, "per_day": 150},
     "evening_catchup": {"count": 1, "start_day": 4, "files": [100, 250]},
-    "data_migration": {"count": 1, "start_day": 6, "page_size": 500, "gap_seconds": 3.0,
-                       "hour": 22.5},
+    "data_migration": {
+        "count": 1,
+        "start_day": 6,
+        "page_size": 500,
+        "gap_seconds": 3.0,
+        "hour": 22.5,
+    },
 }
 KINDS = tuple(DEFAULTS)
 
@@ -61,8 +71,15 @@ def _acct(world: World, gidx: int) -> tuple[str, str]:
     return (world.practices[a.practice].tenant, a.actor)
 
 
-def _new_account(world: World, p: int, prefix: str, role: str, t: int, g: np.random.Generator,
-                 ip: str | None = None) -> Actor:
+def _new_account(
+    world: World,
+    p: int,
+    prefix: str,
+    role: str,
+    t: int,
+    g: np.random.Generator,
+    ip: str | None = None,
+) -> Actor:
     """Create an account that appears during the window (actors.csv `created`)."""
     from vigile.sim.identity import ascii_slug
 
@@ -76,8 +93,17 @@ def _new_account(world: World, p: int, prefix: str, role: str, t: int, g: np.ran
     gidx = len(world.actors)
     from vigile.sim.world import residential_ip
 
-    a = Actor(gidx, name, p, role, world.start + dt.timedelta(days=t), 0,
-              ip or residential_ip(world.cfg.seed, 101, gidx), 0, active_from=t)
+    a = Actor(
+        gidx,
+        name,
+        p,
+        role,
+        world.start + dt.timedelta(days=t),
+        0,
+        ip or residential_ip(world.cfg.seed, 101, gidx),
+        0,
+        active_from=t,
+    )
     world.actors.append(a)
     del pr
     return a
@@ -108,20 +134,41 @@ class ReviewTask:
         w = ctx.world
         a = w.actors[self.actor]
         begin = minutes(ctx, self.hour) + int(g.integers(0, 1200)) * MS_S
-        ts = steady_times(g, begin, len(self.pids), self.gap_s, jitter=0.8,
-                          skip=None if self.home else (minutes(ctx, 12.5), minutes(ctx, 14.0)))
+        ts = steady_times(
+            g,
+            begin,
+            len(self.pids),
+            self.gap_s,
+            jitter=0.8,
+            skip=None if self.home else (minutes(ctx, 12.5), minutes(ctx, 14.0)),
+        )
         sess = [s for s in ctx.sessions.get(self.actor, []) if s.start <= ts[0] <= s.end]
         if not sess or self.home:
             ip = ctx.tables.ip(a.home_ip if self.home else w.practices[ctx.p].office_ip)
             ua = ctx.tables.ua(w.uas[a.home_ua if self.home else a.ua])
-            sess = [ctx.open_session(self.actor, int(ts[0]) - int(g.integers(20, 300)) * MS_S,
-                                     int(ts[-1]) + int(g.integers(30, 600)) * MS_S, ip, ua,
-                                     tag=self.tag)]
+            sess = [
+                ctx.open_session(
+                    self.actor,
+                    int(ts[0]) - int(g.integers(20, 300)) * MS_S,
+                    int(ts[-1]) + int(g.integers(30, 600)) * MS_S,
+                    ip,
+                    ua,
+                    tag=self.tag,
+                )
+            ]
         else:
-            sess = [Session(sess[0].start, max(sess[0].end, int(ts[-1])), sess[0].sid,
-                            sess[0].ip, sess[0].ua)]
-        emit_file_reads(ctx, self.actor, sess, ts, self.pids, self.tag, 0.9,
-                        0.6 if self.home else 0.3)
+            sess = [
+                Session(
+                    sess[0].start,
+                    max(sess[0].end, int(ts[-1])),
+                    sess[0].sid,
+                    sess[0].ip,
+                    sess[0].ua,
+                )
+            ]
+        emit_file_reads(
+            ctx, self.actor, sess, ts, self.pids, self.tag, 0.9, 0.6 if self.home else 0.3
+        )
 
 
 @dataclass
@@ -140,25 +187,43 @@ class RecallTask:
 
         w, g = ctx.world, ctx.g
         sl = w.practice_slice(ctx.p)
-        keep = (w.age[sl] >= self.min_age) & ((w.flags[sl] & FLAG_CANARY) == 0) & (
-            w.created_day[sl] <= ctx.t)
+        keep = (
+            (w.age[sl] >= self.min_age)
+            & ((w.flags[sl] & FLAG_CANARY) == 0)
+            & (w.created_day[sl] <= ctx.t)
+        )
         pids = w.pid[sl][keep]
         sess = ctx.sessions.get(self.actor, [])
         begin = minutes(ctx, 10.0) + int(g.integers(0, 3600)) * MS_S
         live = [s for s in sess if s.start <= begin <= s.end]
         if not live:
             a = w.actors[self.actor]
-            live = [ctx.open_session(self.actor, begin - 60 * MS_S, begin + 3 * 3600 * MS_S,
-                                     ctx.tables.ip(w.practices[ctx.p].office_ip),
-                                     ctx.tables.ua(w.uas[a.ua]), tag=self.tag)]
+            live = [
+                ctx.open_session(
+                    self.actor,
+                    begin - 60 * MS_S,
+                    begin + 3 * 3600 * MS_S,
+                    ctx.tables.ip(w.practices[ctx.p].office_ip),
+                    ctx.tables.ua(w.uas[a.ua]),
+                    tag=self.tag,
+                )
+            ]
         n_pages = -(-len(pids) // self.page_size)
         ts = steady_times(g, begin, n_pages, 2.5, jitter=0.5)
-        emit_pages(ctx, self.actor, live[0], ts, pids, self.page_size, Kind.EXPORT_PATIENT,
-                   self.tag, extra_query=f"age_min={self.min_age}&campagne=grippe&")
+        emit_pages(
+            ctx,
+            self.actor,
+            live[0],
+            ts,
+            pids,
+            self.page_size,
+            Kind.EXPORT_PATIENT,
+            self.tag,
+            extra_query=f"age_min={self.min_age}&campagne=grippe&",
+        )
         m = g.random(len(pids)) < self.print_share
         pts = steady_times(g, int(ts[-1]) + 120 * MS_S if len(ts) else begin, int(m.sum()), 8.0)
-        ctx.emit_in_sessions(self.actor, [live[0]], pts, Kind.PRINT_PATIENT, pids[m],
-                             tag=self.tag)
+        ctx.emit_in_sessions(self.actor, [live[0]], pts, Kind.PRINT_PATIENT, pids[m], tag=self.tag)
 
 
 def plan_benign(world: World, picker: Picker, tag0: int = 1) -> list[Plan]:
@@ -170,15 +235,19 @@ def plan_benign(world: World, picker: Picker, tag0: int = 1) -> list[Plan]:
         prm = params[kind]
         for i in range(int(prm.get("count", 1))):
             g = rng.generator(world.cfg.seed, rng.STREAM_BENIGN, KINDS.index(kind), i)
-            plan = _PLANNERS[kind](world, picker, g, -tag, prm)
+            try:
+                plan = _PLANNERS[kind](world, picker, g, -tag, prm)
+            except ValueError:  # the world is too small for one more such case
+                plan = None
             if plan is not None:
                 plans.append(plan)
                 tag += 1
     return plans
 
 
-def _free_practice(world: World, picker: Picker, g: np.random.Generator,
-                   need_secretary: bool = False) -> int:
+def _free_practice(
+    world: World, picker: Picker, g: np.random.Generator, need_secretary: bool = False
+) -> int:
     order = g.permutation(len(world.practices))
     for p in order:
         pr = world.practices[int(p)]
@@ -189,8 +258,9 @@ def _free_practice(world: World, picker: Picker, g: np.random.Generator,
     return int(order[0])
 
 
-def _plan_locum(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                prm: dict[str, Any]) -> Plan:
+def _plan_locum(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan:
     p = _free_practice(world, picker, g)
     t0 = _start(world, prm, g)
     loc = _new_account(world, p, "dr", "locum", t0, g)
@@ -200,32 +270,45 @@ def _plan_locum(world: World, picker: Picker, g: np.random.Generator, tag: int,
     sl = world.practice_slice(p)
     active = (world.doctor_of[sl] == k) & (world.weight[sl] >= 0.5) & (world.created_day[sl] < t0)
     pids = g.permutation(world.pid[sl][active])
-    plan = Plan(tag, "locum_panel", [_acct(world, loc.gidx)],
-                {**prm, "covered_doctor": world.actors[pr.doctors[k]].actor,
-                 "files": len(pids)})
+    plan = Plan(
+        tag,
+        "locum_panel",
+        [_acct(world, loc.gidx)],
+        {**prm, "covered_doctor": world.actors[pr.doctors[k]].actor, "files": len(pids)},
+    )
     days = workdays_from(world, t0)[: int(prm["days"])]
     per = -(-len(pids) // max(1, len(days)))
     for i, t in enumerate(days):
-        plan.add(p, t, ReviewTask(tag, loc.gidx, pids[i * per:(i + 1) * per],
-                                  float(prm["gap_seconds"]), 8.5))
+        plan.add(
+            p,
+            t,
+            ReviewTask(
+                tag, loc.gidx, pids[i * per : (i + 1) * per], float(prm["gap_seconds"]), 8.5
+            ),
+        )
     return plan
 
 
-def _plan_recall(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                 prm: dict[str, Any]) -> Plan:
+def _plan_recall(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan:
     p = _free_practice(world, picker, g, need_secretary=True)
     pr = world.practices[p]
     a = pr.secretaries[0] if pr.secretaries else pr.doctors[0]
     picker.used.add(a)
     t0 = _start(world, prm, g)
     plan = Plan(tag, "vaccine_recall", [_acct(world, a)], dict(prm))
-    plan.add(p, t0, RecallTask(tag, a, int(prm["min_age"]), int(prm["page_size"]),
-                               float(prm["print_share"])))
+    plan.add(
+        p,
+        t0,
+        RecallTask(tag, a, int(prm["min_age"]), int(prm["page_size"]), float(prm["print_share"])),
+    )
     return plan
 
 
-def _plan_new_doctor(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                     prm: dict[str, Any]) -> Plan:
+def _plan_new_doctor(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan:
     p = _free_practice(world, picker, g)
     t0 = _start(world, prm, g)
     doc = _new_account(world, p, "dr", "doctor", t0, g)
@@ -245,8 +328,9 @@ def _plan_new_doctor(world: World, picker: Picker, g: np.random.Generator, tag: 
     return plan
 
 
-def _plan_evening(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                  prm: dict[str, Any]) -> Plan:
+def _plan_evening(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan:
     a = picker.pick(("doctor",))
     p = world.actors[a].practice
     t0 = min(world.cfg.days - 1, int(prm["start_day"]) + int(g.integers(0, 4)))
@@ -256,8 +340,13 @@ def _plan_evening(world: World, picker: Picker, g: np.random.Generator, tag: int
     cand = world.pid[sl][(world.doctor_of[sl] == k) & (world.weight[sl] > 0.2)]
     pids = g.permutation(cand)[: int(g.integers(lo, hi + 1))]
     plan = Plan(tag, "evening_catchup", [_acct(world, a)], {**prm, "files": len(pids)})
-    plan.add(p, t0, ReviewTask(tag, a, pids, float(g.uniform(15.0, 45.0)),
-                               float(g.uniform(20.0, 21.5)), home=True))
+    plan.add(
+        p,
+        t0,
+        ReviewTask(
+            tag, a, pids, float(g.uniform(15.0, 45.0)), float(g.uniform(20.0, 21.5)), home=True
+        ),
+    )
     return plan
 
 
@@ -279,12 +368,22 @@ class MigrationTask:
         w = ctx.world
         sl = w.practice_slice(ctx.p)
         keep = ((w.flags[sl] & FLAG_CANARY) == 0) & (w.created_day[sl] <= ctx.t)
-        PagingTask(self.tag, self.actor, w.pid[sl][keep], self.page_size, self.gap_s, self.hour,
-                   self.ip, MIGRATION_UA, Kind.EXPORT_PATIENT).run(ctx)
+        PagingTask(
+            self.tag,
+            self.actor,
+            w.pid[sl][keep],
+            self.page_size,
+            self.gap_s,
+            self.hour,
+            self.ip,
+            MIGRATION_UA,
+            Kind.EXPORT_PATIENT,
+        ).run(ctx)
 
 
-def _plan_migration(world: World, picker: Picker, g: np.random.Generator, tag: int,
-                    prm: dict[str, Any]) -> Plan:
+def _plan_migration(
+    world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
+) -> Plan:
     p = _free_practice(world, picker, g)
     t0 = min(world.cfg.days - 1, int(prm["start_day"]) + int(g.integers(0, 3)))
     ip = hosting_ip(world.cfg.seed, 900 - tag, 0)
@@ -297,8 +396,13 @@ def _plan_migration(world: World, picker: Picker, g: np.random.Generator, tag: i
     svc.actor = name
     picker.used.add(svc.gidx)
     plan = Plan(tag, "data_migration", [_acct(world, svc.gidx)], dict(prm))
-    plan.add(p, t0, MigrationTask(tag, svc.gidx, int(prm["page_size"]),
-                                  float(prm["gap_seconds"]), float(prm["hour"]), ip))
+    plan.add(
+        p,
+        t0,
+        MigrationTask(
+            tag, svc.gidx, int(prm["page_size"]), float(prm["gap_seconds"]), float(prm["hour"]), ip
+        ),
+    )
     return plan
 
 

@@ -14,14 +14,23 @@ Severity = ("low", "medium", "high", "critical")
 
 
 def sim_command(
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory to write the world into.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Directory to write the world into.")
+    ] = None,
     preset: Annotated[str, typer.Option(help="small | medium | seed")] = "small",
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: the preset's, 42).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (default: the preset's, 42).")
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of overrides.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override, e.g. attacks.campaign.accounts=20 (repeatable).")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override, e.g. attacks.campaign.accounts=20 (repeatable)."),
+    ] = None,
     gzip: Annotated[bool, typer.Option("--gzip", help="Write events.jsonl.gz.")] = False,
     stats: Annotated[bool, typer.Option("--stats", help="Print the world's statistics.")] = False,
-    world: Annotated[Path | None, typer.Option("--world", help="With --stats: an existing world to describe.")] = None,
+    world: Annotated[
+        Path | None, typer.Option("--world", help="With --stats: an existing world to describe.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Generate a simulated world: events, context CSVs and the truth."""
@@ -49,9 +58,11 @@ def sim_command(
     took = time.perf_counter() - t0
     n = doc["counts"]["events"]
     if not quiet:
-        console.print(f"wrote {n:,} events, {doc['counts']['patient_files']:,} patient files, "
-                      f"{doc['counts']['attacks']} attacks, {doc['counts']['benign_cases']} benign "
-                      f"cases to {out} in {took:.1f} s ({n / max(took, 1e-9):,.0f} events/s)")
+        console.print(
+            f"wrote {n:,} events, {doc['counts']['patient_files']:,} patient files, "
+            f"{doc['counts']['attacks']} attacks, {doc['counts']['benign_cases']} benign "
+            f"cases to {out} in {took:.1f} s ({n / max(took, 1e-9):,.0f} events/s)"
+        )
     if stats:
         print_stats(doc, Console())
 
@@ -59,10 +70,18 @@ def sim_command(
 def eval_command(
     world: Annotated[Path, typer.Option("--world", help="A world written by `vigile sim`.")],
     alerts: Annotated[Path, typer.Option("--alerts", help="Alerts JSON Lines (INTERFACE §3).")],
-    min_severity: Annotated[str, typer.Option(help="Lowest severity that counts as detection.")] = "medium",
-    blocking_severity: Annotated[str, typer.Option(help="Severity at which access would be blocked.")] = "high",
-    grace_hours: Annotated[float, typer.Option(help="Alerts up to this long after an attack's end still count.")] = 24.0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
+    min_severity: Annotated[
+        str, typer.Option(help="Lowest severity that counts as detection.")
+    ] = "medium",
+    blocking_severity: Annotated[
+        str, typer.Option(help="Severity at which access would be blocked.")
+    ] = "high",
+    grace_hours: Annotated[
+        float, typer.Option(help="Alerts up to this long after an attack's end still count.")
+    ] = 24.0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report here.")
+    ] = None,
 ) -> None:
     """Score an alert file against a world's truth."""
     from vigile.sim.eval import evaluate, print_report
@@ -77,8 +96,9 @@ def eval_command(
     report = evaluate(world, alerts, min_severity, blocking_severity, grace_hours)
     print_report(report, Console())
     if json_out is not None:
-        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
+        json_out.write_text(
+            json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -89,7 +109,8 @@ def register(app: typer.Typer) -> None:
 
 def main() -> None:
     """`python -m vigile.sim` entry point."""
-    app = typer.Typer(add_completion=False, no_args_is_help=True,
-                      help="vigile simulated world and evaluation")
+    app = typer.Typer(
+        add_completion=False, no_args_is_help=True, help="vigile simulated world and evaluation"
+    )
     register(app)
     app()

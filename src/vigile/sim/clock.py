@@ -86,4 +86,4 @@ def parse_ts(text: str) -> int:
     t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if t.tzinfo is None:
         t = t.replace(tzinfo=PARIS)
-    return int(round(t.timestamp() * 1000))
+    return round(t.timestamp() * 1000)

@@ -41,8 +41,14 @@ class Alerts:
 
 def load_alerts(path: Path) -> Alerts:
     """Read an alerts JSON Lines file; lines without a usable ts/severity are counted."""
-    rows: dict[str, list[Any]] = {"idx": [], "ts": [], "tenant": [], "actor": [],
-                                  "severity": [], "detector": []}
+    rows: dict[str, list[Any]] = {
+        "idx": [],
+        "ts": [],
+        "tenant": [],
+        "actor": [],
+        "severity": [],
+        "detector": [],
+    }
     read = invalid = 0
     with open(path, "rb") as f:
         for line in f:
@@ -62,9 +68,17 @@ def load_alerts(path: Path) -> Alerts:
             rows["actor"].append(str(a.get("actor") or ""))
             rows["severity"].append(sev)
             rows["detector"].append(str(a.get("detector") or ""))
-    frame = pl.DataFrame(rows, schema={"idx": pl.Int64, "ts": pl.Int64, "tenant": pl.String,
-                                       "actor": pl.String, "severity": pl.Int8,
-                                       "detector": pl.String})
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "idx": pl.Int64,
+            "ts": pl.Int64,
+            "tenant": pl.String,
+            "actor": pl.String,
+            "severity": pl.Int8,
+            "detector": pl.String,
+        },
+    )
     return Alerts(frame, read, invalid)
 
 
@@ -82,13 +96,16 @@ def _cases(path: Path) -> list[dict[str, Any]]:
 
 
 def _ms(col: str) -> pl.Expr:
-    return (pl.col(col).str.to_datetime("%Y-%m-%dT%H:%M:%S%.3f%:z", time_zone="UTC")
-            .dt.epoch("ms"))
+    return pl.col(col).str.to_datetime("%Y-%m-%dT%H:%M:%S%.3f%:z", time_zone="UTC").dt.epoch("ms")
 
 
-def evaluate(world: Path, alerts_path: Path, min_severity: str = "medium",
-             blocking_severity: str = "high", grace_hours: float = DEFAULT_GRACE_HOURS
-             ) -> dict[str, Any]:
+def evaluate(
+    world: Path,
+    alerts_path: Path,
+    min_severity: str = "medium",
+    blocking_severity: str = "high",
+    grace_hours: float = DEFAULT_GRACE_HOURS,
+) -> dict[str, Any]:
     """The evaluation report (plain data) of an alert file against a world."""
     lo, block = SEVERITY[min_severity], SEVERITY[blocking_severity]
     grace = int(grace_hours * 3_600_000)
@@ -97,11 +114,15 @@ def evaluate(world: Path, alerts_path: Path, min_severity: str = "medium",
     benign = _cases(world / "truth" / "benign.jsonl")
     al = load_alerts(alerts_path)
     qual = al.frame.filter(pl.col("severity") >= lo)
-    events = pl.read_parquet(world / "truth" / "attack_events.parquet",
-                             columns=["case", "ts", "tenant", "actor", "status", "records"])
+    events = pl.read_parquet(
+        world / "truth" / "attack_events.parquet",
+        columns=["case", "ts", "tenant", "actor", "status", "records"],
+    )
     events = events.with_columns(_ms("ts").alias("t"))
-    expo = pl.read_parquet(world / "truth" / "attack_exposures.parquet",
-                           columns=["case", "ts", "tenant", "actor", "patient_id"])
+    expo = pl.read_parquet(
+        world / "truth" / "attack_exposures.parquet",
+        columns=["case", "ts", "tenant", "actor", "patient_id"],
+    )
     expo = expo.with_columns(_ms("ts").alias("t"))
 
     # windows of attack accounts
@@ -111,39 +132,64 @@ def evaluate(world: Path, alerts_path: Path, min_severity: str = "medium",
             continue
         for tenant, actor in a["accounts"]:
             win_rows.append((a["id"], tenant, actor, a["t0"], a["t1"] + grace))
-    windows = pl.DataFrame(win_rows, schema={"case": pl.String, "tenant": pl.String,
-                                             "actor": pl.String, "w0": pl.Int64, "w1": pl.Int64},
-                           orient="row")
+    windows = pl.DataFrame(
+        win_rows,
+        schema={
+            "case": pl.String,
+            "tenant": pl.String,
+            "actor": pl.String,
+            "w0": pl.Int64,
+            "w1": pl.Int64,
+        },
+        orient="row",
+    )
     # alerts matched to attack accounts (exact actor, or tenant-level alerts)
     exact = qual.join(windows, on=["tenant", "actor"], how="inner")
-    tenant_level = qual.filter(pl.col("actor") == "").drop("actor").join(
-        windows, on="tenant", how="inner")
+    tenant_level = (
+        qual.filter(pl.col("actor") == "").drop("actor").join(windows, on="tenant", how="inner")
+    )
     matched = pl.concat([exact, tenant_level.select(exact.columns)]).filter(
-        (pl.col("ts") >= pl.col("w0")) & (pl.col("ts") <= pl.col("w1")))
+        (pl.col("ts") >= pl.col("w0")) & (pl.col("ts") <= pl.col("w1"))
+    )
     first = matched.group_by(["case", "tenant", "actor"]).agg(
         pl.col("ts").min().alias("first_alert"),
-        pl.col("ts").filter(pl.col("severity") >= block).min().alias("first_block"))
+        pl.col("ts").filter(pl.col("severity") >= block).min().alias("first_block"),
+    )
     acc = windows.join(first, on=["case", "tenant", "actor"], how="left")
     big = 1 << 62
-    ev = events.join(acc.select("case", "tenant", "actor", "first_alert", "first_block"),
-                     on=["case", "tenant", "actor"], how="left").with_columns(
-        pl.col("first_alert").fill_null(big), pl.col("first_block").fill_null(big))
+    ev = events.join(
+        acc.select("case", "tenant", "actor", "first_alert", "first_block"),
+        on=["case", "tenant", "actor"],
+        how="left",
+    ).with_columns(pl.col("first_alert").fill_null(big), pl.col("first_block").fill_null(big))
     served = pl.col("status") < 300
     rec = ev.group_by(["case", "tenant", "actor"]).agg(
         pl.col("records").filter(served).sum().alias("records"),
-        pl.col("records").filter(served & (pl.col("t") < pl.col("first_alert"))).sum()
+        pl.col("records")
+        .filter(served & (pl.col("t") < pl.col("first_alert")))
+        .sum()
         .alias("records_before_alert"),
-        pl.col("records").filter(served & (pl.col("t") < pl.col("first_block"))).sum()
-        .alias("records_before_block"))
-    ex = expo.join(acc.select("case", "tenant", "actor", "first_alert", "first_block"),
-                   on=["case", "tenant", "actor"], how="left").with_columns(
-        pl.col("first_alert").fill_null(big), pl.col("first_block").fill_null(big))
+        pl.col("records")
+        .filter(served & (pl.col("t") < pl.col("first_block")))
+        .sum()
+        .alias("records_before_block"),
+    )
+    ex = expo.join(
+        acc.select("case", "tenant", "actor", "first_alert", "first_block"),
+        on=["case", "tenant", "actor"],
+        how="left",
+    ).with_columns(pl.col("first_alert").fill_null(big), pl.col("first_block").fill_null(big))
     pat = ex.group_by("case").agg(
         pl.col("patient_id").n_unique().alias("patients"),
-        pl.col("patient_id").filter(pl.col("t") < pl.col("first_alert")).n_unique()
+        pl.col("patient_id")
+        .filter(pl.col("t") < pl.col("first_alert"))
+        .n_unique()
         .alias("patients_before_alert"),
-        pl.col("patient_id").filter(pl.col("t") < pl.col("first_block")).n_unique()
-        .alias("patients_before_block"))
+        pl.col("patient_id")
+        .filter(pl.col("t") < pl.col("first_block"))
+        .n_unique()
+        .alias("patients_before_block"),
+    )
     acc = acc.join(rec, on=["case", "tenant", "actor"], how="left").fill_null(0)
     per_attack = []
     pat_by = {r["case"]: r for r in pat.iter_rows(named=True)}
@@ -153,25 +199,35 @@ def evaluate(world: Path, alerts_path: Path, min_severity: str = "medium",
         fa = alerted.get_column("first_alert").min() if alerted.height else None
         ttd = None if fa is None or a["t0"] is None else (int(fa) - int(a["t0"])) / 1000.0  # type: ignore[arg-type]
         p = pat_by.get(a["id"], {})
-        per_attack.append({
-            "id": a["id"], "kind": a["kind"], "start": a.get("start"), "end": a.get("end"),
-            "accounts": rows.height, "accounts_detected": alerted.height,
-            "accounts_blocked": rows.filter(pl.col("first_block") > 0).height,
-            "detected": alerted.height > 0, "time_to_detect_s": ttd,
-            "records": int(rows.get_column("records").sum()) if rows.height else 0,
-            "records_before_alert": int(rows.get_column("records_before_alert").sum())
-            if rows.height else 0,
-            "records_before_block": int(rows.get_column("records_before_block").sum())
-            if rows.height else 0,
-            "patients": int(p.get("patients", 0)),
-            "patients_before_alert": int(p.get("patients_before_alert", 0)),
-            "patients_before_block": int(p.get("patients_before_block", 0)),
-        })
+        per_attack.append(
+            {
+                "id": a["id"],
+                "kind": a["kind"],
+                "start": a.get("start"),
+                "end": a.get("end"),
+                "accounts": rows.height,
+                "accounts_detected": alerted.height,
+                "accounts_blocked": rows.filter(pl.col("first_block") > 0).height,
+                "detected": alerted.height > 0,
+                "time_to_detect_s": ttd,
+                "records": int(rows.get_column("records").sum()) if rows.height else 0,
+                "records_before_alert": int(rows.get_column("records_before_alert").sum())
+                if rows.height
+                else 0,
+                "records_before_block": int(rows.get_column("records_before_block").sum())
+                if rows.height
+                else 0,
+                "patients": int(p.get("patients", 0)),
+                "patients_before_alert": int(p.get("patients_before_alert", 0)),
+                "patients_before_block": int(p.get("patients_before_block", 0)),
+            }
+        )
     # false alerts: qualifying alerts not matched to any attack account window
     matched_idx = set(matched.get_column("idx").to_list())
     false = qual.filter(~pl.col("idx").is_in(list(matched_idx)))
-    aad = int(doc.get("active_account_days") or doc.get("stats", {}).get("active_account_days")
-              or 0)
+    aad = int(
+        doc.get("active_account_days") or doc.get("stats", {}).get("active_account_days") or 0
+    )
     # benign hard cases flagged above low
     above_low = al.frame.filter(pl.col("severity") >= 1)
     ben_rows = []
@@ -180,26 +236,42 @@ def evaluate(world: Path, alerts_path: Path, min_severity: str = "medium",
         if b["t0"] is not None:
             for tenant, actor in b["accounts"]:
                 hits += above_low.filter(
-                    (pl.col("tenant") == tenant) & ((pl.col("actor") == actor)
-                                                     | (pl.col("actor") == ""))
-                    & (pl.col("ts") >= b["t0"]) & (pl.col("ts") <= b["t1"] + grace)).height
-        ben_rows.append({"id": b["id"], "kind": b["kind"], "accounts": b["accounts"],
-                         "start": b.get("start"), "end": b.get("end"), "flagged": hits > 0,
-                         "alerts": hits})
+                    (pl.col("tenant") == tenant)
+                    & ((pl.col("actor") == actor) | (pl.col("actor") == ""))
+                    & (pl.col("ts") >= b["t0"])
+                    & (pl.col("ts") <= b["t1"] + grace)
+                ).height
+        ben_rows.append(
+            {
+                "id": b["id"],
+                "kind": b["kind"],
+                "accounts": b["accounts"],
+                "start": b.get("start"),
+                "end": b.get("end"),
+                "flagged": hits > 0,
+                "alerts": hits,
+            }
+        )
     by_kind = _by_kind(per_attack)
     return {
-        "world": str(world), "alerts_file": str(alerts_path),
-        "min_severity": min_severity, "blocking_severity": blocking_severity,
+        "world": str(world),
+        "alerts_file": str(alerts_path),
+        "min_severity": min_severity,
+        "blocking_severity": blocking_severity,
         "grace_hours": grace_hours,
-        "alerts_read": al.read, "alerts_invalid": al.invalid,
+        "alerts_read": al.read,
+        "alerts_invalid": al.invalid,
         "alerts_at_or_above_min": qual.height,
-        "attacks": per_attack, "by_kind": by_kind,
+        "attacks": per_attack,
+        "by_kind": by_kind,
         "false_alerts": false.height,
         "active_account_days": aad,
         "false_alerts_per_1000_account_days": round(1000.0 * false.height / aad, 3)
-        if aad else None,
-        "false_alerts_by_detector": dict(sorted(
-            false.group_by("detector").len().iter_rows())) if false.height else {},
+        if aad
+        else None,
+        "false_alerts_by_detector": dict(sorted(false.group_by("detector").len().iter_rows()))
+        if false.height
+        else {},
         "benign": ben_rows,
         "benign_flagged": sum(1 for b in ben_rows if b["flagged"]),
         "summary": {
@@ -214,23 +286,42 @@ def evaluate(world: Path, alerts_path: Path, min_severity: str = "medium",
 def _by_kind(per_attack: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for a in per_attack:
-        k = out.setdefault(a["kind"], {"attacks": 0, "attacks_detected": 0, "accounts": 0,
-                                       "accounts_detected": 0, "ttd": [], "records": 0,
-                                       "records_before_alert": 0, "records_before_block": 0,
-                                       "patients": 0, "patients_before_alert": 0,
-                                       "patients_before_block": 0})
+        k = out.setdefault(
+            a["kind"],
+            {
+                "attacks": 0,
+                "attacks_detected": 0,
+                "accounts": 0,
+                "accounts_detected": 0,
+                "ttd": [],
+                "records": 0,
+                "records_before_alert": 0,
+                "records_before_block": 0,
+                "patients": 0,
+                "patients_before_alert": 0,
+                "patients_before_block": 0,
+            },
+        )
         k["attacks"] += 1
         k["attacks_detected"] += int(a["detected"])
-        for f in ("accounts", "accounts_detected", "records", "records_before_alert",
-                  "records_before_block", "patients", "patients_before_alert",
-                  "patients_before_block"):
+        for f in (
+            "accounts",
+            "accounts_detected",
+            "records",
+            "records_before_alert",
+            "records_before_block",
+            "patients",
+            "patients_before_alert",
+            "patients_before_block",
+        ):
             k[f] += a[f]
         if a["time_to_detect_s"] is not None:
             k["ttd"].append(a["time_to_detect_s"])
     for k in out.values():
         ttd = k.pop("ttd")
-        k["account_detection_rate"] = round(k["accounts_detected"] / k["accounts"], 4) \
-            if k["accounts"] else 0.0
+        k["account_detection_rate"] = (
+            round(k["accounts_detected"] / k["accounts"], 4) if k["accounts"] else 0.0
+        )
         k["median_time_to_detect_s"] = float(np.median(ttd)) if ttd else None
         k["max_time_to_detect_s"] = float(np.max(ttd)) if ttd else None
     return out
@@ -259,26 +350,40 @@ def _dur(s: float | None) -> str:
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
     """Rich tables: per attack kind, false alerts, benign hard cases."""
     console = console or Console()
-    t = Table(title=f"attacks (alert ≥ {report['min_severity']}, block ≥ "
-                    f"{report['blocking_severity']}, grace {report['grace_hours']:g} h)")
+    t = Table(
+        title=f"attacks (alert ≥ {report['min_severity']}, block ≥ "
+        f"{report['blocking_severity']}, grace {report['grace_hours']:g} h)"
+    )
     for col in ("kind", "detected", "accounts", "TTD", "records", "<alert", "<block"):
         t.add_column(col, justify="left" if col == "kind" else "right", no_wrap=True)
     for kind, k in report["by_kind"].items():
-        t.add_row(kind, f"{k['attacks_detected']}/{k['attacks']}",
-                  f"{k['accounts_detected']}/{k['accounts']}",
-                  _dur(k["median_time_to_detect_s"]), _num(k["records"]),
-                  _num(k["records_before_alert"]), _num(k["records_before_block"]))
+        t.add_row(
+            kind,
+            f"{k['attacks_detected']}/{k['attacks']}",
+            f"{k['accounts_detected']}/{k['accounts']}",
+            _dur(k["median_time_to_detect_s"]),
+            _num(k["records"]),
+            _num(k["records_before_alert"]),
+            _num(k["records_before_block"]),
+        )
     console.print(t)
     fa = report["false_alerts_per_1000_account_days"]
-    console.print(f"false alerts: {report['false_alerts']:,} over "
-                  f"{report['active_account_days']:,} active account-days = "
-                  f"[bold]{fa if fa is not None else '—'}[/bold] per 1,000 account-days")
+    console.print(
+        f"false alerts: {report['false_alerts']:,} over "
+        f"{report['active_account_days']:,} active account-days = "
+        f"[bold]{fa if fa is not None else '—'}[/bold] per 1,000 account-days"
+    )
     b = Table(title="benign hard cases (flagged above low)")
     for col in ("id", "kind", "accounts", "flagged", "alerts"):
         b.add_column(col)
     for r in report["benign"]:
-        b.add_row(r["id"], r["kind"], ", ".join(f"{x[0]}/{x[1]}" for x in r["accounts"]),
-                  "[red]yes[/red]" if r["flagged"] else "no", str(r["alerts"]))
+        b.add_row(
+            r["id"],
+            r["kind"],
+            ", ".join(f"{x[0]}/{x[1]}" for x in r["accounts"]),
+            "[red]yes[/red]" if r["flagged"] else "no",
+            str(r["alerts"]),
+        )
     console.print(b)
     if report["alerts_invalid"]:
         console.print(f"[yellow]{report['alerts_invalid']} alert lines could not be read[/]")

@@ -42,8 +42,16 @@ from vigile.sim.writer import (
 
 I64 = npt.NDArray[np.int64]
 Progress = Callable[[str], None]
-READ_KINDS = np.array([Kind.READ_PATIENT, Kind.READ_ANNOTATION, Kind.READ_DOCUMENT,
-                       Kind.READ_PRESCRIPTION, Kind.PRINT_PATIENT], dtype=np.int64)
+READ_KINDS = np.array(
+    [
+        Kind.READ_PATIENT,
+        Kind.READ_ANNOTATION,
+        Kind.READ_DOCUMENT,
+        Kind.READ_PRESCRIPTION,
+        Kind.PRINT_PATIENT,
+    ],
+    dtype=np.int64,
+)
 CHUNK = 400_000
 
 
@@ -88,10 +96,12 @@ def generate(cfg: SimConfig, out: Path, progress: Progress | None = None) -> dic
     stats = summary["stats"]
     stats["duplicate_person_ratio"] = round(len(world.pid) / max(1, world.n_persons), 4)
     stats["files_with_notes_share"] = round(notes_summary["files_with_notes"] / len(world.pid), 5)
-    stats["persons_with_notes_share"] = round(notes_summary["persons_with_notes"]
-                                              / max(1, world.n_persons), 5)
-    stats["sensitive_note_share"] = round(notes_summary["sensitive_notes"]
-                                          / max(1, notes_summary["notes"]), 4)
+    stats["persons_with_notes_share"] = round(
+        notes_summary["persons_with_notes"] / max(1, world.n_persons), 5
+    )
+    stats["sensitive_note_share"] = round(
+        notes_summary["sensitive_notes"] / max(1, notes_summary["notes"]), 4
+    )
     doc = {
         "format": "vigile-sim-world/1",
         "preset": cfg.preset,
@@ -109,8 +119,9 @@ def generate(cfg: SimConfig, out: Path, progress: Progress | None = None) -> dic
     }
     import orjson
 
-    (out / "world.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2
-                                                  | orjson.OPT_SORT_KEYS) + b"\n")
+    (out / "world.json").write_bytes(
+        orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    )
     return doc
 
 
@@ -120,12 +131,14 @@ def generate(cfg: SimConfig, out: Path, progress: Progress | None = None) -> dic
 def write_context(world: World, out: Path) -> dict[str, int]:
     """actors.csv, patients.csv, canaries.csv, annotations.csv; truth persons and notes."""
     ctx_dir, truth = out / "context", out / "truth"
-    actors = pl.DataFrame({
-        "actor": [a.actor for a in world.actors],
-        "tenant": [world.practices[a.practice].tenant for a in world.actors],
-        "role": [a.role for a in world.actors],
-        "created": [a.created.isoformat() for a in world.actors],
-    })
+    actors = pl.DataFrame(
+        {
+            "actor": [a.actor for a in world.actors],
+            "tenant": [world.practices[a.practice].tenant for a in world.actors],
+            "role": [a.role for a in world.actors],
+            "created": [a.created.isoformat() for a in world.actors],
+        }
+    )
     (ctx_dir / "actors.csv").write_bytes(csv_text(actors))
     tenants = pl.Series([p.tenant for p in world.practices], dtype=pl.String)
     ps = PoolSeries.of(world.pools)
@@ -135,20 +148,38 @@ def write_context(world: World, out: Path) -> dict[str, int]:
         for a in range(0, len(world.pid), step):
             b = min(len(world.pid), a + step)
             person = world.person[a:b]
-            base = person_traits(world.cfg.seed, person, world.home_town[a:b], ref_day,
-                                 world.pools)
-            ids = record_variations(world.cfg.seed, world.pid[a:b], base, world.is_dup[a:b],
-                                    len(world.pools.towns), world.home_town[a:b])
-            df = identity_frame(ids, ps, world.pid[a:b], tenants.gather(world.practice_of[a:b]),
-                                (world.flags[a:b] & FLAG_VIP) != 0)
+            base = person_traits(world.cfg.seed, person, world.home_town[a:b], ref_day, world.pools)
+            ids = record_variations(
+                world.cfg.seed,
+                world.pid[a:b],
+                base,
+                world.is_dup[a:b],
+                len(world.pools.towns),
+                world.home_town[a:b],
+            )
+            df = identity_frame(
+                ids,
+                ps,
+                world.pid[a:b],
+                tenants.gather(world.practice_of[a:b]),
+                (world.flags[a:b] & FLAG_VIP) != 0,
+            )
             fp.write(csv_text(df, header=a == 0))
-            per = pl.DataFrame({"patient_id": df.get_column("patient_id"),
-                                "person_id": pl.Series(person).cast(pl.String)})
+            per = pl.DataFrame(
+                {
+                    "patient_id": df.get_column("patient_id"),
+                    "person_id": pl.Series(person).cast(pl.String),
+                }
+            )
             per = per.select("patient_id", pl.format("H{}", pl.col("person_id")).alias("person_id"))
             fq.write(csv_text(per, header=a == 0))
     can = np.flatnonzero(world.flags & FLAG_CANARY)
-    canaries = pl.DataFrame({"patient_id": [f"P{v}" for v in world.pid[can]],
-                             "tenant": tenants.gather(world.practice_of[can])})
+    canaries = pl.DataFrame(
+        {
+            "patient_id": [f"P{v}" for v in world.pid[can]],
+            "tenant": tenants.gather(world.practice_of[can]),
+        }
+    )
     (ctx_dir / "canaries.csv").write_bytes(csv_text(canaries))
     (truth / "canaries.csv").write_bytes(csv_text(canaries))
     return _write_notes(world, out)
@@ -178,22 +209,38 @@ def _write_notes(world: World, out: Path) -> dict[str, int]:
             ids.append(f"N{k:08d}")
             pats.append(f"P{world.pid[i]}")
             tens.append(pr.tenant)
-            created.append(format_ts(start_ms - r.randrange(3, 3000) * MS_DAY
-                                     - r.randrange(0, 36_000_000)))
+            created.append(
+                format_ts(start_ms - r.randrange(3, 3000) * MS_DAY - r.randrange(0, 36_000_000))
+            )
             texts.append(text)
             sens_l.append(1 if cats else 0)
             cats_l.append(";".join(cats))
-    ann = pl.DataFrame({"annotation_id": ids, "patient_id": pats, "tenant": tens,
-                        "author": authors, "created": created, "text": texts},
-                       schema={c: pl.String for c in ("annotation_id", "patient_id", "tenant",
-                                                      "author", "created", "text")})
+    ann = pl.DataFrame(
+        {
+            "annotation_id": ids,
+            "patient_id": pats,
+            "tenant": tens,
+            "author": authors,
+            "created": created,
+            "text": texts,
+        },
+        schema={
+            c: pl.String
+            for c in ("annotation_id", "patient_id", "tenant", "author", "created", "text")
+        },
+    )
     (out / "context" / "annotations.csv").write_bytes(csv_text(ann))
-    lab = pl.DataFrame({"annotation_id": ids, "sensitive": sens_l, "categories": cats_l},
-                       schema={"annotation_id": pl.String, "sensitive": pl.Int8,
-                               "categories": pl.String})
+    lab = pl.DataFrame(
+        {"annotation_id": ids, "sensitive": sens_l, "categories": cats_l},
+        schema={"annotation_id": pl.String, "sensitive": pl.Int8, "categories": pl.String},
+    )
     (out / "truth" / "notes.csv").write_bytes(csv_text(lab))
-    return {"notes": k, "files_with_notes": len(noted), "persons_with_notes": persons_with_notes,
-            "sensitive_notes": int(sum(sens_l))}
+    return {
+        "notes": k,
+        "files_with_notes": len(noted),
+        "persons_with_notes": persons_with_notes,
+        "sensitive_notes": int(sum(sens_l)),
+    }
 
 
 # ------------------------------------------------------------------ events
@@ -202,8 +249,9 @@ def _write_notes(world: World, out: Path) -> dict[str, int]:
 class DayWriter:
     """Writes sorted days of events, the truth rows of tagged events, and statistics."""
 
-    def __init__(self, world: World, out: Path, tables: Tables, plans: list[Plan],
-                 stats: StatsCollector) -> None:
+    def __init__(
+        self, world: World, out: Path, tables: Tables, plans: list[Plan], stats: StatsCollector
+    ) -> None:
         import pyarrow as pa
 
         cfg = world.cfg
@@ -211,20 +259,37 @@ class DayWriter:
         self.renderer = Renderer(tables, cfg.seed)
         name = "events.jsonl.gz" if cfg.gzip else "events.jsonl"
         self.sink = EventSink(out / name, cfg.gzip, cfg.gzip_level)
-        ev = pa.schema([("case", pa.string()), ("event_id", pa.string()), ("ts", pa.string()),
-                        ("tenant", pa.string()), ("actor", pa.string()), ("action", pa.string()),
-                        ("status", pa.int32()), ("records", pa.int32())])
-        ex = pa.schema([("case", pa.string()), ("event_id", pa.string()), ("ts", pa.string()),
-                        ("tenant", pa.string()), ("actor", pa.string()),
-                        ("patient_id", pa.string())])
+        ev = pa.schema(
+            [
+                ("case", pa.string()),
+                ("event_id", pa.string()),
+                ("ts", pa.string()),
+                ("tenant", pa.string()),
+                ("actor", pa.string()),
+                ("action", pa.string()),
+                ("status", pa.int32()),
+                ("records", pa.int32()),
+            ]
+        )
+        ex = pa.schema(
+            [
+                ("case", pa.string()),
+                ("event_id", pa.string()),
+                ("ts", pa.string()),
+                ("tenant", pa.string()),
+                ("actor", pa.string()),
+                ("patient_id", pa.string()),
+            ]
+        )
         self.att_ev = ParquetSink(out / "truth" / "attack_events.parquet", ev)
         self.att_ex = ParquetSink(out / "truth" / "attack_exposures.parquet", ex)
         self.ben_ev = ParquetSink(out / "truth" / "benign_events.parquet", ev)
         tags = sorted(p.tag for p in plans)
         self.tag_lo = min([*tags, 0])
         ids = {p.tag: p.ident for p in plans}
-        self.case_names = pl.Series([ids.get(k, "") for k in range(self.tag_lo,
-                                                                    max([*tags, 0]) + 1)])
+        self.case_names = pl.Series(
+            [ids.get(k, "") for k in range(self.tag_lo, max([*tags, 0]) + 1)]
+        )
         self.next_no = 1
 
     def write(self, day: Columns) -> None:
@@ -247,9 +312,16 @@ class DayWriter:
         df = self.renderer.frame(sub, off, 0).with_columns(pl.Series("no", nos))
         df = df.select(
             self.case_names.gather(sub.tag - self.tag_lo).alias("case"),
-            event_id_expr("no").alias("event_id"), ts_expr("local", "off").alias("ts"),
-            "tenant", "actor", "action", pl.col("status").cast(pl.Int32),
-            pl.col("records").cast(pl.Int32), pl.Series("tag", sub.tag), pl.Series("t", sub.ts))
+            event_id_expr("no").alias("event_id"),
+            ts_expr("local", "off").alias("ts"),
+            "tenant",
+            "actor",
+            "action",
+            pl.col("status").cast(pl.Int32),
+            pl.col("records").cast(pl.Int32),
+            pl.Series("tag", sub.tag),
+            pl.Series("t", sub.ts),
+        )
         self.att_ev.write(df.filter(pl.col("tag") > 0).drop("tag", "t").to_arrow())
         self.ben_ev.write(df.filter(pl.col("tag") < 0).drop("tag", "t").to_arrow())
         served = (sub.tag > 0) & (sub.status < 300) & (sub.counts > 0)
@@ -261,7 +333,8 @@ class DayWriter:
             vidx = np.repeat(starts[idx] - offs[:-1], sub.counts[idx]) + np.arange(int(offs[-1]))
             rep = np.repeat(idx, sub.counts[idx])
             ex = df.select("case", "event_id", "ts", "tenant", "actor")[rep].with_columns(
-                pl.Series("pid", sub.values[vidx]))
+                pl.Series("pid", sub.values[vidx])
+            )
             ex = ex.with_columns(pl.format("P{}", "pid").alias("patient_id")).drop("pid")
             self.att_ex.write(ex.to_arrow())
         self.stats.cases_day(df)
@@ -273,8 +346,13 @@ class DayWriter:
             s.close()
 
 
-def run_days(world: World, out: Path, tasks: dict[tuple[int, int], list[Any]],
-             plans: list[Plan], say: Progress) -> dict[str, Any]:
+def run_days(
+    world: World,
+    out: Path,
+    tasks: dict[tuple[int, int], list[Any]],
+    plans: list[Plan],
+    say: Progress,
+) -> dict[str, Any]:
     """Generate, sort and write every day's events and their truth rows."""
     cfg = world.cfg
     tables = Tables(cfg.seed)
@@ -296,8 +374,17 @@ def run_days(world: World, out: Path, tasks: dict[tuple[int, int], list[Any]],
         appt_rows: list[tuple[int, Appointments]] = []
         for p in range(len(world.practices)):
             ag = agendas[p]
-            ctx = PracticeDay(world, p, t, date, mid, tables, EventBatch(),
-                              rng.generator(cfg.seed, rng.STREAM_TRAFFIC, p, t), ag)
+            ctx = PracticeDay(
+                world,
+                p,
+                t,
+                date,
+                mid,
+                tables,
+                EventBatch(),
+                rng.generator(cfg.seed, rng.STREAM_TRAFFIC, p, t),
+                ag,
+            )
             practice_day(ctx)
             for task in tasks.get((p, t), []):
                 task.run(ctx)
@@ -321,8 +408,10 @@ def run_days(world: World, out: Path, tasks: dict[tuple[int, int], list[Any]],
         writer.write(carry)
     # appointments booked inside the window for the days after it
     for p in range(len(world.practices)):
-        rows = [(p, agendas[p].get(tt)) for tt in range(cfg.days,
-                                                        cfg.days + cfg.booking_horizon_days + 1)]
+        rows = [
+            (p, agendas[p].get(tt))
+            for tt in range(cfg.days, cfg.days + cfg.booking_horizon_days + 1)
+        ]
         n_appts += _write_appointments(appt_f, world, rows)
     appt_f.close()
     writer.close()
@@ -348,28 +437,42 @@ def _write_appointments(f: IO[bytes], world: World, rows: list[tuple[int, Appoin
     pid = np.concatenate([a.pid for _, a in rows])
     start = np.concatenate([a.start for _, a in rows])
     off = offset_minutes(start)
-    df = pl.DataFrame({
-        "tenant": pl.Series([p.tenant for p in world.practices]).gather(tenant),
-        "actor": pl.Series([a.actor for a in world.actors]).gather(actor),
-        "pid": pid,
-        "local": start + off * 60_000,
-        "off": offset_text(off),
-    }).select("tenant", "actor", pl.format("P{}", "pid").alias("patient_id"),
-              ts_expr("local", "off").alias("start"))
+    df = pl.DataFrame(
+        {
+            "tenant": pl.Series([p.tenant for p in world.practices]).gather(tenant),
+            "actor": pl.Series([a.actor for a in world.actors]).gather(actor),
+            "pid": pid,
+            "local": start + off * 60_000,
+            "off": offset_text(off),
+        }
+    ).select(
+        "tenant",
+        "actor",
+        pl.format("P{}", "pid").alias("patient_id"),
+        ts_expr("local", "off").alias("start"),
+    )
     f.write(csv_text(df, header=False))
     return len(df)
 
 
-def write_truth_plans(world: World, out: Path, attacks: list[Plan], benign: list[Plan],
-                      summary: dict[str, Any]) -> None:
+def write_truth_plans(
+    world: World, out: Path, attacks: list[Plan], benign: list[Plan], summary: dict[str, Any]
+) -> None:
     """attacks.jsonl and benign.jsonl with the observed start/end of every case."""
     cases = summary["cases"]
 
     def row(p: Plan) -> dict[str, Any]:
         c = cases.get(p.ident, {})
-        return {"id": p.ident, "kind": p.kind, "accounts": [list(a) for a in p.accounts],
-                "start": c.get("start"), "end": c.get("end"), "events": c.get("events", 0),
-                "records": c.get("records", 0), "params": _plain(p.params)}
+        return {
+            "id": p.ident,
+            "kind": p.kind,
+            "accounts": [list(a) for a in p.accounts],
+            "start": c.get("start"),
+            "end": c.get("end"),
+            "events": c.get("events", 0),
+            "records": c.get("records", 0),
+            "params": _plain(p.params),
+        }
 
     write_jsonl(out / "truth" / "attacks.jsonl", [row(p) for p in attacks])
     write_jsonl(out / "truth" / "benign.jsonl", [row(p) for p in benign])

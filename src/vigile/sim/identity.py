@@ -22,18 +22,89 @@ from vigile.sim import rng
 I64 = npt.NDArray[np.int64]
 
 EMAIL_DOMAINS = (
-    "orange.fr", "gmail.com", "free.fr", "laposte.net", "sfr.fr", "hotmail.fr",
-    "wanadoo.fr", "yahoo.fr", "outlook.fr", "bbox.fr",
+    "orange.fr",
+    "gmail.com",
+    "free.fr",
+    "laposte.net",
+    "sfr.fr",
+    "hotmail.fr",
+    "wanadoo.fr",
+    "yahoo.fr",
+    "outlook.fr",
+    "bbox.fr",
 )
 _SYLL_A = (
-    "Ber", "Cha", "Dela", "Du", "Fou", "Gau", "Gil", "Gre", "Jou", "La", "Le", "Lou", "Mar",
-    "Mau", "Mon", "Pe", "Pi", "Ro", "Sau", "Ta", "Ver", "Vil", "Bou", "Cour", "Fer", "Bo",
-    "Cas", "Gar", "Mi", "Na", "Po", "Ri", "Val", "Bri", "Clé", "Dar", "Es", "Fa", "Ha",
+    "Ber",
+    "Cha",
+    "Dela",
+    "Du",
+    "Fou",
+    "Gau",
+    "Gil",
+    "Gre",
+    "Jou",
+    "La",
+    "Le",
+    "Lou",
+    "Mar",
+    "Mau",
+    "Mon",
+    "Pe",
+    "Pi",
+    "Ro",
+    "Sau",
+    "Ta",
+    "Ver",
+    "Vil",
+    "Bou",
+    "Cour",
+    "Fer",
+    "Bo",
+    "Cas",
+    "Gar",
+    "Mi",
+    "Na",
+    "Po",
+    "Ri",
+    "Val",
+    "Bri",
+    "Clé",
+    "Dar",
+    "Es",
+    "Fa",
+    "Ha",
 )
 _SYLL_B = (
-    "lan", "ret", "mont", "ger", "nier", "chard", "vin", "det", "lin", "mar", "teau", "val",
-    "rac", "bert", "guet", "lot", "chet", "rin", "sson", "gnon", "dieu", "baud", "nel",
-    "zet", "vier", "quier", "loux", "ran", "ssac", "tou",
+    "lan",
+    "ret",
+    "mont",
+    "ger",
+    "nier",
+    "chard",
+    "vin",
+    "det",
+    "lin",
+    "mar",
+    "teau",
+    "val",
+    "rac",
+    "bert",
+    "guet",
+    "lot",
+    "chet",
+    "rin",
+    "sson",
+    "gnon",
+    "dieu",
+    "baud",
+    "nel",
+    "zet",
+    "vier",
+    "quier",
+    "loux",
+    "ran",
+    "ssac",
+    "tou",
 )
 _SYLL_C = ("", "", "", "eau", "ier", "on", "et", "ot", "and", "ault", "in", "y", "ard", "e")
 
@@ -49,10 +120,6 @@ class Pools:
     streets: list[str]
     towns: list[tuple[str, str]]  # (postcode, city)
 
-    def fold(self, names: list[str]) -> list[str]:
-        """Lower-case ascii slugs of names (for e-mails and account ids)."""
-        return [ascii_slug(n) for n in names]
-
 
 def ascii_slug(text: str) -> str:
     """`Le Gall-Hervé` -> `legall-herve`."""
@@ -60,8 +127,9 @@ def ascii_slug(text: str) -> str:
     return "".join(ch for ch in t.lower() if ch.isalnum() or ch == "-")
 
 
-def build_pools(seed: int, n_surnames: int = 16_000, n_streets: int = 4_000,
-                n_towns: int = 2_500) -> Pools:
+def build_pools(
+    seed: int, n_surnames: int = 16_000, n_streets: int = 4_000, n_towns: int = 2_500
+) -> Pools:
     """Draw the pools for a seed.  Real Faker surnames come first and weigh most."""
     g = rng.generator(seed, rng.STREAM_IDENTITY, 0)
     real = list(dict.fromkeys(PersonProvider.last_names))
@@ -79,7 +147,7 @@ def build_pools(seed: int, n_surnames: int = 16_000, n_streets: int = 4_000,
             synth.append(name)
     surnames = real + synth
     ranks = np.arange(1, len(surnames) + 1, dtype=np.float64)
-    w = ranks ** -0.9
+    w = ranks**-0.9
     w[: len(real)] *= 2.5
     w /= w.sum()
     male = list(dict.fromkeys(PersonProvider.first_names_male))
@@ -110,8 +178,9 @@ class IdentityColumns:
     town: I64
 
 
-def person_traits(seed: int, person: I64, home_town: I64, ref_day: int,
-                  pools: Pools) -> IdentityColumns:
+def person_traits(
+    seed: int, person: I64, home_town: I64, ref_day: int, pools: Pools
+) -> IdentityColumns:
     """Base identity of persons (vectorised): what every record of a person starts from."""
     n_sur = len(pools.surnames)
     cdf = np.cumsum(pools.surname_weights)
@@ -121,14 +190,19 @@ def person_traits(seed: int, person: I64, home_town: I64, ref_day: int,
     sex = 3 - sex  # 1 male (48.5 %), 2 female (51.5 %)
     fu = rng.hash_unit(seed, 13, person)
     nm, nf = len(pools.male), len(pools.female)
-    first = np.where(sex == 1, (fu ** 1.6 * nm).astype(np.int64), (fu ** 1.6 * nf).astype(np.int64))
+    first = np.where(sex == 1, (fu**1.6 * nm).astype(np.int64), (fu**1.6 * nf).astype(np.int64))
     # age: a GP's patients follow roughly the French pyramid (0-100, older overweighted)
     age_u = rng.hash_unit(seed, 14, person)
     age_years = _age_from_unit(age_u)
-    birth_day = ref_day - (age_years * 365.25).astype(np.int64) - rng.hash_int(seed, 15, person, 365)
+    birth_day = (
+        ref_day - (age_years * 365.25).astype(np.int64) - rng.hash_int(seed, 15, person, 365)
+    )
     mobile = rng.hash_unit(seed, 16, person) < 0.75
-    prefix = np.where(mobile, np.where(rng.hash_unit(seed, 17, person) < 0.8, 6, 7),
-                      1 + rng.hash_int(seed, 18, person, 5))
+    prefix = np.where(
+        mobile,
+        np.where(rng.hash_unit(seed, 17, person) < 0.8, 6, 7),
+        1 + rng.hash_int(seed, 18, person, 5),
+    )
     phone = prefix * 100_000_000 + rng.hash_int(seed, 19, person, 100_000_000)
     has_mail = rng.hash_unit(seed, 20, person) < 0.62
     email = np.where(has_mail, rng.hash_int(seed, 21, person, 1000), -1)
@@ -138,19 +212,36 @@ def person_traits(seed: int, person: I64, home_town: I64, ref_day: int,
     married = (sex == 2) & (age_years >= 24) & (rng.hash_unit(seed, 24, person) < 0.5)
     spouse = np.minimum(np.searchsorted(cdf, rng.hash_unit(seed, 25, person)), n_sur - 1)
     last = np.where(married, spouse, birth_name).astype(np.int64)
-    return IdentityColumns(last, birth_name, first, sex, birth_day, phone, email, street, number,
-                           home_town.astype(np.int64))
+    return IdentityColumns(
+        last,
+        birth_name,
+        first,
+        sex,
+        birth_day,
+        phone,
+        email,
+        street,
+        number,
+        home_town.astype(np.int64),
+    )
 
 
 def _age_from_unit(u: npt.NDArray[np.float64]) -> I64:
     # piecewise-linear inverse CDF: 0-17 20 %, 18-39 26 %, 40-64 33 %, 65-79 14 %, 80-100 7 %
     knots_u = np.array([0.0, 0.20, 0.46, 0.79, 0.93, 1.0])
     knots_a = np.array([0.0, 18.0, 40.0, 65.0, 80.0, 101.0])
-    return np.interp(u, knots_u, knots_a).astype(np.int64)
+    out: I64 = np.interp(u, knots_u, knots_a).astype(np.int64)
+    return out
 
 
-def record_variations(seed: int, record: I64, base: IdentityColumns, is_dup: npt.NDArray[np.bool_],
-                      n_towns: int, near_town: I64) -> IdentityColumns:
+def record_variations(
+    seed: int,
+    record: I64,
+    base: IdentityColumns,
+    is_dup: npt.NDArray[np.bool_],
+    n_towns: int,
+    near_town: I64,
+) -> IdentityColumns:
     """Per-record identity: base traits with the variations of a second registration.
 
     Duplicates (a person's record at another practice) get more variation than first
@@ -170,8 +261,9 @@ def record_variations(seed: int, record: I64, base: IdentityColumns, is_dup: npt
     last = np.where(typo, -(last + 1), last)
     first_typo = u[3] < np.where(dup, 0.03, 0.006)
     first = np.where(first_typo, -(base.first + 1), base.first)
-    phone = np.where(u[4] < np.where(dup, 0.22, 0.0), base.phone + 1 + (u[5] * 7e6).astype(np.int64),
-                     base.phone)
+    phone = np.where(
+        u[4] < np.where(dup, 0.22, 0.0), base.phone + 1 + (u[5] * 7e6).astype(np.int64), base.phone
+    )
     moved = u[6] < np.where(dup, 0.12, 0.0)
     town = np.where(moved, (u[7] * n_towns).astype(np.int64), near_town)
     street = np.where(moved, (u[8] * 3999).astype(np.int64), base.street)
@@ -180,8 +272,9 @@ def record_variations(seed: int, record: I64, base: IdentityColumns, is_dup: npt
     bday = base.birth_day.copy()
     swap = dup & (u[9] > 0.99)
     bday = np.where(swap, bday + 31, bday)
-    return IdentityColumns(last, birth, first, base.sex, bday, phone, email, street, base.number,
-                           town)
+    return IdentityColumns(
+        last, birth, first, base.sex, bday, phone, email, street, base.number, town
+    )
 
 
 def typo_variant(name: str, key: int) -> str:
@@ -193,8 +286,8 @@ def typo_variant(name: str, key: int) -> str:
     if kind == 0:  # doubled letter
         return name[:i] + name[i] + name[i:]
     if kind == 1:  # dropped letter
-        return name[:i] + name[i + 1:]
-    return name[:i] + name[i + 1] + name[i] + name[i + 2:]  # swapped letters
+        return name[:i] + name[i + 1 :]
+    return name[:i] + name[i + 1] + name[i] + name[i + 2 :]  # swapped letters
 
 
 @dataclass
@@ -245,46 +338,66 @@ class PoolSeries:
         return np.where(sex == 1, idx, idx + 2 * self.n_male)
 
 
-def identity_frame(ids: IdentityColumns, ps: PoolSeries, pids: I64, tenant_of: pl.Series,
-                   vip: npt.NDArray[np.bool_]) -> pl.DataFrame:
+def identity_frame(
+    ids: IdentityColumns,
+    ps: PoolSeries,
+    pids: I64,
+    tenant_of: pl.Series,
+    vip: npt.NDArray[np.bool_],
+) -> pl.DataFrame:
     """The patients.csv rows for a block of records (vectorised with Polars)."""
     last_idx = ps.last_index(ids.last)
     f_idx = ps.first_index(ids.first, ids.sex)
-    df = pl.DataFrame({
-        "pid": pids,
-        "tenant": tenant_of,
-        "last_name": ps.surnames.gather(last_idx),
-        "birth_name": ps.surnames.gather(np.maximum(ids.birth, 0)),
-        "has_birth": ids.birth >= 0,
-        "first_name": ps.firsts.gather(f_idx),
-        "sex": np.where(ids.sex == 1, "M", "F"),
-        "birth_date": pl.Series((ids.birth_day - 25567).astype(np.int32)).cast(pl.Date),
-        "phone": ids.phone,
-        "email_n": ids.email,
-        "slug_first": ps.slug_firsts.gather(f_idx),
-        "slug_last": ps.slug_surnames.gather(last_idx),
-        "domain": ps.domains.gather(np.abs(ids.email) % len(EMAIL_DOMAINS)),
-        "number": ids.number,
-        "street": ps.streets.gather(ids.street % len(ps.streets)),
-        "postcode": ps.postcodes.gather(ids.town),
-        "city": ps.towns.gather(ids.town),
-        "vip": vip.astype(np.int8),
-    })
+    df = pl.DataFrame(
+        {
+            "pid": pids,
+            "tenant": tenant_of,
+            "last_name": ps.surnames.gather(last_idx),
+            "birth_name": ps.surnames.gather(np.maximum(ids.birth, 0)),
+            "has_birth": ids.birth >= 0,
+            "first_name": ps.firsts.gather(f_idx),
+            "sex": np.where(ids.sex == 1, "M", "F"),
+            "birth_date": pl.Series((ids.birth_day - 25567).astype(np.int32)).cast(pl.Date),
+            "phone": ids.phone,
+            "email_n": ids.email,
+            "slug_first": ps.slug_firsts.gather(f_idx),
+            "slug_last": ps.slug_surnames.gather(last_idx),
+            "domain": ps.domains.gather(np.abs(ids.email) % len(EMAIL_DOMAINS)),
+            "number": ids.number,
+            "street": ps.streets.gather(ids.street % len(ps.streets)),
+            "postcode": ps.postcodes.gather(ids.town),
+            "city": ps.towns.gather(ids.town),
+            "vip": vip.astype(np.int8),
+        }
+    )
     p = pl.col("phone")
 
     def two(e: pl.Expr) -> pl.Expr:
         return e.cast(pl.String).str.zfill(2)
 
-    phone = pl.format("0{} {} {} {} {}", p // 100_000_000, two((p // 1_000_000) % 100),
-                      two((p // 10_000) % 100), two((p // 100) % 100), two(p % 100))
-    email = (pl.when(pl.col("email_n") < 0).then(pl.lit(""))
-             .when(pl.col("email_n") % 3 == 0)
-             .then(pl.format("{}.{}@{}", "slug_first", "slug_last", "domain"))
-             .when(pl.col("email_n") % 3 == 1)
-             .then(pl.format("{}.{}{}@{}", "slug_first", "slug_last",
-                             (pl.col("email_n") % 90 + 10), "domain"))
-             .otherwise(pl.format("{}{}@{}", pl.col("slug_first").str.slice(0, 1), "slug_last",
-                                  "domain")))
+    phone = pl.format(
+        "0{} {} {} {} {}",
+        p // 100_000_000,
+        two((p // 1_000_000) % 100),
+        two((p // 10_000) % 100),
+        two((p // 100) % 100),
+        two(p % 100),
+    )
+    email = (
+        pl.when(pl.col("email_n") < 0)
+        .then(pl.lit(""))
+        .when(pl.col("email_n") % 3 == 0)
+        .then(pl.format("{}.{}@{}", "slug_first", "slug_last", "domain"))
+        .when(pl.col("email_n") % 3 == 1)
+        .then(
+            pl.format(
+                "{}.{}{}@{}", "slug_first", "slug_last", (pl.col("email_n") % 90 + 10), "domain"
+            )
+        )
+        .otherwise(
+            pl.format("{}{}@{}", pl.col("slug_first").str.slice(0, 1), "slug_last", "domain")
+        )
+    )
     return df.select(
         pl.format("P{}", "pid").alias("patient_id"),
         "tenant",

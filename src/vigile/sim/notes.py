@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a lexicon: long template lines read better unbroken)
 """French free-text notes with their true labels (sensitivity and INTERFACE §5 categories).
 
 Notes are built compositionally: a note is a few clauses drawn from per-category
@@ -21,34 +22,146 @@ import random
 import re
 
 CATEGORIES = (
-    "health", "mental_health", "addiction", "sexual_health", "reproductive", "sex_life",
-    "gender_identity", "political", "religion", "union", "ethnic_origin", "genetic",
-    "judicial", "violence", "social",
+    "health",
+    "mental_health",
+    "addiction",
+    "sexual_health",
+    "reproductive",
+    "sex_life",
+    "gender_identity",
+    "political",
+    "religion",
+    "union",
+    "ethnic_origin",
+    "genetic",
+    "judicial",
+    "violence",
+    "social",
 )
 CATEGORY_WEIGHTS = (34, 12, 8, 5, 8, 2, 2, 3, 4, 2, 3, 3, 4, 5, 8)
 
 SLOTS: dict[str, tuple[str, ...]] = {
-    "dr": ("Dr Martin", "Dr Lefèvre", "Dr Nguyen", "Dr Benali", "Dr Roux", "le Dr Garnier",
-           "Dr Moreau", "Dr Perrin", "le confrère", "Dr Faure", "Dr Haddad", "Dr Colin"),
-    "date": ("12/03", "03/01", "le 15/09", "28/11", "2/02", "le 7/06", "lundi", "mardi dernier",
-             "fin du mois", "21/10", "J15", "sem. pro", "le 30/04", "14/12"),
-    "year": ("2015", "2017", "2018", "2019", "2020", "2021", "2022", "2023", "2024", "2009",
-             "2012", "2008", "2016", "2025"),
+    "dr": (
+        "Dr Martin",
+        "Dr Lefèvre",
+        "Dr Nguyen",
+        "Dr Benali",
+        "Dr Roux",
+        "le Dr Garnier",
+        "Dr Moreau",
+        "Dr Perrin",
+        "le confrère",
+        "Dr Faure",
+        "Dr Haddad",
+        "Dr Colin",
+    ),
+    "date": (
+        "12/03",
+        "03/01",
+        "le 15/09",
+        "28/11",
+        "2/02",
+        "le 7/06",
+        "lundi",
+        "mardi dernier",
+        "fin du mois",
+        "21/10",
+        "J15",
+        "sem. pro",
+        "le 30/04",
+        "14/12",
+    ),
+    "year": (
+        "2015",
+        "2017",
+        "2018",
+        "2019",
+        "2020",
+        "2021",
+        "2022",
+        "2023",
+        "2024",
+        "2009",
+        "2012",
+        "2008",
+        "2016",
+        "2025",
+    ),
     "imc": ("31", "33", "35", "38", "41", "28", "29"),
-    "relative": ("mère", "père", "sœur", "frère", "grand-mère mat.", "grand-père pat.",
-                 "oncle", "tante", "mère et tante", "père (décédé)", "GM maternelle", "fils"),
-    "relative_acc": ("sa fille", "son fils", "son épouse", "son mari", "sa mère", "son père",
-                     "une voisine", "l'aide à domicile", "sa nièce", "son compagnon",
-                     "sa compagne", "l'infirmière"),
+    "relative": (
+        "mère",
+        "père",
+        "sœur",
+        "frère",
+        "grand-mère mat.",
+        "grand-père pat.",
+        "oncle",
+        "tante",
+        "mère et tante",
+        "père (décédé)",
+        "GM maternelle",
+        "fils",
+    ),
+    "relative_acc": (
+        "sa fille",
+        "son fils",
+        "son épouse",
+        "son mari",
+        "sa mère",
+        "son père",
+        "une voisine",
+        "l'aide à domicile",
+        "sa nièce",
+        "son compagnon",
+        "sa compagne",
+        "l'infirmière",
+    ),
     "dose": ("5mg", "10 mg", "20mg", "1g", "500 mg", "2,5mg", "75mg", "0,5 mg", "40 mg", "1000mg"),
-    "freq": ("1cp/j", "1 cp le soir", "matin et soir", "2x/j", "1/j", "si besoin", "x3/j",
-             "1 le matin", "au coucher", "1 sem/2"),
-    "spec": ("cardio", "dermato", "ORL", "ophtalmo", "rhumato", "gastro", "pneumo", "endocrino",
-             "neuro", "uro", "gynéco", "kiné", "radio"),
+    "freq": (
+        "1cp/j",
+        "1 cp le soir",
+        "matin et soir",
+        "2x/j",
+        "1/j",
+        "si besoin",
+        "x3/j",
+        "1 le matin",
+        "au coucher",
+        "1 sem/2",
+    ),
+    "spec": (
+        "cardio",
+        "dermato",
+        "ORL",
+        "ophtalmo",
+        "rhumato",
+        "gastro",
+        "pneumo",
+        "endocrino",
+        "neuro",
+        "uro",
+        "gynéco",
+        "kiné",
+        "radio",
+    ),
     "hosp": ("CHU", "clinique", "CH", "hôpital", "SAU", "urgences", "HDJ"),
-    "exam": ("bilan sanguin", "BS", "ECG", "écho abdo", "radio thorax", "IRM lombaire",
-             "TDM", "EFR", "écho-doppler", "bilan lipidique", "HbA1c", "NFS", "TSH",
-             "créat", "ionogramme"),
+    "exam": (
+        "bilan sanguin",
+        "BS",
+        "ECG",
+        "écho abdo",
+        "radio thorax",
+        "IRM lombaire",
+        "TDM",
+        "EFR",
+        "écho-doppler",
+        "bilan lipidique",
+        "HbA1c",
+        "NFS",
+        "TSH",
+        "créat",
+        "ionogramme",
+    ),
     "num": ("2", "3", "4", "5", "6", "8", "10", "12", "15"),
     "weekday": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"),
     "hour": ("9h", "10h30", "14h", "17h15", "8h45", "11h", "16h", "18h"),
@@ -116,8 +229,7 @@ CLINICAL: dict[str, tuple[str, ...]] = {
     "mental_health": (
         "[Syndrome dépressif|dépression|Épisode dépressif|EDM] [sous {drug_psy}|en cours de "
         "TTT|réactionnel][ depuis {year}|]",
-        "[Anxiété|TAG|trouble anxieux|Crises d'angoisse] [, suivi psy|sous {drug_psy}|"
-        "importante]",
+        "[Anxiété|TAG|trouble anxieux|Crises d'angoisse] [, suivi psy|sous {drug_psy}|importante]",
         "[Idées suicidaires|IDS|idées noires|TS] [en {year}|il y a {num} ans|évoquées|"
         "verbalisées][, orientée CMP|, hospitalisation psy|]",
         "[Suivi|suivi|Suivie] [CMP|psychiatre|psychologue|en psychiatrie][ tous les {num} mois|]",
@@ -224,14 +336,22 @@ CLINICAL: dict[str, tuple[str, ...]] = {
 }
 
 FAMILY: dict[str, tuple[str, ...]] = {
-    "health": ("{relative} [diabétique|DT2|HTA|cancer du sein|cancer colon|IDM à {num}0 ans|AVC|"
-               "Alzheimer|asthmatique]",),
+    "health": (
+        "{relative} [diabétique|DT2|HTA|cancer du sein|cancer colon|IDM à {num}0 ans|AVC|"
+        "Alzheimer|asthmatique]",
+    ),
     "mental_health": ("{relative} [dépressif|dépressive|suicidé|suicidée|bipolaire|schizophrène]",),
     "addiction": ("{relative} [alcoolique|OH chronique|toxicomane]",),
     "genetic": ("{relative} porteur [BRCA1|BRCA2|mutation familiale]",),
 }
-FAMILY_PREFIX = ("ATCD fam : ", "ATCD familiaux: ", "Famille : ", "atcd fam. ", "Dans la famille, ",
-                 "ATCDF : ")
+FAMILY_PREFIX = (
+    "ATCD fam : ",
+    "ATCD familiaux: ",
+    "Famille : ",
+    "atcd fam. ",
+    "Dans la famille, ",
+    "ATCDF : ",
+)
 
 NEGATED = (
     "[pas de|Pas de|absence de|Absence de|pas d'|sans] [fièvre|douleur thoracique|dyspnée|"
@@ -243,18 +363,42 @@ NEGATED = (
     "[pas d'idées suicidaires|Pas d'idées noires|absence d'IDS]",
 )
 DRUGS = {
-    "drug_cv": ("amlodipine", "Coversyl", "ramipril", "bisoprolol", "Kardégic", "statine",
-                "irbésartan"),
+    "drug_cv": (
+        "amlodipine",
+        "Coversyl",
+        "ramipril",
+        "bisoprolol",
+        "Kardégic",
+        "statine",
+        "irbésartan",
+    ),
     "drug_dt": ("metformine", "Ozempic", "Januvia", "insuline", "Trulicity", "glicazide"),
     "drug_resp": ("Ventoline", "Symbicort", "Seretide", "Spiriva"),
-    "drug_psy": ("sertraline", "escitalopram", "Seroplex", "Deroxat", "lithium", "Xanax",
-                 "venlafaxine", "aripiprazole", "quétiapine"),
-    "drug_misc": ("paracétamol", "Doliprane", "ibuprofène", "amoxicilline", "Augmentin",
-                  "Tramadol", "Cialis", "fosfomycine", "triptan"),
+    "drug_psy": (
+        "sertraline",
+        "escitalopram",
+        "Seroplex",
+        "Deroxat",
+        "lithium",
+        "Xanax",
+        "venlafaxine",
+        "aripiprazole",
+        "quétiapine",
+    ),
+    "drug_misc": (
+        "paracétamol",
+        "Doliprane",
+        "ibuprofène",
+        "amoxicilline",
+        "Augmentin",
+        "Tramadol",
+        "Cialis",
+        "fosfomycine",
+        "triptan",
+    ),
     "drug_contra": ("Leeloo", "Optimizette", "DIU cuivre", "Nexplanon", "Mirena"),
 }
-PARTIES = ("parti local", "liste municipale", "LR", "PS", "RN", "LFI", "EELV", "Renaissance",
-           "PCF")
+PARTIES = ("parti local", "liste municipale", "LR", "PS", "RN", "LFI", "EELV", "Renaissance", "PCF")
 
 _TOKEN = re.compile(r"\[|\]|\||\{[a-z_]+\}|[^\[\]|{]+|\{")
 
@@ -305,7 +449,7 @@ def _expand_group(tokens: list[str], i: int, r: random.Random) -> tuple[str, int
             if depth == 0:
                 break
         j += 1
-    text, _ = _expand(tokens[i:j + 1], 0, r)
+    text, _ = _expand(tokens[i : j + 1], 0, r)
     return text, j + 1
 
 
@@ -343,8 +487,21 @@ def _style(clauses: list[str], r: random.Random) -> str:
     if r.random() < 0.3:
         text += r.choice((".", "", " ", " !", "..."))
     if r.random() < 0.2:
-        text = r.choice(("Cs du {d} : ", "NB: ", "Note : ", "Tel {d}: ", "", "Vu ce jour. ",
-                         "Secrétariat : ", "{d} - ")).replace("{d}", r.choice(SLOTS["date"])) + text
+        text = (
+            r.choice(
+                (
+                    "Cs du {d} : ",
+                    "NB: ",
+                    "Note : ",
+                    "Tel {d}: ",
+                    "",
+                    "Vu ce jour. ",
+                    "Secrétariat : ",
+                    "{d} - ",
+                )
+            ).replace("{d}", r.choice(SLOTS["date"]))
+            + text
+        )
     return text.replace("\n", " | ") if r.random() < 0.5 else text
 
 
@@ -356,8 +513,13 @@ def generate_note(r: random.Random, sensitive: bool) -> tuple[str, list[str]]:
         for _ in range(r.choice((1, 1, 1, 2, 2, 3))):
             clauses.append(expand(r.choice(ADMIN), r))
         if r.random() < 0.15:  # negation-shaped administrative sentence
-            clauses.append(expand("[pas de|Pas de|aucun] [rdv|règlement|courrier|retour] "
-                                  "[reçu|à ce jour|pour l'instant]", r))
+            clauses.append(
+                expand(
+                    "[pas de|Pas de|aucun] [rdv|règlement|courrier|retour] "
+                    "[reçu|à ce jour|pour l'instant]",
+                    r,
+                )
+            )
         r.shuffle(clauses)
         return _style(clauses, r), []
     main = r.choices(CATEGORIES, weights=CATEGORY_WEIGHTS)[0]

@@ -61,8 +61,14 @@ def workdays_from(world: World, t0: int) -> list[int]:
     return [t for t in range(max(0, t0), world.cfg.days) if is_workday(world, t)]
 
 
-def steady_times(g: np.random.Generator, start: int, n: int, gap_s: float,
-                 jitter: float = 0.3, skip: tuple[int, int] | None = None) -> I64:
+def steady_times(
+    g: np.random.Generator,
+    start: int,
+    n: int,
+    gap_s: float,
+    jitter: float = 0.3,
+    skip: tuple[int, int] | None = None,
+) -> I64:
     """n request times at a steady pace (gap ± jitter), optionally jumping a pause window."""
     gaps = gap_s * (1.0 + jitter * (2.0 * g.random(n) - 1.0)) * MS_S
     ts = start + np.cumsum(gaps).astype(np.int64)
@@ -80,8 +86,9 @@ def in_sessions(sess: list[Session], ts: I64) -> npt.NDArray[np.bool_]:
     return ok
 
 
-def uniform_in_sessions(g: np.random.Generator, sess: list[Session], n: int,
-                        margin_ms: int = 60_000) -> I64:
+def uniform_in_sessions(
+    g: np.random.Generator, sess: list[Session], n: int, margin_ms: int = 60_000
+) -> I64:
     """n times spread uniformly over the sessions (kept off their edges)."""
     spans = np.asarray([max(0, s.end - s.start - 2 * margin_ms) for s in sess], dtype=np.float64)
     if spans.sum() <= 0 or n == 0:
@@ -91,32 +98,75 @@ def uniform_in_sessions(g: np.random.Generator, sess: list[Session], n: int,
     return np.sort(starts + (g.random(n) * spans[which]).astype(np.int64))
 
 
-def emit_file_reads(ctx: PracticeDay, actor: int, sess: list[Session], ts: I64, pids: I64,
-                    tag: int, annotations: float, documents: float = 0.0) -> None:
+def emit_file_reads(
+    ctx: PracticeDay,
+    actor: int,
+    sess: list[Session],
+    ts: I64,
+    pids: I64,
+    tag: int,
+    annotations: float,
+    documents: float = 0.0,
+) -> None:
     """Open patient files the way the client does (file, then notes, maybe documents)."""
     g = ctx.g
     ctx.emit_in_sessions(actor, sess, ts, Kind.READ_PATIENT, pids, tag=tag)
     m = g.random(len(ts)) < annotations
-    ctx.emit_in_sessions(actor, sess, ts[m] + g.integers(400, 3000, size=int(m.sum())),
-                         Kind.READ_ANNOTATION, pids[m], tag=tag)
+    ctx.emit_in_sessions(
+        actor,
+        sess,
+        ts[m] + g.integers(400, 3000, size=int(m.sum())),
+        Kind.READ_ANNOTATION,
+        pids[m],
+        tag=tag,
+    )
     m = g.random(len(ts)) < documents
-    ctx.emit_in_sessions(actor, sess, ts[m] + g.integers(3000, 40_000, size=int(m.sum())),
-                         Kind.READ_DOCUMENT, pids[m], tag=tag)
+    ctx.emit_in_sessions(
+        actor,
+        sess,
+        ts[m] + g.integers(3000, 40_000, size=int(m.sum())),
+        Kind.READ_DOCUMENT,
+        pids[m],
+        tag=tag,
+    )
 
 
-def emit_pages(ctx: PracticeDay, actor: int, sess: Session, ts: I64, pids: I64, page_size: int,
-               kind: int, tag: int, extra_query: str = "") -> None:
+def emit_pages(
+    ctx: PracticeDay,
+    actor: int,
+    sess: Session,
+    ts: I64,
+    pids: I64,
+    page_size: int,
+    kind: int,
+    tag: int,
+    extra_query: str = "",
+) -> None:
     """Page through pids (already ordered) with list/export requests at times ts."""
     n_pages = min(len(ts), (len(pids) + page_size - 1) // page_size)
     if n_pages == 0:
         return
-    counts = np.asarray([min(page_size, len(pids) - k * page_size) for k in range(n_pages)],
-                        dtype=np.int64)
+    counts = np.asarray(
+        [min(page_size, len(pids) - k * page_size) for k in range(n_pages)], dtype=np.int64
+    )
     values = pids[: int(counts.sum())]
-    q = np.asarray([ctx.tables.query(f"{extra_query}page={k + 1}&size={page_size}")
-                    for k in range(n_pages)], dtype=np.int64)
-    ctx.batch.add(ts[:n_pages], kind, ctx.p, actor, sess.sid, sess.ip, sess.ua, values,
-                  counts=counts, query=q, tag=tag)
+    q = np.asarray(
+        [ctx.tables.query(f"{extra_query}page={k + 1}&size={page_size}") for k in range(n_pages)],
+        dtype=np.int64,
+    )
+    ctx.batch.add(
+        ts[:n_pages],
+        kind,
+        ctx.p,
+        actor,
+        sess.sid,
+        sess.ip,
+        sess.ua,
+        values,
+        counts=counts,
+        query=q,
+        tag=tag,
+    )
 
 
 def minutes(ctx: PracticeDay, hhmm: float) -> int:

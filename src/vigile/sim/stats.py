@@ -19,8 +19,16 @@ from vigile.sim.batch import Columns, Kind
 from vigile.sim.world import PID_BASE, World
 
 I64 = npt.NDArray[np.int64]
-READ_KINDS = np.array([Kind.READ_PATIENT, Kind.READ_ANNOTATION, Kind.READ_DOCUMENT,
-                       Kind.READ_PRESCRIPTION, Kind.PRINT_PATIENT], dtype=np.int64)
+READ_KINDS = np.array(
+    [
+        Kind.READ_PATIENT,
+        Kind.READ_ANNOTATION,
+        Kind.READ_DOCUMENT,
+        Kind.READ_PRESCRIPTION,
+        Kind.PRINT_PATIENT,
+    ],
+    dtype=np.int64,
+)
 
 
 def _pct(a: list[int], q: float) -> float:
@@ -33,8 +41,9 @@ class StatsCollector:
     def __init__(self, world: World) -> None:
         self.world = world
         roles = [a.role for a in world.actors]
-        self.role = np.asarray([{"doctor": 0, "locum": 0, "secretary": 1}.get(r, 2)
-                                for r in roles], dtype=np.int64)
+        self.role = np.asarray(
+            [{"doctor": 0, "locum": 0, "secretary": 1}.get(r, 2) for r in roles], dtype=np.int64
+        )
         self.reads = 0
         self.reads_explained = 0
         self.doc_events: list[int] = []
@@ -95,15 +104,19 @@ class StatsCollector:
         """Start, end, events and records of each attack or benign case (columns case, ts,
         t (epoch ms), records)."""
         agg = df.group_by("case").agg(
-            pl.col("t").min().alias("t0"), pl.col("t").max().alias("t1"),
+            pl.col("t").min().alias("t0"),
+            pl.col("t").max().alias("t1"),
             pl.col("ts").sort_by("t").first().alias("start"),
             pl.col("ts").sort_by("t").last().alias("end"),
-            pl.len().alias("events"), pl.col("records").sum().alias("records"))
+            pl.len().alias("events"),
+            pl.col("records").sum().alias("records"),
+        )
         for r in agg.iter_rows(named=True):
             d = self.cases.get(r["case"])
             if d is None:
-                self.cases[r["case"]] = {k: r[k] for k in ("t0", "t1", "start", "end", "events",
-                                                           "records")}
+                self.cases[r["case"]] = {
+                    k: r[k] for k in ("t0", "t1", "start", "end", "events", "records")
+                }
                 continue
             if r["t0"] < d["t0"]:
                 d["t0"], d["start"] = r["t0"], r["start"]
@@ -120,19 +133,22 @@ class StatsCollector:
             "events_per_doctor_day_mean": round(float(np.mean(self.doc_events or [0])), 1),
             "events_per_doctor_day_median": _pct(self.doc_events, 50),
             "events_per_doctor_day_p90": _pct(self.doc_events, 90),
-            "distinct_patients_per_doctor_day_mean": round(float(np.mean(self.doc_patients
-                                                                         or [0])), 1),
+            "distinct_patients_per_doctor_day_mean": round(
+                float(np.mean(self.doc_patients or [0])), 1
+            ),
             "distinct_patients_per_doctor_day_median": _pct(self.doc_patients, 50),
             "distinct_patients_per_doctor_day_p90": _pct(self.doc_patients, 90),
             "events_per_secretary_day_mean": round(float(np.mean(self.sec_events or [0])), 1),
-            "distinct_patients_per_secretary_day_mean": round(float(np.mean(self.sec_patients
-                                                                            or [0])), 1),
+            "distinct_patients_per_secretary_day_mean": round(
+                float(np.mean(self.sec_patients or [0])), 1
+            ),
             "doctor_days": len(self.doc_events),
             "secretary_days": len(self.sec_events),
             "active_account_days": self.active_account_days,
             "reads": self.reads,
-            "reads_explained_by_appointment_share": round(self.reads_explained
-                                                          / max(1, self.reads), 4),
+            "reads_explained_by_appointment_share": round(
+                self.reads_explained / max(1, self.reads), 4
+            ),
             "night_share_of_genuine_events": round(self.night_genuine / max(1, self.genuine), 5),
             "genuine_events_by_kind": dict(sorted(self.by_action.items())),
         }
@@ -162,8 +178,10 @@ LABELS = {
 def print_stats(doc: dict[str, Any], console: Console | None = None) -> None:
     """Render a world.json's statistics as a Rich table."""
     console = console or Console()
-    t = Table(title=f"world {doc.get('preset')} seed={doc.get('seed')} "
-                    f"{doc.get('start')}..{doc.get('end')}")
+    t = Table(
+        title=f"world {doc.get('preset')} seed={doc.get('seed')} "
+        f"{doc.get('start')}..{doc.get('end')}"
+    )
     t.add_column("statistic")
     t.add_column("value", justify="right")
     for k, v in doc.get("counts", {}).items():

@@ -54,16 +54,27 @@ class Appointments:
 
     def subset(self, m: npt.NDArray[np.bool_]) -> Appointments:
         """The appointments selected by a mask."""
-        return Appointments(self.actor[m], self.start[m], self.pid[m], self.channel[m],
-                            self.booked[m], self.booker[m], self.show[m])
+        return Appointments(
+            self.actor[m],
+            self.start[m],
+            self.pid[m],
+            self.channel[m],
+            self.booked[m],
+            self.booker[m],
+            self.show[m],
+        )
 
     @staticmethod
     def concat(parts: list[Appointments]) -> Appointments:
         """Appointments of several blocks."""
         if not parts:
             return _empty_appts()
-        return Appointments(*[np.concatenate([getattr(x, f) for x in parts]) for f in
-                              ("actor", "start", "pid", "channel", "booked", "booker", "show")])
+        return Appointments(
+            *[
+                np.concatenate([getattr(x, f) for x in parts])
+                for f in ("actor", "start", "pid", "channel", "booked", "booker", "show")
+            ]
+        )
 
 
 def _empty_appts() -> Appointments:
@@ -166,8 +177,9 @@ class Agenda:
             start = mid + np.asarray(slots, dtype=np.int64)[chosen] * MS_MIN
             use_own = g.random(n) < 0.86
             idx = np.where(use_own, sampler.draw_on(g, n, t, c.panel), sampler.draw_on(g, n, t))
-            parts.append((np.full(n, c.gidx, dtype=np.int64), start, pids[idx],
-                          np.zeros(n, dtype=np.int64)))
+            parts.append(
+                (np.full(n, c.gidx, dtype=np.int64), start, pids[idx], np.zeros(n, dtype=np.int64))
+            )
         # new patients come for a first consultation on the day their file is created
         new_idx = np.flatnonzero(w.created_day[sl] == t)
         if len(new_idx) and clin:
@@ -176,9 +188,14 @@ class Agenda:
             for k in range(len(new_idx)):
                 s, e = clin[int(who[k])].blocks[int(g.integers(len(clin[int(who[k])].blocks)))]
                 starts.append(mid + int(g.integers(s, max(s + 1, e - 15))) * MS_MIN)
-            parts.append((np.asarray([clin[int(k)].gidx for k in who], dtype=np.int64),
-                          np.asarray(starts, dtype=np.int64), pids[new_idx],
-                          np.full(len(new_idx), 3, dtype=np.int64)))
+            parts.append(
+                (
+                    np.asarray([clin[int(k)].gidx for k in who], dtype=np.int64),
+                    np.asarray(starts, dtype=np.int64),
+                    pids[new_idx],
+                    np.full(len(new_idx), 3, dtype=np.int64),
+                )
+            )
         if not parts:
             return _empty_appts()
         actor = np.concatenate([x[0] for x in parts])
@@ -194,38 +211,58 @@ class Agenda:
         lead = np.where(walk, 0, np.floor(cfg.booking_horizon_days * g.random(n) ** 1.7))
         bday = t - lead.astype(np.int64)
         days_u = np.unique(bday)
-        bmid_u = np.asarray([local_midnight_ms(w.start + dt.timedelta(days=int(d)))
-                             for d in days_u], dtype=np.int64)
-        closed_u = np.asarray([(w.start + dt.timedelta(days=int(d))).weekday() >= 5
-                               or is_holiday(w.start + dt.timedelta(days=int(d)))
-                               for d in days_u])
-        k = np.searchsorted(days_u, bday)
-        bmid = bmid_u[k]
-        channel = np.where(np.isin(channel, (0, 2)) & closed_u[k], 1, channel)
+        bmid_u = np.asarray(
+            [local_midnight_ms(w.start + dt.timedelta(days=int(d))) for d in days_u], dtype=np.int64
+        )
+        closed_u = np.asarray(
+            [
+                (w.start + dt.timedelta(days=int(d))).weekday() >= 5
+                or is_holiday(w.start + dt.timedelta(days=int(d)))
+                for d in days_u
+            ]
+        )
+        pos = np.searchsorted(days_u, bday)
+        bmid = bmid_u[pos]
+        channel = np.where(np.isin(channel, (0, 2)) & closed_u[pos], 1, channel)
         works = np.zeros(n, dtype=bool)
         if (channel == 2).any():
             for d in days_u.tolist():
                 on = [c.gidx for c in self.clinicians(int(d))]
                 works |= (bday == d) & np.isin(actor, on)
         channel = np.where((channel == 2) & ~works & (bday != t), 1, channel)
-        minute = np.where(channel == 1, g.integers(7 * 60, 23 * 60, size=n),
-                          np.where(channel == 0, g.integers(8 * 60 + 30, 18 * 60 + 30, size=n),
-                                   g.integers(9 * 60, 18 * 60, size=n)))
+        minute = np.where(
+            channel == 1,
+            g.integers(7 * 60, 23 * 60, size=n),
+            np.where(
+                channel == 0,
+                g.integers(8 * 60 + 30, 18 * 60 + 30, size=n),
+                g.integers(9 * 60, 18 * 60, size=n),
+            ),
+        )
         booked = bmid + minute * MS_MIN + g.integers(0, 60_000, size=n)
-        walk_at = np.minimum(np.maximum(mid + 8 * 60 * MS_MIN,
-                                        start - g.integers(10, 150, size=n) * MS_MIN),
-                             start - MS_MIN)
+        walk_at = np.minimum(
+            np.maximum(mid + 8 * 60 * MS_MIN, start - g.integers(10, 150, size=n) * MS_MIN),
+            start - MS_MIN,
+        )
         booked = np.where(channel == 3, walk_at, booked)
         late = booked >= start
         booked = np.where(late, start - g.integers(5, 60, size=n) * MS_MIN, booked)
         secs = np.asarray(pr.secretaries or [-1], dtype=np.int64)
         sec_pick = secs[g.integers(0, len(secs), size=n)]
-        booker = np.where(channel == 1, pr.service,
-                          np.where(np.isin(channel, (0, 3)) & has_sec, sec_pick, actor))
+        booker = np.where(
+            channel == 1, pr.service, np.where(np.isin(channel, (0, 3)) & has_sec, sec_pick, actor)
+        )
         show = g.random(n) >= 0.04
         order = np.argsort(start, kind="stable")
-        return Appointments(actor[order], start[order], pid[order], channel[order],
-                            booked[order], booker[order], show[order])
+        return Appointments(
+            actor[order],
+            start[order],
+            pid[order],
+            channel[order],
+            booked[order],
+            booker[order],
+            show[order],
+        )
 
 
 class Sampler:
@@ -270,8 +307,10 @@ class Sampler:
         cdf = self.cdf(panel)
         if n <= 0 or len(cdf) == 0 or cdf[-1] <= 0:
             return np.zeros(max(n, 0), dtype=np.int64)
-        return np.minimum(np.searchsorted(cdf, g.random(n) * cdf[-1], side="right"),
-                          len(cdf) - 1).astype(np.int64)
+        out: I64 = np.minimum(
+            np.searchsorted(cdf, g.random(n) * cdf[-1], side="right"), len(cdf) - 1
+        ).astype(np.int64)
+        return out
 
 
 _SAMPLERS: dict[tuple[int, int], Sampler] = {}
@@ -297,8 +336,11 @@ def clinicians_on(world: World, p: int, t: int) -> list[Clinician]:
         return []
     pr = world.practices[p]
     g = rng.generator(world.cfg.seed, rng.STREAM_SCHEDULE, p, t + 1000, 7)
-    active = [(k, world.actors[a]) for k, a in enumerate(pr.doctors)
-              if world.actors[a].active_from <= t <= world.actors[a].active_to]
+    active = [
+        (k, world.actors[a])
+        for k, a in enumerate(pr.doctors)
+        if world.actors[a].active_from <= t <= world.actors[a].active_to
+    ]
     if not active:
         return []
     if wd == 5:
@@ -312,8 +354,7 @@ def clinicians_on(world: World, p: int, t: int) -> list[Clinician]:
         if a.vacation[0] <= t <= a.vacation[1]:
             if locums:
                 loc = world.actors[locums.pop(0)]
-                out.append(Clinician(loc.gidx, [(loc.start_min, 745), (840, loc.end_min)], k,
-                                     0.9))
+                out.append(Clinician(loc.gidx, [(loc.start_min, 745), (840, loc.end_min)], k, 0.9))
             continue
         off = dict(a.weekly_off)
         part = off.get(wd)
@@ -346,8 +387,18 @@ class PracticeDay:
         """Tenant index (= practice index)."""
         return self.p
 
-    def open_session(self, actor: int, start: int, end: int, ip: int, ua: int, *,
-                     tag: int = 0, login: bool = True, logout: bool = True) -> Session:
+    def open_session(
+        self,
+        actor: int,
+        start: int,
+        end: int,
+        ip: int,
+        ua: int,
+        *,
+        tag: int = 0,
+        login: bool = True,
+        logout: bool = True,
+    ) -> Session:
         """Record a session and emit its login/logout events."""
         s = Session(start, end, self.tables.new_session(), ip, ua)
         self.sessions.setdefault(actor, []).append(s)
@@ -357,15 +408,25 @@ class PracticeDay:
             self.batch.add(np.array([end]), Kind.LOGOUT, self.p, actor, s.sid, ip, ua, tag=tag)
         return s
 
-    def emit_in_sessions(self, actor: int, sess: list[Session], ts: I64, kind: int | I64,
-                         pids: I64 | None, *, tag: int = 0, status: int | I64 = 200,
-                         query: int | I64 = -1) -> None:
+    def emit_in_sessions(
+        self,
+        actor: int,
+        sess: list[Session],
+        ts: I64,
+        kind: int | I64,
+        pids: I64 | None,
+        *,
+        tag: int = 0,
+        status: int | I64 = 200,
+        query: int | I64 = -1,
+    ) -> None:
         """Emit single-patient events, each in the session covering its time."""
         if len(ts) == 0 or not sess:
             return
         sid, ip, ua = _session_cols(sess, ts)
-        self.batch.add(ts, kind, self.p, actor, sid, ip, ua, pids, status=status, tag=tag,
-                       query=query)
+        self.batch.add(
+            ts, kind, self.p, actor, sid, ip, ua, pids, status=status, tag=tag, query=query
+        )
 
 
 class ActorDay:
@@ -389,9 +450,19 @@ class ActorDay:
         """Requests returning several patients each (searches, lists)."""
         self.multi.append((ts.astype(np.int64), kind, counts, values, query))
 
-    def close(self, ctx: PracticeDay, actor: int, ip: int, ua: int, *, lunch_relogin: bool,
-              sync_every: int, sync_filter: int | None, not_before: int | None = None,
-              not_after: int | None = None) -> list[Session]:
+    def close(
+        self,
+        ctx: PracticeDay,
+        actor: int,
+        ip: int,
+        ua: int,
+        *,
+        lunch_relogin: bool,
+        sync_every: int,
+        sync_filter: int | None,
+        not_before: int | None = None,
+        not_after: int | None = None,
+    ) -> list[Session]:
         """Emit the requests inside sessions (login, schedule polling, logout)."""
         all_ts = self.ts + [m[0] for m in self.multi]
         if not any(len(x) for x in all_ts):
@@ -408,22 +479,30 @@ class ActorDay:
         if lunch_relogin:
             srt = np.sort(ts_all)
             gaps = np.diff(srt)
-            lunch = (srt[:-1] > ctx.mid + 11 * 60 * MS_MIN) & (srt[:-1] < ctx.mid + 15 * 60 * MS_MIN)
+            lunch = (srt[:-1] > ctx.mid + 11 * 60 * MS_MIN) & (
+                srt[:-1] < ctx.mid + 15 * 60 * MS_MIN
+            )
             if lunch.any() and gaps[lunch].max() > 40 * MS_MIN:
                 i = int(np.flatnonzero(lunch)[np.argmax(gaps[lunch])])
                 a_end = int(srt[i]) + int(g.integers(60, 600)) * MS_S
                 b_start = int(srt[i + 1]) - int(g.integers(60, 900)) * MS_S
                 if b_start > a_end:
                     bounds = [(first, a_end), (b_start, last)]
-        sess = [ctx.open_session(actor, s, e, ip, ua, logout=bool(g.random() < 0.7))
-                for s, e in bounds]
+        sess = [
+            ctx.open_session(actor, s, e, ip, ua, logout=bool(g.random() < 0.7)) for s, e in bounds
+        ]
         if self.ts:
-            ctx.emit_in_sessions(actor, sess, np.concatenate(self.ts), np.concatenate(self.kind),
-                                 np.concatenate(self.pid), status=np.concatenate(self.status))
+            ctx.emit_in_sessions(
+                actor,
+                sess,
+                np.concatenate(self.ts),
+                np.concatenate(self.kind),
+                np.concatenate(self.pid),
+                status=np.concatenate(self.status),
+            )
         for ts, kind, counts, values, query in self.multi:
             sid, sip, sua = _session_cols(sess, ts)
-            ctx.batch.add(ts, kind, ctx.p, actor, sid, sip, sua, values, counts=counts,
-                          query=query)
+            ctx.batch.add(ts, kind, ctx.p, actor, sid, sip, sua, values, counts=counts, query=query)
         if sync_every > 0:
             for s in sess:
                 _schedule_sync(ctx, actor, s, sync_every, sync_filter)
@@ -434,13 +513,21 @@ def _session_cols(sess: list[Session], ts: I64) -> tuple[I64, I64, I64]:
     """Session, address and user-agent columns for events at ts."""
     starts = np.asarray([s.start for s in sess], dtype=np.int64)
     k = np.clip(np.searchsorted(starts, ts, side="right") - 1, 0, len(sess) - 1)
-    return (np.asarray([s.sid for s in sess], dtype=np.int64)[k],
-            np.asarray([s.ip for s in sess], dtype=np.int64)[k],
-            np.asarray([s.ua for s in sess], dtype=np.int64)[k])
+    return (
+        np.asarray([s.sid for s in sess], dtype=np.int64)[k],
+        np.asarray([s.ip for s in sess], dtype=np.int64)[k],
+        np.asarray([s.ua for s in sess], dtype=np.int64)[k],
+    )
 
 
-def _schedule_sync(ctx: PracticeDay, actor: int, s: Session, every_min: int,
-                   only_actor: int | None, ua: int | None = None) -> None:
+def _schedule_sync(
+    ctx: PracticeDay,
+    actor: int,
+    s: Session,
+    every_min: int,
+    only_actor: int | None,
+    ua: int | None = None,
+) -> None:
     """The desktop client's periodic `GET /appointments?date=...` over a session."""
     g = ctx.g
     step = every_min * MS_MIN
@@ -458,8 +545,18 @@ def _schedule_sync(ctx: PracticeDay, actor: int, s: Session, every_min: int,
     counts = visible.sum(axis=1).astype(np.int64)
     values = np.broadcast_to(pids, visible.shape)[visible]
     q = ctx.tables.query(f"date={ctx.date.isoformat()}")
-    ctx.batch.add(ts, Kind.LIST_APPOINTMENT, ctx.p, actor, s.sid, s.ip,
-                  s.ua if ua is None else ua, values, counts=counts, query=q)
+    ctx.batch.add(
+        ts,
+        Kind.LIST_APPOINTMENT,
+        ctx.p,
+        actor,
+        s.sid,
+        s.ip,
+        s.ua if ua is None else ua,
+        values,
+        counts=counts,
+        query=q,
+    )
 
 
 def consult_events(ctx: PracticeDay, ad: ActorDay, t0: I64, pids: I64) -> None:
@@ -483,11 +580,15 @@ def consult_events(ctx: PracticeDay, ad: ActorDay, t0: I64, pids: I64) -> None:
     rx = t0[m] + g.integers(8 * 60 * s, 17 * 60 * s, size=int(m.sum()))
     ad.add(rx, Kind.CREATE_PRESCRIPTION, pids[m])
     m = g.random(n) < 0.12
-    ad.add(t0[m] + g.integers(9 * 60 * s, 18 * 60 * s, size=int(m.sum())), Kind.PRINT_PATIENT,
-           pids[m])
+    ad.add(
+        t0[m] + g.integers(9 * 60 * s, 18 * 60 * s, size=int(m.sum())), Kind.PRINT_PATIENT, pids[m]
+    )
     m = g.random(n) < 0.004
-    ad.add(t0[m] + g.integers(5 * 60 * s, 15 * 60 * s, size=int(m.sum())), Kind.CREATE_ANNOTATION,
-           pids[m])
+    ad.add(
+        t0[m] + g.integers(5 * 60 * s, 15 * 60 * s, size=int(m.sum())),
+        Kind.CREATE_ANNOTATION,
+        pids[m],
+    )
 
 
 def practice_day(ctx: PracticeDay) -> None:
@@ -504,8 +605,9 @@ def practice_day(ctx: PracticeDay) -> None:
     workday = bool(clin)
     bookings = ctx.agenda.booked_during(t)
     n_sec = len(pr.secretaries)
-    checker = np.where(g.random(len(appts)) < 0.65, g.integers(0, max(1, n_sec), size=len(appts)),
-                       -1)
+    checker = np.where(
+        g.random(len(appts)) < 0.65, g.integers(0, max(1, n_sec), size=len(appts)), -1
+    )
     created = np.flatnonzero(w.created_day[sl] == t)
     creator = g.integers(0, max(1, n_sec), size=len(created))
 
@@ -523,8 +625,12 @@ def practice_day(ctx: PracticeDay) -> None:
         k = int(g.poisson(9 * c.intensity))
         if k:
             idx = sampler.draw_on(g, k, t, c.panel)
-            ts = ctx.mid + first_block * MS_MIN - int(g.integers(5, 25)) * MS_MIN \
+            ts = (
+                ctx.mid
+                + first_block * MS_MIN
+                - int(g.integers(5, 25)) * MS_MIN
                 + np.cumsum(g.exponential(35.0, size=k)).astype(np.int64) * MS_S
+            )
             ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
             ad.add(ts + g.integers(2, 30, size=k) * MS_S, Kind.READ_DOCUMENT, pids_all[idx])
         # calls, results and renewals through the day
@@ -534,29 +640,44 @@ def practice_day(ctx: PracticeDay) -> None:
             ts = _times_in_blocks(g, ctx.mid, c.blocks, k)
             ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
             m = g.random(k) < 0.6
-            ad.add(ts[m] + g.integers(3, 60, size=int(m.sum())) * MS_S, Kind.READ_DOCUMENT,
-                   pids_all[idx][m])
+            ad.add(
+                ts[m] + g.integers(3, 60, size=int(m.sum())) * MS_S,
+                Kind.READ_DOCUMENT,
+                pids_all[idx][m],
+            )
             m = g.random(k) < 0.45
-            ad.add(ts[m] + g.integers(30, 240, size=int(m.sum())) * MS_S,
-                   Kind.CREATE_PRESCRIPTION, pids_all[idx][m])
+            ad.add(
+                ts[m] + g.integers(30, 240, size=int(m.sum())) * MS_S,
+                Kind.CREATE_PRESCRIPTION,
+                pids_all[idx][m],
+            )
         _searches(ctx, ad, int(g.poisson(2.5)), sampler, c.blocks)
         # the clinician's own bookings of follow-ups
         mine_b = bookings.booker == c.gidx
         if mine_b.any():
             bt = bookings.booked[mine_b]
-            ad.add(bt - g.integers(5, 40, size=len(bt)) * MS_S, Kind.READ_PATIENT,
-                   bookings.pid[mine_b])
+            ad.add(
+                bt - g.integers(5, 40, size=len(bt)) * MS_S, Kind.READ_PATIENT, bookings.pid[mine_b]
+            )
             ad.add(bt, Kind.CREATE_APPOINTMENT, bookings.pid[mine_b], status=201)
         if n_sec == 0 and ci == 0 and len(created):
             cts = _times_in_blocks(g, ctx.mid, c.blocks, len(created))
             ad.add(cts, Kind.CREATE_PATIENT, pids_all[created], status=201)
-        ad.close(ctx, c.gidx, office, tables.ua(w.uas[a.ua]), lunch_relogin=g.random() < 0.5,
-                 sync_every=pr.sync_minutes, sync_filter=c.gidx)
+        ad.close(
+            ctx,
+            c.gidx,
+            office,
+            tables.ua(w.uas[a.ua]),
+            lunch_relogin=g.random() < 0.5,
+            sync_every=pr.sync_minutes,
+            sync_filter=c.gidx,
+        )
 
     if workday:
         for k, s_g in enumerate(pr.secretaries):
-            _secretary_day(ctx, s_g, appts, checker == k, bookings, created[creator == k],
-                           sampler, office)
+            _secretary_day(
+                ctx, s_g, appts, checker == k, bookings, created[creator == k], sampler, office
+            )
     _service_day(ctx, bookings)
     # evenings (and some Sundays) from home
     for d_g in pr.doctors:
@@ -577,14 +698,25 @@ def practice_day(ctx: PracticeDay) -> None:
         ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
         ad.add(ts + g.integers(3, 40, size=k) * MS_S, Kind.READ_DOCUMENT, pids_all[idx])
         m = g.random(k) < 0.3
-        ad.add(ts[m] + g.integers(40, 200, size=int(m.sum())) * MS_S, Kind.CREATE_PRESCRIPTION,
-               pids_all[idx][m])
-        ad.close(ctx, d_g, tables.ip(a.home_ip), tables.ua(w.uas[a.home_ua]), lunch_relogin=False,
-                 sync_every=0, sync_filter=None)
+        ad.add(
+            ts[m] + g.integers(40, 200, size=int(m.sum())) * MS_S,
+            Kind.CREATE_PRESCRIPTION,
+            pids_all[idx][m],
+        )
+        ad.close(
+            ctx,
+            d_g,
+            tables.ip(a.home_ip),
+            tables.ua(w.uas[a.home_ua]),
+            lunch_relogin=False,
+            sync_every=0,
+            sync_filter=None,
+        )
 
 
-def _times_in_blocks(g: np.random.Generator, mid: int, blocks: list[tuple[int, int]],
-                     k: int) -> I64:
+def _times_in_blocks(
+    g: np.random.Generator, mid: int, blocks: list[tuple[int, int]], k: int
+) -> I64:
     lens = np.asarray([e - s for s, e in blocks], dtype=np.float64)
     which = g.choice(len(blocks), size=k, p=lens / lens.sum())
     starts = np.asarray([s for s, _ in blocks], dtype=np.int64)[which]
@@ -657,8 +789,9 @@ def search_results(ctx: PracticeDay, prefix: str, cap: int, include_canaries: bo
     return w.pid[idx[keep][:cap]]
 
 
-def _searches(ctx: PracticeDay, ad: ActorDay, k: int, sampler: Sampler,
-              blocks: list[tuple[int, int]]) -> None:
+def _searches(
+    ctx: PracticeDay, ad: ActorDay, k: int, sampler: Sampler, blocks: list[tuple[int, int]]
+) -> None:
     """k name searches for practice patients, each followed by opening the file."""
     if k <= 0:
         return
@@ -671,7 +804,7 @@ def _searches(ctx: PracticeDay, ad: ActorDay, k: int, sampler: Sampler,
     qs = np.zeros(k, dtype=np.int64)
     for i in range(k):
         slug = SEARCH.slug_of(int(w.lname[sl][idx[i]]))
-        prefix = slug[:int(g.integers(3, 7))]
+        prefix = slug[: int(g.integers(3, 7))]
         res = search_results(ctx, prefix, 20, include_canaries=False)
         counts[i] = len(res)
         values.append(res)
@@ -680,9 +813,16 @@ def _searches(ctx: PracticeDay, ad: ActorDay, k: int, sampler: Sampler,
     ad.add(ts + g.integers(2, 15, size=k) * MS_S, Kind.READ_PATIENT, w.pid[sl][idx])
 
 
-def _secretary_day(ctx: PracticeDay, s_g: int, appts: Appointments,
-                   checkin: npt.NDArray[np.bool_], bookings: Appointments, created: I64,
-                   sampler: Sampler, office: int) -> None:
+def _secretary_day(
+    ctx: PracticeDay,
+    s_g: int,
+    appts: Appointments,
+    checkin: npt.NDArray[np.bool_],
+    bookings: Appointments,
+    created: I64,
+    sampler: Sampler,
+    office: int,
+) -> None:
     """A front-desk day: check-ins, prefetch bursts, bookings, new files, calls."""
     w, g = ctx.world, ctx.g
     a = w.actors[s_g]
@@ -694,13 +834,20 @@ def _secretary_day(ctx: PracticeDay, s_g: int, appts: Appointments,
     at = appts.start[arrive] - g.integers(1, 12, size=int(arrive.sum())) * MS_MIN
     ad.add(at, Kind.READ_PATIENT, appts.pid[arrive])
     m = g.random(len(at)) < 0.08
-    ad.add(at[m] + g.integers(20, 200, size=int(m.sum())) * MS_S, Kind.UPDATE_PATIENT,
-           appts.pid[arrive][m])
+    ad.add(
+        at[m] + g.integers(20, 200, size=int(m.sum())) * MS_S,
+        Kind.UPDATE_PATIENT,
+        appts.pid[arrive][m],
+    )
     # front-desk screen prefetch: the half-day's scheduled files in one burst
     if pr.prefetch:
-        for lo_min, hi_min, at_min in ((0, 13 * 60, a.start_min + int(g.integers(2, 15))),
-                                       (13 * 60, 24 * 60, 13 * 60 + int(g.integers(35, 70)))):
-            m = (appts.start >= ctx.mid + lo_min * MS_MIN) & (appts.start < ctx.mid + hi_min * MS_MIN)
+        for lo_min, hi_min, at_min in (
+            (0, 13 * 60, a.start_min + int(g.integers(2, 15))),
+            (13 * 60, 24 * 60, 13 * 60 + int(g.integers(35, 70))),
+        ):
+            m = (appts.start >= ctx.mid + lo_min * MS_MIN) & (
+                appts.start < ctx.mid + hi_min * MS_MIN
+            )
             m &= appts.booked < ctx.mid + at_min * MS_MIN
             n = int(m.sum())
             if n:
@@ -718,17 +865,28 @@ def _secretary_day(ctx: PracticeDay, s_g: int, appts: Appointments,
     if len(created):
         ts = _times_in_blocks(g, ctx.mid, blocks, len(created))
         ad.add(ts, Kind.CREATE_PATIENT, w.pid[sl][created], status=201)
-        ad.add(ts + g.integers(30, 300, size=len(created)) * MS_S, Kind.UPDATE_PATIENT,
-               w.pid[sl][created])
+        ad.add(
+            ts + g.integers(30, 300, size=len(created)) * MS_S,
+            Kind.UPDATE_PATIENT,
+            w.pid[sl][created],
+        )
     # calls: find a file and open it; letters and forms printed
     _searches(ctx, ad, int(g.poisson(14)), sampler, blocks)
     k = int(g.poisson(3))
     if k:
         idx = sampler.draw_on(g, k, ctx.t)
         ad.add(_times_in_blocks(g, ctx.mid, blocks, k), Kind.PRINT_PATIENT, w.pid[sl][idx])
-    ad.close(ctx, s_g, office, ctx.tables.ua(w.uas[a.ua]), lunch_relogin=g.random() < 0.6,
-             sync_every=pr.sync_minutes, sync_filter=None,
-             not_before=ctx.mid + a.start_min * MS_MIN, not_after=ctx.mid + a.end_min * MS_MIN)
+    ad.close(
+        ctx,
+        s_g,
+        office,
+        ctx.tables.ua(w.uas[a.ua]),
+        lunch_relogin=g.random() < 0.6,
+        sync_every=pr.sync_minutes,
+        sync_filter=None,
+        not_before=ctx.mid + a.start_min * MS_MIN,
+        not_after=ctx.mid + a.end_min * MS_MIN,
+    )
 
 
 def _service_day(ctx: PracticeDay, bookings: Appointments) -> None:
@@ -737,11 +895,22 @@ def _service_day(ctx: PracticeDay, bookings: Appointments) -> None:
     pr = w.practices[ctx.p]
     ip = ctx.tables.ip(w.actors[pr.service].home_ip)
     ua = ctx.tables.ua(AGENDA_UA)
-    s = ctx.open_session(pr.service, ctx.mid + int(ctx.g.integers(0, 60_000)),
-                         ctx.mid + MS_DAY - 60_000 - int(ctx.g.integers(0, 60_000)), ip, ua,
-                         logout=False)
+    s = ctx.open_session(
+        pr.service,
+        ctx.mid + int(ctx.g.integers(0, 60_000)),
+        ctx.mid + MS_DAY - 60_000 - int(ctx.g.integers(0, 60_000)),
+        ip,
+        ua,
+        logout=False,
+    )
     mine = bookings.booker == pr.service
     if mine.any():
-        ctx.emit_in_sessions(pr.service, [s], bookings.booked[mine], Kind.CREATE_APPOINTMENT,
-                             bookings.pid[mine], status=201)
+        ctx.emit_in_sessions(
+            pr.service,
+            [s],
+            bookings.booked[mine],
+            Kind.CREATE_APPOINTMENT,
+            bookings.pid[mine],
+            status=201,
+        )
     _schedule_sync(ctx, pr.service, s, 60, None)

@@ -27,10 +27,36 @@ FLAG_NOTE = 4
 FLAG_SENSITIVE = 8
 
 # First octets of French residential access networks (plausible, synthetic addresses).
-RESIDENTIAL_OCTETS = (2, 5, 31, 37, 77, 78, 79, 80, 81, 82, 83, 86, 88, 89, 90, 91, 92, 109,
-                      176, 195)
-HOSTING_PREFIXES = ("51.{}.{}.{}", "54.{}.{}.{}", "163.172.{}.{}", "185.{}.{}.{}",
-                    "45.{}.{}.{}", "193.{}.{}.{}")
+RESIDENTIAL_OCTETS = (
+    2,
+    5,
+    31,
+    37,
+    77,
+    78,
+    79,
+    80,
+    81,
+    82,
+    83,
+    86,
+    88,
+    89,
+    90,
+    91,
+    92,
+    109,
+    176,
+    195,
+)
+HOSTING_PREFIXES = (
+    "51.{}.{}.{}",
+    "54.{}.{}.{}",
+    "163.172.{}.{}",
+    "185.{}.{}.{}",
+    "45.{}.{}.{}",
+    "193.{}.{}.{}",
+)
 
 
 def residential_ip(seed: int, field_tag: int, key: int) -> str:
@@ -45,7 +71,7 @@ def hosting_ip(seed: int, field_tag: int, key: int) -> str:
     h = int(rng.hash_u64(seed, field_tag, np.array([key], dtype=np.uint64))[0])
     fmt = HOSTING_PREFIXES[h % len(HOSTING_PREFIXES)]
     parts = [(h >> 8) % 256, (h >> 16) % 256, 1 + (h >> 24) % 254]
-    return fmt.format(*parts[-fmt.count("{}"):])
+    return fmt.format(*parts[-fmt.count("{}") :])
 
 
 @dataclass
@@ -178,7 +204,9 @@ def build_world(cfg: SimConfig) -> World:
         used: set[str] = set()
         opened = start - dt.timedelta(days=int(g.integers(400, int(cfg.history_years * 365) + 401)))
         for _ in range(n_doc):
-            a = new_actor(p, "dr", "doctor", used, opened + dt.timedelta(days=int(g.integers(0, 300))))
+            a = new_actor(
+                p, "dr", "doctor", used, opened + dt.timedelta(days=int(g.integers(0, 300)))
+            )
             a.start_min = int(g.integers(450, 560))
             a.end_min = int(g.integers(1080, 1200))
             a.intensity = float(np.exp(g.normal(0.0, 0.18)))
@@ -199,12 +227,16 @@ def build_world(cfg: SimConfig) -> World:
             pr.doctors.append(a.gidx)
         n_sec = 0 if (n_doc == 1 and g.random() < 0.4) else (1 if n_doc <= 3 else 2)
         for _ in range(n_sec):
-            a = new_actor(p, "sec", "secretary", used, opened + dt.timedelta(days=int(g.integers(0, 2000))))
+            a = new_actor(
+                p, "sec", "secretary", used, opened + dt.timedelta(days=int(g.integers(0, 2000)))
+            )
             a.start_min = int(g.integers(440, 510))
             a.end_min = int(g.integers(1050, 1150))
             pr.secretaries.append(a.gidx)
         if g.random() < 0.5:
-            a = new_actor(p, "dr", "locum", used, start - dt.timedelta(days=int(g.integers(30, 1500))))
+            a = new_actor(
+                p, "dr", "locum", used, start - dt.timedelta(days=int(g.integers(30, 1500)))
+            )
             a.start_min = int(g.integers(470, 540))
             a.end_min = int(g.integers(1080, 1170))
             pr.locums.append(a.gidx)
@@ -215,15 +247,25 @@ def build_world(cfg: SimConfig) -> World:
         practices.append(pr)
 
     # patient files per doctor, decoys per practice
-    doc_files = [np.maximum(200, np.exp(np.log(cfg.records_per_doctor)
-                                        + g.normal(0.0, cfg.records_sigma, size=len(pr.doctors))))
-                 .astype(np.int64) for pr in practices]
+    doc_files = [
+        np.maximum(
+            200,
+            np.exp(
+                np.log(cfg.records_per_doctor)
+                + g.normal(0.0, cfg.records_sigma, size=len(pr.doctors))
+            ),
+        ).astype(np.int64)
+        for pr in practices
+    ]
     n_canary = cfg.canaries_per_practice
     workdays = sum(1 for i in range(cfg.days) if (start + dt.timedelta(days=i)).weekday() < 5)
-    new_counts = [int(g.poisson(cfg.new_patients_per_doctor_day * len(pr.doctors) * workdays))
-                  for pr in practices]
-    per_prac = np.array([int(d.sum()) + n_canary + nc for d, nc in zip(doc_files, new_counts,
-                                                                         strict=True)])
+    new_counts = [
+        int(g.poisson(cfg.new_patients_per_doctor_day * len(pr.doctors) * workdays))
+        for pr in practices
+    ]
+    per_prac = np.array(
+        [int(d.sum()) + n_canary + nc for d, nc in zip(doc_files, new_counts, strict=True)]
+    )
     n = int(per_prac.sum())
     practice_of = np.repeat(np.arange(n_prac, dtype=np.int64), per_prac)
     lo = np.concatenate([[0], np.cumsum(per_prac)[:-1]])
@@ -232,22 +274,23 @@ def build_world(cfg: SimConfig) -> World:
     flags = np.zeros(n, dtype=np.int64)
     ctime = np.empty(n, dtype=np.float64)  # creation time in days before the window start
     for p, pr in enumerate(practices):
-        a, files = int(lo[p]), doc_files[p]
+        at, files = int(lo[p]), doc_files[p]
         old = int(files.sum())
         docs = np.repeat(np.arange(len(files), dtype=np.int64), files)
         g.shuffle(docs)
-        doctor_of[a:a + old] = docs
-        doctor_of[a + old:a + old + n_canary] = -1
-        flags[a + old:a + old + n_canary] = FLAG_CANARY
+        c0, c1 = at + old, at + old + n_canary  # decoys, then files created in the window
         nc = new_counts[p]
-        doctor_of[a + old + n_canary:a + old + n_canary + nc] = g.integers(0, len(files), size=nc)
+        doctor_of[at:c0] = docs
+        doctor_of[c0:c1] = -1
+        flags[c0:c1] = FLAG_CANARY
+        doctor_of[c1 : c1 + nc] = g.integers(0, len(files), size=nc)
         opened_days = float((start - actors[pr.doctors[0]].created).days)
         # files accumulate since the practice opened, faster in recent years
-        ctime[a:a + old + n_canary] = opened_days * g.random(old + n_canary) ** 0.7
+        ctime[at:c1] = opened_days * g.random(old + n_canary) ** 0.7
         cdays = np.sort(g.integers(0, max(1, cfg.days), size=nc))
-        created_day[a + old + n_canary:a + old + n_canary + nc] = cdays
-        ctime[a + old + n_canary:a + old + n_canary + nc] = -cdays - g.random(nc)
-        pr.lo, pr.hi = a, a + int(per_prac[p])
+        created_day[c1 : c1 + nc] = cdays
+        ctime[c1 : c1 + nc] = -cdays - g.random(nc)
+        pr.lo, pr.hi = at, at + int(per_prac[p])
     # ids: global creation order (accounts share one id sequence across practices)
     order = np.argsort(-ctime, kind="stable")
     pid = np.empty(n, dtype=np.int64)
@@ -319,12 +362,28 @@ def build_world(cfg: SimConfig) -> World:
     nu = rng.hash_unit(seed, 214, pid)
     has_note = (nu < cfg.note_rate) & (created_day < 0)
     flags = flags | np.where(has_note | ((flags & FLAG_CANARY) != 0), FLAG_NOTE, 0)
-    from vigile.sim.identity import person_traits  # noqa: F401  (kept for symmetry)
-
     lname = _record_last_names(seed, pools, person, pid, is_dup)
-    return World(cfg, pools, start, practices, actors, uas, pid, practice_of, doctor_of, weight,
-                 age, lname, flags, created_day, person, is_dup, home_town, owner,
-                 n_persons=len(prim_idx))
+    return World(
+        cfg,
+        pools,
+        start,
+        practices,
+        actors,
+        uas,
+        pid,
+        practice_of,
+        doctor_of,
+        weight,
+        age,
+        lname,
+        flags,
+        created_day,
+        person,
+        is_dup,
+        home_town,
+        owner,
+        n_persons=len(prim_idx),
+    )
 
 
 def _normal_from_hash(seed: int, tag: int, keys: I64) -> F64:
@@ -333,21 +392,21 @@ def _normal_from_hash(seed: int, tag: int, keys: I64) -> F64:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def _record_last_names(seed: int, pools: Pools, person: I64, pid: I64, is_dup: npt.NDArray[np.bool_]
-                       ) -> I64:
+def _record_last_names(
+    seed: int, pools: Pools, person: I64, pid: I64, is_dup: npt.NDArray[np.bool_]
+) -> I64:
     """Encoded last name of each record (needed for searches), without building strings."""
     from vigile.sim.identity import person_traits, record_variations
 
     out = np.empty(len(pid), dtype=np.int64)
     step = 2_000_000
-    dummy_town = np.zeros(0, dtype=np.int64)
     for a in range(0, len(pid), step):
         b = min(len(pid), a + step)
         base = person_traits(seed, person[a:b], np.zeros(b - a, dtype=np.int64), 0, pools)
-        var = record_variations(seed, pid[a:b], base, is_dup[a:b], len(pools.towns),
-                                np.zeros(b - a, dtype=np.int64))
+        var = record_variations(
+            seed, pid[a:b], base, is_dup[a:b], len(pools.towns), np.zeros(b - a, dtype=np.int64)
+        )
         out[a:b] = var.last
-    del dummy_town
     return out
 
 

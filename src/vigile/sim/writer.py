@@ -39,8 +39,13 @@ _METHOD = pl.Series([ROUTES[k][0] for k in _KINDS])
 _ROUTE = pl.Series([ROUTES[k][1] for k in _KINDS])
 _ACTION = pl.Series([ROUTES[k][2] for k in _KINDS])
 _RESOURCE = pl.Series([ROUTES[k][3] for k in _KINDS])
-_WHAT = pl.Series([f',"action":"{ROUTES[k][2]}","resource":"{ROUTES[k][3]}","method":"{ROUTES[k][0]}"'
-                    f',"route":"{ROUTES[k][1]}","status":' for k in _KINDS])
+_WHAT = pl.Series(
+    [
+        f',"action":"{ROUTES[k][2]}","resource":"{ROUTES[k][3]}","method":"{ROUTES[k][0]}"'
+        f',"route":"{ROUTES[k][1]}","status":'
+        for k in _KINDS
+    ]
+)
 _BASE = np.array([ROUTES[k][4] for k in _KINDS], dtype=np.int64)
 _PER = np.array([ROUTES[k][5] for k in _KINDS], dtype=np.int64)
 
@@ -66,9 +71,9 @@ def offset_text(off: I64) -> pl.Series:
 
 def ts_expr(local_ms: str, off: str) -> pl.Expr:
     """RFC 3339 text from a local-time epoch-ms column and an offset-text column."""
-    return pl.concat_str([
-        pl.from_epoch(local_ms, time_unit="ms").dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"),
-        pl.col(off)])
+    return pl.concat_str(
+        [pl.from_epoch(local_ms, time_unit="ms").dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"), pl.col(off)]
+    )
 
 
 def event_id_expr(no: str) -> pl.Expr:
@@ -89,7 +94,7 @@ class Renderer:
         if hit is not None and hit[0] == len(values):
             return hit[1]
         if hit is not None and name != "query" and len(values) > hit[0]:
-            extra = _safe(values[hit[0]:], name)
+            extra = _safe(values[hit[0] :], name)
             ser = pl.concat([hit[1], extra])
         else:
             ser = _safe(values, name)
@@ -118,10 +123,14 @@ class Renderer:
         u_offs = np.zeros(len(first) + 1, dtype=np.int64)
         np.cumsum(u_cnt, out=u_offs[1:])
         u_sel = np.repeat(offs[first] - u_offs[:-1], u_cnt) + np.arange(int(u_offs[-1]))
-        txt = pl.select(pl.concat_str([pl.lit('"P'), pl.lit(pl.Series(vals[u_sel])).cast(
-            pl.String), pl.lit('"')])).to_series()
-        lst = pa.LargeListArray.from_arrays(pa.array(u_offs),
-                                            txt.to_arrow().cast(pa.large_string()))
+        txt = pl.select(
+            pl.concat_str(
+                [pl.lit('"P'), pl.lit(pl.Series(vals[u_sel])).cast(pl.String), pl.lit('"')]
+            )
+        ).to_series()
+        lst = pa.LargeListArray.from_arrays(
+            pa.array(u_offs), txt.to_arrow().cast(pa.large_string())
+        )
         joined = pl.Series(lst).list.join(",")
         return out.scatter(multi_idx, joined.gather(inv.astype(np.int64)))
 
@@ -141,9 +150,11 @@ class Renderer:
             a = int(cols.actor[i])
             s_ = int(cols.session[i])
             sess_txt = f',"session":"{t.sessions[s_]}"' if s_ >= 0 else ""
-            out.append(f'"tenant":"{t.tenants[int(cols.tenant[i])]}","actor":"{t.actors[a]}"'
-                       f'{sess_txt},"src_ip":"{t.ips[int(cols.ip[i])]}",'
-                       f'"user_agent":"{t.uas[int(cols.ua[i])]}"')
+            out.append(
+                f'"tenant":"{t.tenants[int(cols.tenant[i])]}","actor":"{t.actors[a]}"'
+                f'{sess_txt},"src_ip":"{t.ips[int(cols.ip[i])]}",'
+                f'"user_agent":"{t.uas[int(cols.ua[i])]}"'
+            )
         return _safe_json(out).gather(inv.astype(np.int64))
 
     def frame(self, cols: Columns, offsets_min: I64, first_no: int) -> pl.DataFrame:
@@ -151,49 +162,70 @@ class Renderer:
         n = len(cols)
         t = self.tables
         starts = cols.starts()
-        pid_first = (cols.values[np.minimum(starts, len(cols.values) - 1)]
-                     if len(cols.values) else np.zeros(n, dtype=np.int64))
+        pid_first = (
+            cols.values[np.minimum(starts, len(cols.values) - 1)]
+            if len(cols.values)
+            else np.zeros(n, dtype=np.int64)
+        )
         multi_txt = self._multi_lists(cols, starts)
         queries = self._series("query", t.queries) if t.queries else pl.Series([""])
-        return pl.DataFrame({
-            "no": np.arange(first_no, first_no + n, dtype=np.int64),
-            "local": cols.ts + offsets_min * MS_MIN,
-            "off": offset_text(offsets_min),
-            "who": self._who(cols),
-            "what": _WHAT.gather(cols.kind),
-            "tenant": self._series("tenant", t.tenants).gather(cols.tenant),
-            "actor": self._series("actor", t.actors).gather(cols.actor),
-            "action": _ACTION.gather(cols.kind),
-            "status": cols.status,
-            "count": cols.counts,
-            "pid": np.where(cols.counts > 0, pid_first, 0),
-            "multi": multi_txt,
-            "records": cols.records,
-            "bytes": event_bytes(self.seed, cols, first_no),
-            "query": queries.gather(np.maximum(cols.query, 0)),
-            "has_query": cols.query >= 0,
-        })
+        return pl.DataFrame(
+            {
+                "no": np.arange(first_no, first_no + n, dtype=np.int64),
+                "local": cols.ts + offsets_min * MS_MIN,
+                "off": offset_text(offsets_min),
+                "who": self._who(cols),
+                "what": _WHAT.gather(cols.kind),
+                "tenant": self._series("tenant", t.tenants).gather(cols.tenant),
+                "actor": self._series("actor", t.actors).gather(cols.actor),
+                "action": _ACTION.gather(cols.kind),
+                "status": cols.status,
+                "count": cols.counts,
+                "pid": np.where(cols.counts > 0, pid_first, 0),
+                "multi": multi_txt,
+                "records": cols.records,
+                "bytes": event_bytes(self.seed, cols, first_no),
+                "query": queries.gather(np.maximum(cols.query, 0)),
+                "has_query": cols.query >= 0,
+            }
+        )
 
     def render(self, cols: Columns, offsets_min: I64, first_no: int) -> bytes:
         """The JSON lines of a block of events (already in time order)."""
         if len(cols) == 0:
             return b""
         df = self.frame(cols, offsets_min, first_no)
-        pids = (pl.when(pl.col("count") == 0).then(pl.lit("[]"))
-                .when(pl.col("count") == 1).then(pl.format('["P{}"]', "pid"))
-                .otherwise(pl.format("[{}]", "multi")))
-        out = df.select(pl.concat_str([
-            pl.lit('{"ts":"'), ts_expr("local", "off"),
-            pl.lit('","event_id":"'), event_id_expr("no"), pl.lit('",'),
-            pl.col("who"), pl.col("what"),
-            pl.col("status").cast(pl.String),
-            pl.lit(',"patient_ids":'), pids,
-            pl.lit(',"records":'), pl.col("records").cast(pl.String),
-            pl.lit(',"bytes":'), pl.col("bytes").cast(pl.String),
-            pl.when(pl.col("has_query")).then(pl.format(',"query":"{}"', "query"))
-            .otherwise(pl.lit("")),
-            pl.lit("}"),
-        ]).alias("line"))
+        pids = (
+            pl.when(pl.col("count") == 0)
+            .then(pl.lit("[]"))
+            .when(pl.col("count") == 1)
+            .then(pl.format('["P{}"]', "pid"))
+            .otherwise(pl.format("[{}]", "multi"))
+        )
+        out = df.select(
+            pl.concat_str(
+                [
+                    pl.lit('{"ts":"'),
+                    ts_expr("local", "off"),
+                    pl.lit('","event_id":"'),
+                    event_id_expr("no"),
+                    pl.lit('",'),
+                    pl.col("who"),
+                    pl.col("what"),
+                    pl.col("status").cast(pl.String),
+                    pl.lit(',"patient_ids":'),
+                    pids,
+                    pl.lit(',"records":'),
+                    pl.col("records").cast(pl.String),
+                    pl.lit(',"bytes":'),
+                    pl.col("bytes").cast(pl.String),
+                    pl.when(pl.col("has_query"))
+                    .then(pl.format(',"query":"{}"', "query"))
+                    .otherwise(pl.lit("")),
+                    pl.lit("}"),
+                ]
+            ).alias("line")
+        )
         buf = io.BytesIO()
         out.write_csv(buf, include_header=False, quote_style="never")
         return buf.getvalue()
@@ -212,8 +244,11 @@ class EventSink:
     def __init__(self, path: Path, use_gzip: bool, level: int) -> None:
         self.path = path
         self._raw: IO[bytes] = open(path, "wb")  # noqa: SIM115
-        self._out: IO[bytes] = (gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=level,
-                                              mtime=0) if use_gzip else self._raw)
+        self._out: IO[bytes] = self._raw
+        if use_gzip:
+            self._out = gzip.GzipFile(  # type: ignore[assignment]
+                fileobj=self._raw, mode="wb", compresslevel=level, mtime=0
+            )
         self.count = 0
 
     def write(self, data: bytes, n: int) -> None:

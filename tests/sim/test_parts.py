@@ -1,0 +1,116 @@
+"""Building blocks: configuration, notes, clock, CLI wiring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from vigile.sim.clock import french_holidays, offset_minutes, parse_ts
+from vigile.sim.config import SimConfig, apply_overrides, parse_assignment
+from vigile.sim.notes import CATEGORIES, expand, generate_note
+from vigile.sim.presets import load_config
+
+
+def test_when_an_unknown_setting_is_given_then_configuration_fails_clearly() -> None:
+    with pytest.raises(ValueError, match="unknown sim setting"):
+        apply_overrides(SimConfig(), {"nope": 1})
+
+
+def test_when_a_dotted_assignment_is_parsed_then_it_nests_and_types_values() -> None:
+    assert parse_assignment("attacks.campaign.accounts=20") == {
+        "attacks": {"campaign": {"accounts": 20}}
+    }
+    cfg = load_config(
+        "small",
+        assignments=[parse_assignment("days=3"), parse_assignment("attacks.campaign.mode=list")],
+    )
+    assert cfg.days == 3 and cfg.attacks["campaign"]["mode"] == "list"
+
+
+def test_when_a_yaml_config_overrides_a_preset_then_it_wins(tmp_path: Path) -> None:
+    f = tmp_path / "w.yaml"
+    f.write_text("practices: 3\nattacks:\n  night_paging:\n    page_size: 50\n")
+    cfg = load_config("small", seed=5, config_file=f)
+    assert (cfg.practices, cfg.seed, cfg.attacks["night_paging"]["page_size"]) == (3, 5, 50)
+
+
+def test_when_notes_are_generated_then_admin_notes_are_unlabelled_and_sensitive_ones_are() -> None:
+    r = random.Random(3)
+    seen: set[str] = set()
+    texts = set()
+    for i in range(3000):
+        text, cats = generate_note(r, sensitive=i % 2 == 0)
+        assert text.strip()
+        texts.add(text)
+        if i % 2:
+            assert cats == []
+        else:
+            assert cats and set(cats) <= set(CATEGORIES)
+            seen.update(cats)
+    assert seen == set(CATEGORIES)
+    assert len(texts) > 2700  # compositional: almost no two notes alike
+
+
+def test_when_a_template_nests_alternatives_then_expansion_picks_one_branch() -> None:
+    r = random.Random(1)
+    outs = {expand("[a|b [c|d]] e", r) for _ in range(200)}
+    assert outs == {"a e", "b c e", "b d e"}
+
+
+def test_when_the_clock_crosses_a_daylight_saving_change_then_offsets_follow() -> None:
+    before = parse_ts("2026-03-29T01:30:00.000+01:00")
+    after = parse_ts("2026-03-29T03:30:00.000+02:00")
+    assert offset_minutes(np.array([before, after])).tolist() == [60, 120]
+    assert dt.date(2025, 11, 11) in french_holidays(2025)
+    assert dt.date(2026, 4, 6) in french_holidays(2026)  # Easter Monday
+
+
+def test_when_sim_runs_through_the_cli_then_it_writes_a_world_and_prints_stats(
+    tmp_path: Path,
+) -> None:
+    app = typer.Typer()
+    from vigile.sim.cli import register
+
+    register(app)
+    out = tmp_path / "w"
+    res = CliRunner().invoke(
+        app,
+        [
+            "sim",
+            "--out",
+            str(out),
+            "--set",
+            "practices=2",
+            "--set",
+            "days=3",
+            "--set",
+            "records_per_doctor=300",
+            "--set",
+            "attacks.campaign.accounts=1",
+            "--stats",
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    doc = orjson.loads((out / "world.json").read_bytes())
+    assert doc["counts"]["events"] > 0 and "events per doctor-day" in res.output
+    res = CliRunner().invoke(app, ["sim", "--world", str(out), "--stats"])
+    assert res.exit_code == 0 and "patient files" in res.output
+    res = CliRunner().invoke(app, ["sim", "--out", str(out), "--preset", "huge"])
+    assert res.exit_code != 0
+
+
+def test_when_register_is_called_then_sim_and_eval_commands_exist() -> None:
+    app = typer.Typer()
+    from vigile.sim.cli import register
+
+    register(app)
+    names = {c.name for c in app.registered_commands}
+    assert names == {"sim", "eval"}
