@@ -85,6 +85,7 @@ _DEFAULTABLE: Final = ("actor", "tenant", "session")
 _METHOD: Final = re.compile(r"[A-Z][A-Z0-9_-]*")
 _PARAM: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FIELD_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SEGMENT: Final = re.compile(r"/[^/]*|[^/]+")
 _STATUS_KEY: Final = re.compile(r"([1-5])(?:xx|XX)|([1-5][0-9][0-9])")
 
 Unmatched = Literal["skip", "quarantine"]
@@ -123,8 +124,11 @@ class Route:
 
     line: int
     methods: frozenset[str] | None
+    #: the path regex (from the template, or as written), with named parameter groups
     pattern: str
     params: tuple[str, ...]
+    #: a template route's atoms (``/api``, ``/``, ``{patient_id}``); ``None`` for a regex route
+    atoms: tuple[str, ...] | None
     route: str
     action: str
     resource: str
@@ -462,6 +466,7 @@ class _Loader:
 
         pattern, template = "", ""
         params: tuple[str, ...] = ()
+        atoms: tuple[str, ...] | None = None
         has_path, has_regex = "path" in items, "regex" in items
         if has_path == has_regex:
             self.problem(node, f"{where}: give exactly one of 'path' (a template) or 'regex'")
@@ -469,7 +474,7 @@ class _Loader:
             value = items["path"][1]
             text = self.string(value, f"{where}.path")
             if text is not None:
-                pattern, params, template = self._template(text, value, f"{where}.path")
+                pattern, params, template, atoms = self._template(text, value, f"{where}.path")
         else:
             value = items["regex"][1]
             compiled = self.regex(value, f"{where}.regex")
@@ -559,6 +564,7 @@ class _Loader:
             methods=methods,
             pattern=pattern,
             params=params,
+            atoms=atoms,
             route=template,
             action=action,
             resource=resource,
@@ -576,29 +582,43 @@ class _Loader:
             return None
         return text
 
-    def _template(self, text: str, node: yaml.Node, where: str) -> tuple[str, tuple[str, ...], str]:
-        """``/api/v1/patients/{patient_id}`` → regex, parameter names, recorded template."""
+    def _template(
+        self, text: str, node: yaml.Node, where: str
+    ) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
+        """``/api/v1/patients/{patient_id}`` → regex, parameter names, template, atoms.
+
+        Atoms are the template cut at each ``/`` and around each parameter
+        (``/api``, ``/v1``, ``/patients``, ``/``, ``{patient_id}``), without a
+        trailing ``/``: the parser shares the atoms that consecutive routes have
+        in common.
+        """
         path = text.partition("?")[0]  # a template copied with its query: keep the path
         if not path.startswith("/"):
             self.problem(node, f"{where}: {text!r} must start with '/'")
         params: list[str] = []
         parts: list[str] = []
+        atoms: list[str] = []
         pos = 0
         for m in _PARAM.finditer(path):
             name = m.group(1)
             if name in params:
                 self.problem(node, f"{where}: parameter {{{name}}} appears twice")
             params.append(name)
-            parts.append(re.escape(path[pos : m.start()]))
+            literal = path[pos : m.start()]
+            parts.append(re.escape(literal))
             parts.append(f"(?P<{name}>[^/]+)")
+            atoms.extend(_SEGMENT.findall(literal))
+            atoms.append(m.group(0))
             pos = m.end()
         rest = path[pos:]
-        if "{" in rest or "}" in rest or any("{" in p or "}" in p for p in parts):
+        if "{" in rest or "}" in rest or any("{" in a for a in atoms if a[0] != "{"):
             self.problem(
                 node, f"{where}: {text!r}: parameters are written {{name}} (letters, digits, _)"
             )
-        parts.append(re.escape(rest.rstrip("/")))
-        return "".join(parts) + "/?", tuple(params), path
+        rest = rest.rstrip("/")
+        parts.append(re.escape(rest))
+        atoms.extend(_SEGMENT.findall(rest))
+        return "".join(parts) + "/?", tuple(params), path, tuple(atoms)
 
     def _id_sources(
         self, node: yaml.Node, where: str, params: tuple[str, ...]

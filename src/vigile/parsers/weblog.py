@@ -74,23 +74,24 @@ _EPOCH_SCALE: Final[dict[str, int]] = {
     "time_msec": 1_000,
     "time_usec": 1_000_000,
 }
-_NUMERIC_KEEP: Final = frozenset(
-    {
-        "request_time",
-        "request_time_s",
-        "request_time_ms",
-        "request_time_us",
-        "upstream_response_time",
-        "upstream_connect_time",
-        "upstream_header_time",
-        "msec",
-        "request_length",
-        "bytes_sent",
-        "body_bytes_sent",
-        "bytes_received",
-        "connection_requests",
-    }
-)
+#: kept fields that are numbers: seconds with decimals (float) or counts (int)
+_NUMERIC_KEEP: Final[dict[str, type]] = {
+    "request_time": float,
+    "request_time_s": int,
+    "request_time_ms": int,
+    "request_time_us": int,
+    "upstream_response_time": float,
+    "upstream_connect_time": float,
+    "upstream_header_time": float,
+    "msec": float,
+    "request_length": int,
+    "bytes_sent": int,
+    "body_bytes_sent": int,
+    "bytes_received": int,
+    "connection_requests": int,
+}
+
+_CACHE_SIZE: Final = 65_536
 
 # id source kinds, as small ints for the hot loop
 _PATH, _QUERY, _FIELD = 0, 1, 2
@@ -160,6 +161,71 @@ class _CompiledRoute:
     session_default: str | None
 
 
+class _RouteRegex:
+    """Routes → one alternation regex, sharing the prefixes of consecutive templates.
+
+    ``/a/{p}``, ``/a/{p}/x``, ``/b`` become
+    ``/a(?:/(?:(?P<_g0>[^/]+)(?:/?(?P<_r0>)|/x/?(?P<_r1>))))|/b/?(?P<_r2>)``.
+    Each route ends in an empty group ``_r<n>``: it closes last, so a match's
+    ``lastindex`` is the route's. Only *consecutive* routes are merged, so the
+    first route (in file order) that matches a path still wins, as with a plain
+    alternation; the regex engine just stops re-reading ``/api/v1/patients`` for
+    every route. Regex routes are kept whole, their groups renamed.
+    """
+
+    def __init__(self) -> None:
+        #: route number → parameter name → group name
+        self.params: dict[int, dict[str, str]] = {}
+        self._count = 0
+
+    def build(self, routes: list[tuple[int, Route]]) -> str:
+        """The regex of ``routes`` (numbered), in order."""
+        items: list[tuple[int, tuple[str, ...], Route]] = []
+        for n, route in routes:
+            self.params[n] = {}
+            items.append((n, route.atoms if route.atoms is not None else ("",), route))
+        return self._level(items)
+
+    def _group(self) -> str:
+        name = f"_g{self._count}"
+        self._count += 1
+        return name
+
+    def _level(self, items: list[tuple[int, tuple[str, ...], Route]]) -> str:
+        out: list[str] = []
+        i = 0
+        while i < len(items):
+            n, atoms, route = items[i]
+            if not atoms:  # the template ends here
+                out.append(f"/?(?P<_r{n}>)")
+                i += 1
+                continue
+            head = atoms[0]
+            if route.atoms is None:  # a regex route, whole
+                pattern = route.pattern
+                for param in route.params:
+                    group = self.params[n][param] = self._group()
+                    pattern = pattern.replace(f"(?P<{param}>", f"(?P<{group}>")
+                    pattern = pattern.replace(f"(?P={param})", f"(?P={group})")
+                out.append(f"(?:{pattern})(?P<_r{n}>)")
+                i += 1
+                continue
+            j = i + 1
+            while j < len(items) and items[j][2].atoms is not None and items[j][1][:1] == (head,):
+                j += 1
+            if head.startswith("{"):
+                group = self._group()
+                for k in range(i, j):
+                    self.params[items[k][0]][head[1:-1]] = group
+                prefix = f"(?P<{group}>[^/]+)"
+            else:
+                prefix = re.escape(head)
+            rest = self._level([(m, a[1:], r) for m, a, r in items[i:j]])
+            out.append(f"{prefix}(?:{rest})")
+            i = j
+        return "|".join(out)
+
+
 class WebLogParser:
     """Shared machinery of :class:`NginxParser` and :class:`ApacheParser`."""
 
@@ -227,19 +293,22 @@ class WebLogParser:
         self._status = ref("status")
         self._bytes = ref("bytes")
         self._ids_field = ref("patient_ids")
+        # caches of validated values: a log has far fewer distinct values than lines
         self._ips: dict[str, str] = {}  # raw address → canonical form
-        self._actor_simple = self._actor is not None and self._actor.simple
-        self._tenant_simple = self._tenant is not None and self._tenant.simple
-        self._session_simple = self._session is not None and self._session.simple
+        self._counts: dict[str, int] = {}  # records and sizes
+        self._numbers: dict[tuple[type, str], int | float | str] = {}  # kept numeric fields
         # a simple field is read at its index; any other (several fields, a regex)
         # has index -2 and is read through its ref
+        self._actor_i = _hot_index(self._actor)
+        self._tenant_i = _hot_index(self._tenant)
+        self._session_i = _hot_index(self._session)
         self._status_i = _hot_index(self._status)
         self._records_i = _hot_index(self._records)
         self._bytes_i = _hot_index(self._bytes)
         self._src_ip_i = _hot_index(self._src_ip)
         self._user_agent_i = _hot_index(self._user_agent)
         self._keep = tuple(
-            (r.names[0], i, r.names[0] in _NUMERIC_KEEP)
+            (r.names[0], i, _NUMERIC_KEEP.get(r.names[0], str))
             for r in route_map.keep
             if (i := fmt.index(*r.names)) is not None
         )
@@ -348,19 +417,15 @@ class WebLogParser:
     def _alternation(
         chosen: list[tuple[Route, _CompiledRoute]],
     ) -> tuple[re.Pattern[str], dict[int, _CompiledRoute]]:
-        """One regex ``(?P<_r0>...)|(?P<_r1>...)``; ``lastindex`` names the route."""
-        parts = []
-        for n, (route, _) in enumerate(chosen):
-            pattern = route.pattern
-            for param in route.params:
-                pattern = pattern.replace(f"(?P<{param}>", f"(?P<_r{n}_{param}>")
-                pattern = pattern.replace(f"(?P={param})", f"(?P=_r{n}_{param})")
-            parts.append(f"(?P<_r{n}>{pattern})")
-        regex = re.compile("|".join(parts), re.DOTALL)
+        """One regex for ``chosen`` routes, in order; ``lastindex`` names the route."""
+        builder = _RouteRegex()
+        pattern = builder.build(list(enumerate(r for r, _ in chosen)))
+        regex = re.compile(pattern, re.DOTALL)
         table: dict[int, _CompiledRoute] = {}
         for n, (_, c) in enumerate(chosen):
+            groups = builder.params[n]
             ids = tuple(
-                (kind, regex.groupindex[f"_r{n}_{arg}"]) if kind == _PATH else (kind, arg)
+                (kind, regex.groupindex[groups[arg]]) if kind == _PATH else (kind, arg)
                 for kind, arg in c.ids
             )
             table[regex.groupindex[f"_r{n}"]] = _CompiledRoute(
@@ -440,47 +505,29 @@ class WebLogParser:
             )
 
             # who
-            ref = self._actor
-            if ref is None:
-                actor = None
-            elif self._actor_simple:
-                actor = g[ref.index]
-                if actor in _ABSENT:
-                    actor = None
-                elif "\\" in actor:
-                    actor = _unescape(actor)
-            else:
-                actor = ref.get(g)
-            if actor is None:
-                actor = route.actor_default
-                if actor is None:
+            i = self._actor_i
+            actor = g[i] if i >= 0 else _get(self._actor, g)
+            if actor in _ABSENT:
+                if route.actor_default is None:
                     raise ParseError(self._missing("actor", self._actor, route, g))
-            ref = self._tenant
-            if ref is None:
-                tenant = None
-            elif self._tenant_simple:
-                tenant = g[ref.index]
-                if tenant in _ABSENT:
-                    tenant = None
-                elif "\\" in tenant:
-                    tenant = _unescape(tenant)
-            else:
-                tenant = ref.get(g)
-            if tenant is None:
-                tenant = self.default_tenant or route.tenant_default
-                if tenant is None:
+                actor = route.actor_default
+            elif i >= 0 and "\\" in actor:
+                actor = _unescape(actor)
+            i = self._tenant_i
+            tenant = g[i] if i >= 0 else _get(self._tenant, g)
+            if tenant in _ABSENT:
+                fallback = self.default_tenant or route.tenant_default
+                if fallback is None:
                     raise ParseError(self._missing("tenant", self._tenant, route, g))
-            ref = self._session
-            if ref is None:
+                tenant = fallback
+            elif i >= 0 and "\\" in tenant:
+                tenant = _unescape(tenant)
+            i = self._session_i
+            session: str | None = g[i] if i >= 0 else _get(self._session, g)
+            if session in _ABSENT:
                 session = route.session_default
-            elif self._session_simple:
-                session = g[ref.index]
-                if session in _ABSENT:
-                    session = route.session_default
-                elif "\\" in session:
-                    session = _unescape(session)
-            else:
-                session = ref.get(g) or route.session_default
+            elif i >= 0 and "\\" in session:  # type: ignore[operator]
+                session = _unescape(session)  # type: ignore[arg-type]
 
             # when
             raw = g[self._time_i]
@@ -526,19 +573,17 @@ class WebLogParser:
             records = None
             if self._records_i != -1:
                 raw = g[self._records_i] if self._records_i >= 0 else _get(self._records, g)
-                if raw not in _ABSENT:
-                    if not (raw.isdigit() and raw.isascii() and len(raw) < 19):
-                        raise ParseError(self._bad("records", raw, self._records))
-                    records = int(raw)
+                records = self._counts.get(raw)
+                if records is None and raw not in _ABSENT:
+                    records = self._count("records", raw, self._records)
             if records is None and status >= 400:
                 records = 0  # a refused or failed request carried no record
             size = None
             if self._bytes_i != -1:
                 raw = g[self._bytes_i] if self._bytes_i >= 0 else _get(self._bytes, g)
-                if raw not in _ABSENT:
-                    if not (raw.isdigit() and raw.isascii() and len(raw) < 19):
-                        raise ParseError(self._bad("bytes", raw, self._bytes))
-                    size = int(raw)
+                size = self._counts.get(raw)
+                if size is None and raw not in _ABSENT:
+                    size = self._count("bytes", raw, self._bytes)
 
             src_ip = None
             if self._src_ip_i != -1:
@@ -579,10 +624,16 @@ class WebLogParser:
                 event.event_id = self._event_id.get(g)
             if self._keep:
                 extra: dict[str, Any] = {}
-                for name, i, numeric in self._keep:
+                numbers = self._numbers
+                for name, i, kind in self._keep:
                     value = g[i]
-                    if value not in _ABSENT:
-                        extra[name] = _number(value) if numeric else value
+                    if value in _ABSENT:
+                        continue
+                    if kind is not str:
+                        number = numbers.get((kind, value))
+                        extra[name] = self._number(kind, value) if number is None else number
+                    else:
+                        extra[name] = value
                 if extra:
                     event.extra = extra
             return event
@@ -613,6 +664,24 @@ class WebLogParser:
             source += " and no default tenant is set (--default-tenant)"
         needs = "an account" if what == "actor" else "a practice"
         return f"{what}: missing ({source}); route {route.route.describe()} needs {needs}"
+
+    def _count(self, what: str, raw: str, ref: _Ref | None) -> int:
+        """A record count or a size: validated once per distinct text, then cached."""
+        if not (raw.isdigit() and raw.isascii() and len(raw) < 19):
+            raise ParseError(self._bad(what, raw, ref))
+        value = int(raw)
+        if len(self._counts) >= _CACHE_SIZE:
+            self._counts.clear()
+        self._counts[raw] = value
+        return value
+
+    def _number(self, kind: type, raw: str) -> int | float | str:
+        """A kept numeric field (``0.012``) as a number when it is one; cached."""
+        value = _number(raw, kind)
+        if len(self._numbers) >= _CACHE_SIZE:
+            self._numbers.clear()
+        self._numbers[(kind, raw)] = value
+        return value
 
     @staticmethod
     def _bad(what: str, raw: str, ref: _Ref | None) -> str:
@@ -646,7 +715,7 @@ class WebLogParser:
             raise ParseError(
                 f"src_ip: {_show(raw)} in {spelling} is not an IPv4/IPv6 address"
             ) from None
-        if len(self._ips) >= 65_536:
+        if len(self._ips) >= _CACHE_SIZE:
             self._ips.clear()
         self._ips[raw] = address
         return address
@@ -823,12 +892,12 @@ _EXPECTED: Final[dict[str, str]] = {
 }
 
 
-def _number(value: str) -> int | float | str:
-    """A kept numeric field as a number when it is one (``0.012``), else the text."""
+def _number(value: str, kind: type) -> int | float | str:
+    """A kept numeric field as a number of ``kind`` when it is one (``0.012``), else the text."""
+    if kind is int and value.isdigit() and value.isascii():
+        return int(value)
     try:
         number = float(value)
     except ValueError:
         return value
-    if value.isdigit() and value.isascii():
-        return int(value)
-    return number if number - number == 0 else value  # not nan, not inf
+    return number if number - number == 0 else value  # nan and inf: JSON has no such numbers
