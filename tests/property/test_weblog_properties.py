@@ -6,6 +6,7 @@
 * Render → parse round-trips: an access event written as an nginx (or Apache)
   line in the reference format, with the server's own escaping, parses back to
   the same fields.
+* The fast query-parameter reader agrees with ``urllib.parse.parse_qsl``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from vigile.errors import ParseError
 from vigile.events import AccessEvent, normalise_ip
 from vigile.parsers import ParserOptions
-from vigile.parsers.weblog import ApacheParser, NginxParser, WebLogParser
+from vigile.parsers.weblog import ApacheParser, NginxParser, WebLogParser, _param
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -263,3 +264,12 @@ def test_when_an_event_is_rendered_in_the_reference_format_then_it_parses_back(
     kept = got.pop(extra_key)
     assert kept == (round(request_time, 3) if style == "nginx" else round(request_time * 1e6))
     assert got == expected, line
+
+
+@SETTINGS
+@given(
+    qs=st.text(alphabet="ab=&%+;20419AF é\x00", max_size=40),
+    name=st.sampled_from(["a", "b", "a b", "é"]),
+)
+def test_when_a_query_parameter_is_read_then_it_agrees_with_parse_qsl(qs: str, name: str) -> None:
+    assert _param(qs, name) == [v for k, v in parse_qsl(qs) if k == name]

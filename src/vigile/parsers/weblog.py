@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar, Final, Self
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote, unquote_plus
 
 from vigile.errors import ConfigError, ParseError
 from vigile.events import AccessEvent, normalise_ip
@@ -537,7 +537,6 @@ class WebLogParser:
             # which patients
             ids: list[str] = []
             if route.ids:
-                params: list[tuple[str, str]] | None = None
                 for kind, arg in route.ids:
                     if kind == _PATH:
                         value = rm.group(arg)
@@ -562,11 +561,8 @@ class WebLogParser:
                         else:
                             ids = items
                     else:
-                        if params is None:
-                            params = parse_qsl(qs)
-                        for key, value in params:
-                            if key == arg:
-                                ids.extend(v for v in (s.strip() for s in value.split(",")) if v)
+                        for value in _param(qs, arg):
+                            ids.extend(v for v in (s.strip() for s in value.split(",")) if v)
                 if route.many_sources and len(ids) > 1:
                     ids = list(dict.fromkeys(ids))
 
@@ -698,10 +694,8 @@ class WebLogParser:
         """The whole query string (``*``) or one parameter's decoded value."""
         if spec == "*":
             return qs
-        for key, value in parse_qsl(qs):
-            if key == spec:
-                return value
-        return None
+        values = _param(qs, spec)
+        return values[0] if values else None
 
     def _ip(self, raw: str) -> str | None:
         """A client address in canonical form (``None`` for a Unix socket); cached."""
@@ -767,6 +761,20 @@ def _unescape(value: str) -> str:
     raw = value.encode("utf-8", "surrogateescape")
     out = _ESCAPE.sub(lambda m: bytes.fromhex(m[1].decode()) if m[1] else m[2], raw)
     return out.decode("utf-8", "backslashreplace")
+
+
+def _param(qs: str, name: str) -> list[str]:
+    """The decoded values of query parameter ``name`` (as ``parse_qsl``, only faster)."""
+    out = []
+    for part in qs.split("&"):
+        key, _, value = part.partition("=")
+        if not value:
+            continue
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        if key == name:
+            out.append(unquote_plus(value) if "%" in value or "+" in value else value)
+    return out
 
 
 def _hot_index(ref: _Ref | None) -> int:
