@@ -143,13 +143,6 @@ class Route:
         methods = "|".join(sorted(self.methods)) if self.methods else "*"
         return f"{methods} {self.route}"
 
-    def action_for(self, status: int) -> str:
-        """The action for a response status (``action_by_status``, else ``action``)."""
-        by = self.action_by_status
-        if not by:
-            return self.action
-        return by.get(status) or by.get(status // 100) or self.action
-
 
 @dataclass(frozen=True)
 class RouteMap:
