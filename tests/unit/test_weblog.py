@@ -736,3 +736,16 @@ def test_when_the_time_repeats_then_the_cached_value_is_the_same(nginx: NginxPar
     with pytest.raises(ParseError):
         nginx.parse(ref_line(time="32/Mar/2026:09:14:03 +0100"))
     assert parse_ok(nginx, ref_line()).ts == first.ts
+
+
+def test_when_a_route_regex_has_global_flags_then_the_map_is_refused(tmp_path: Path) -> None:
+    path = write_map(
+        tmp_path,
+        """
+        fields: {actor: remote_user}
+        routes:
+          - {regex: '(?i)/p/(?P<id>[0-9]+)', route: '/p/{id}', action: read, resource: patient}
+        """,
+    )
+    with pytest.raises(ConfigError, match=r":3: routes\[1\]\.regex: cannot be combined"):
+        load_route_map(path)

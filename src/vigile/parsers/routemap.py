@@ -472,6 +472,14 @@ class _Loader:
             value = items["regex"][1]
             compiled = self.regex(value, f"{where}.regex")
             if compiled is not None:
+                try:  # the parser puts every route in one alternation
+                    re.compile(f"/|(?:{compiled.pattern})")
+                except re.error as exc:
+                    self.problem(
+                        value,
+                        f"{where}.regex: cannot be combined with the other routes ({exc}); "
+                        "write flags locally, as (?i:...)",
+                    )
                 pattern = compiled.pattern
                 params = tuple(compiled.groupindex)
                 if compiled.groups != len(compiled.groupindex):

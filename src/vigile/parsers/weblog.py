@@ -351,7 +351,7 @@ class WebLogParser:
         self._last_time: tuple[str | None, datetime] = (None, _EPOCH)
 
         # routes: one alternation regex per method, in file order
-        compiled = [self._compile_route(r, problems) for r in route_map.routes]
+        compiled = [self._compile_route(r) for r in route_map.routes]
         methods = sorted({m for r in route_map.routes if r.methods for m in r.methods})
         self._by_method: dict[str, tuple[re.Pattern[str], dict[int, _CompiledRoute]]] = {}
         for method in methods:
@@ -381,7 +381,7 @@ class WebLogParser:
         spelling = "/".join(self._spelling[i] for i in indices)
         return _Ref(indices, field_ref.regex, spelling)
 
-    def _compile_route(self, route: Route, problems: list[str]) -> _CompiledRoute:
+    def _compile_route(self, route: Route) -> _CompiledRoute:
         ids: list[tuple[int, Any]] = []
         for source in route.patient_ids:
             resolved = self._id_source(source)
