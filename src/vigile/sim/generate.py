@@ -30,6 +30,7 @@ from vigile.sim.stats import StatsCollector
 from vigile.sim.traffic import SEARCH, Agenda, Appointments, PracticeDay, practice_day
 from vigile.sim.world import FLAG_CANARY, FLAG_NOTE, FLAG_VIP, PID_BASE, World, build_world
 from vigile.sim.writer import (
+    ACTION_NAMES,
     EventSink,
     ParquetSink,
     Renderer,
@@ -309,18 +310,32 @@ class DayWriter:
         self.next_no = first + len(day)
 
     def _truth(self, sub: Columns, off: I64, nos: I64) -> None:
-        df = self.renderer.frame(sub, off, 0).with_columns(pl.Series("no", nos))
-        df = df.select(
-            self.case_names.gather(sub.tag - self.tag_lo).alias("case"),
+        names = self.renderer
+        df = pl.DataFrame(
+            {
+                "case": self.case_names.gather(sub.tag - self.tag_lo),
+                "no": nos,
+                "local": sub.ts + off * 60_000,
+                "off": offset_text(off),
+                "tenant": names.strings("tenant").gather(sub.tenant),
+                "actor": names.strings("actor").gather(sub.actor),
+                "action": ACTION_NAMES.gather(sub.kind),
+                "status": sub.status.astype(np.int32),
+                "records": sub.records.astype(np.int32),
+                "tag": sub.tag,
+                "t": sub.ts,
+            }
+        ).select(
+            "case",
             event_id_expr("no").alias("event_id"),
             ts_expr("local", "off").alias("ts"),
             "tenant",
             "actor",
             "action",
-            pl.col("status").cast(pl.Int32),
-            pl.col("records").cast(pl.Int32),
-            pl.Series("tag", sub.tag),
-            pl.Series("t", sub.ts),
+            "status",
+            "records",
+            "tag",
+            "t",
         )
         self.att_ev.write(df.filter(pl.col("tag") > 0).drop("tag", "t").to_arrow())
         self.ben_ev.write(df.filter(pl.col("tag") < 0).drop("tag", "t").to_arrow())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,7 @@ from faker.providers.person.fr_FR import Provider as PersonProvider
 from vigile.sim import rng
 
 I64 = npt.NDArray[np.int64]
+AnyInt = npt.NDArray[np.integer[Any]]
 
 EMAIL_DOMAINS = (
     "orange.fr",
@@ -179,15 +181,14 @@ class IdentityColumns:
 
 
 def person_traits(
-    seed: int, person: I64, home_town: I64, ref_day: int, pools: Pools
+    seed: int, person: AnyInt, home_town: AnyInt, ref_day: int, pools: Pools
 ) -> IdentityColumns:
     """Base identity of persons (vectorised): what every record of a person starts from."""
     n_sur = len(pools.surnames)
     cdf = np.cumsum(pools.surname_weights)
     u = rng.hash_unit(seed, 11, person)
     birth_name = np.minimum(np.searchsorted(cdf, u), n_sur - 1).astype(np.int64)
-    sex = (rng.hash_unit(seed, 12, person) < 0.515).astype(np.int64) + 1  # 2 = female
-    sex = 3 - sex  # 1 male (48.5 %), 2 female (51.5 %)
+    sex = np.where(rng.hash_unit(seed, 12, person) < 0.515, 2, 1)  # 1 male, 2 female (51.5 %)
     fu = rng.hash_unit(seed, 13, person)
     nm, nf = len(pools.male), len(pools.female)
     first = np.where(sex == 1, (fu**1.6 * nm).astype(np.int64), (fu**1.6 * nf).astype(np.int64))
@@ -240,7 +241,7 @@ def record_variations(
     base: IdentityColumns,
     is_dup: npt.NDArray[np.bool_],
     n_towns: int,
-    near_town: I64,
+    near_town: AnyInt,
 ) -> IdentityColumns:
     """Per-record identity: base traits with the variations of a second registration.
 

@@ -57,7 +57,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "accounts": 1500,
                 "start_day": 7,
                 "spread_days": 14,
-                "rate_per_hour": 260,
+                "rate_per_hour": 150,
             },
             "night_paging": {"count": 3, "start_day": 5},
             "low_and_slow": {"count": 3, "start_day": 2},

@@ -80,14 +80,22 @@ class StatsCollector:
             self.by_action[name] = self.by_action.get(name, 0) + c
         actors = day.actor[g]
         ev = np.bincount(actors, minlength=len(self.role))
-        # distinct patients per account (any patient id the account touched)
-        rep = np.repeat(day.actor[g], day.counts[g])
-        starts = day.starts()[g]
-        offs = np.zeros(int(g.sum()) + 1, dtype=np.int64)
-        np.cumsum(day.counts[g], out=offs[1:])
-        vidx = np.repeat(starts - offs[:-1], day.counts[g]) + np.arange(int(offs[-1]))
+        # distinct patients per account: schedule lists only grow during a day, so the
+        # last schedule list of each account stands for all of them
+        sync = g & (day.kind == Kind.LIST_APPOINTMENT)
+        sync_idx = np.flatnonzero(sync)
+        rev = sync_idx[::-1]
+        _, last = np.unique(day.actor[rev], return_index=True)
+        keep = g & ~sync
+        keep[rev[last]] = True
+        idx = np.flatnonzero(keep & (self.role[day.actor] < 2))
+        cnt = day.counts[idx]
+        starts = day.starts()[idx]
+        offs = np.zeros(len(idx) + 1, dtype=np.int64)
+        np.cumsum(cnt, out=offs[1:])
+        vidx = np.repeat(starts - offs[:-1], cnt) + np.arange(int(offs[-1]))
         pids = day.values[vidx] - PID_BASE
-        key = np.unique(rep * (1 << 32) + pids)
+        key = np.unique(np.repeat(day.actor[idx], cnt) * (1 << 32) + pids)
         dp = np.bincount(key >> 32, minlength=len(self.role))
         for a in np.flatnonzero(ev).tolist():
             r = int(self.role[a])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,7 @@ from vigile.sim.config import AGENDA_UA
 from vigile.sim.world import FLAG_CANARY, World
 
 I64 = npt.NDArray[np.int64]
+AnyInt = npt.NDArray[np.integer[Any]]
 F64 = npt.NDArray[np.float64]
 MS_S = 1000
 
@@ -272,7 +274,12 @@ class Sampler:
     Files created inside the window carry their weight from the start; a draw that lands
     on a file not yet created on the day is drawn again."""
 
-    def __init__(self, weight: F64, doctor_of: I64, created_day: I64 | None = None) -> None:
+    def __init__(
+        self,
+        weight: npt.NDArray[np.floating[Any]],
+        doctor_of: AnyInt,
+        created_day: AnyInt | None = None,
+    ) -> None:
         self.weight = weight
         self.doc = doctor_of
         self.created = created_day
@@ -296,7 +303,7 @@ class Sampler:
         c = self._cdf.get(panel)
         if c is None:
             w = self.weight if panel < 0 else np.where(self.doc == panel, self.weight, 0.0)
-            c = np.cumsum(w)
+            c = np.cumsum(w, dtype=np.float64)
             if panel >= 0 and (len(c) == 0 or c[-1] <= 0):
                 c = self.cdf(-1)
             self._cdf[panel] = c
@@ -756,7 +763,7 @@ class SearchIndex:
             hit = self._by_practice[p] = (r[order].astype(np.int32), order.astype(np.int32))
         return hit
 
-    def index(self, encoded_last: I64) -> I64:
+    def index(self, encoded_last: AnyInt) -> I64:
         """Encoded last names -> positions in the pool with typo variants."""
         return np.where(encoded_last < 0, self.n_sur + (-encoded_last - 1), encoded_last)
 

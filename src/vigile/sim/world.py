@@ -127,16 +127,16 @@ class World:
     uas: list[str]
     # record arrays, sorted by practice then pid
     pid: I64
-    practice_of: I64
-    doctor_of: I64  # local doctor index in the practice, -1 for decoys
-    weight: F64
-    age: I64
-    lname: I64  # encoded last-name index (identity.PoolSeries.last_index)
-    flags: I64
-    created_day: I64  # -1 when the file existed before the window, else day of creation
-    person: I64
+    practice_of: npt.NDArray[np.int32]
+    doctor_of: npt.NDArray[np.int16]  # local doctor index in the practice, -1 for decoys
+    weight: npt.NDArray[np.float32]
+    age: npt.NDArray[np.int16]
+    lname: npt.NDArray[np.int32]  # encoded last-name index (identity.PoolSeries.last_index)
+    flags: npt.NDArray[np.int16]
+    created_day: npt.NDArray[np.int16]  # -1: existed before the window, else day of creation
+    person: npt.NDArray[np.int32]
     is_dup: npt.NDArray[np.bool_]
-    home_town: I64  # per record: town used for its address
+    home_town: npt.NDArray[np.int32]  # per record: town used for its address
     owner: npt.NDArray[np.int32]  # practice of pid (index pid - PID_BASE)
     n_persons: int = 0
 
@@ -371,16 +371,16 @@ def build_world(cfg: SimConfig) -> World:
         actors,
         uas,
         pid,
-        practice_of,
-        doctor_of,
-        weight,
-        age,
-        lname,
-        flags,
-        created_day,
-        person,
+        practice_of.astype(np.int32),
+        doctor_of.astype(np.int16),
+        weight.astype(np.float32),
+        age.astype(np.int16),
+        lname.astype(np.int32),
+        flags.astype(np.int16),
+        created_day.astype(np.int16),
+        person.astype(np.int32),
         is_dup,
-        home_town,
+        home_town.astype(np.int32),
         owner,
         n_persons=len(prim_idx),
     )

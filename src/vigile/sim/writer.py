@@ -37,7 +37,7 @@ def _safe(strings: list[str], what: str) -> pl.Series:
 _KINDS = sorted(ROUTES)
 _METHOD = pl.Series([ROUTES[k][0] for k in _KINDS])
 _ROUTE = pl.Series([ROUTES[k][1] for k in _KINDS])
-_ACTION = pl.Series([ROUTES[k][2] for k in _KINDS])
+ACTION_NAMES = _ACTION = pl.Series([ROUTES[k][2] for k in _KINDS])
 _RESOURCE = pl.Series([ROUTES[k][3] for k in _KINDS])
 _WHAT = pl.Series(
     [
@@ -89,6 +89,10 @@ class Renderer:
         self.seed = seed
         self._cache: dict[str, tuple[int, pl.Series]] = {}
 
+    def strings(self, name: str) -> pl.Series:
+        """The interned strings of a table (`tenant`, `actor`, ...) as a Series."""
+        return self._series(name, getattr(self.tables, name + "s"))
+
     def _series(self, name: str, values: list[str]) -> pl.Series:
         hit = self._cache.get(name)
         if hit is not None and hit[0] == len(values):
@@ -101,12 +105,18 @@ class Renderer:
         self._cache[name] = (len(values), ser)
         return ser
 
-    def _multi_lists(self, cols: Columns, starts: I64) -> pl.Series:
-        """Joined `"P1","P2"` text of events with several ids; identical lists (the client
-        polling an unchanged schedule) are formatted once."""
+    def _pid_lists(self, cols: Columns, starts: I64) -> pl.Series:
+        """The `patient_ids` JSON array of every event.  Lists of several ids are joined
+        once per distinct list (the client polling an unchanged schedule repeats them)."""
         n = len(cols)
+        out = pl.Series("p", ["[]"], dtype=pl.String).gather(np.zeros(n, dtype=np.int64))
+        single = np.flatnonzero(cols.counts == 1)
+        if len(single):
+            txt = pl.select(
+                pl.format('["P{}"]', pl.lit(pl.Series(cols.values[starts[single]])))
+            ).to_series()
+            out = out.scatter(single, txt)
         multi_idx = np.flatnonzero(cols.counts > 1)
-        out = pl.Series("m", [None] * n, dtype=pl.String)
         if len(multi_idx) == 0:
             return out
         cnt = cols.counts[multi_idx]
@@ -131,7 +141,9 @@ class Renderer:
         lst = pa.LargeListArray.from_arrays(
             pa.array(u_offs), txt.to_arrow().cast(pa.large_string())
         )
-        joined = pl.Series(lst).list.join(",")
+        joined = pl.select(
+            pl.concat_str([pl.lit("["), pl.lit(pl.Series(lst)).list.join(","), pl.lit("]")])
+        ).to_series()
         return out.scatter(multi_idx, joined.gather(inv.astype(np.int64)))
 
     def _who(self, cols: Columns) -> pl.Series:
@@ -161,13 +173,7 @@ class Renderer:
         """Columns as a frame of strings and numbers ready to be concatenated."""
         n = len(cols)
         t = self.tables
-        starts = cols.starts()
-        pid_first = (
-            cols.values[np.minimum(starts, len(cols.values) - 1)]
-            if len(cols.values)
-            else np.zeros(n, dtype=np.int64)
-        )
-        multi_txt = self._multi_lists(cols, starts)
+        pids = self._pid_lists(cols, cols.starts())
         queries = self._series("query", t.queries) if t.queries else pl.Series([""])
         return pl.DataFrame(
             {
@@ -180,9 +186,7 @@ class Renderer:
                 "actor": self._series("actor", t.actors).gather(cols.actor),
                 "action": _ACTION.gather(cols.kind),
                 "status": cols.status,
-                "count": cols.counts,
-                "pid": np.where(cols.counts > 0, pid_first, 0),
-                "multi": multi_txt,
+                "pids": pids,
                 "records": cols.records,
                 "bytes": event_bytes(self.seed, cols, first_no),
                 "query": queries.gather(np.maximum(cols.query, 0)),
@@ -195,13 +199,6 @@ class Renderer:
         if len(cols) == 0:
             return b""
         df = self.frame(cols, offsets_min, first_no)
-        pids = (
-            pl.when(pl.col("count") == 0)
-            .then(pl.lit("[]"))
-            .when(pl.col("count") == 1)
-            .then(pl.format('["P{}"]', "pid"))
-            .otherwise(pl.format("[{}]", "multi"))
-        )
         out = df.select(
             pl.concat_str(
                 [
@@ -214,7 +211,7 @@ class Renderer:
                     pl.col("what"),
                     pl.col("status").cast(pl.String),
                     pl.lit(',"patient_ids":'),
-                    pids,
+                    pl.col("pids"),
                     pl.lit(',"records":'),
                     pl.col("records").cast(pl.String),
                     pl.lit(',"bytes":'),
