@@ -164,7 +164,16 @@ class ParquetStore:
         return AppendResult(added=added, duplicates=dupes)
 
     def _flush(self, events: list[AccessEvent]) -> tuple[int, int]:
-        table = _to_table(events)
+        result = self.append_table(_to_table(events))
+        return result.added, result.duplicates
+
+    def append_table(self, table: pa.Table) -> AppendResult:
+        """Append events already in columnar form (:data:`EVENT_SCHEMA`): bulk loads.
+
+        The same de-duplication as :meth:`append`; the table is trusted to hold
+        valid events (build it from parsed events, or validate it first).
+        """
+        table = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
         n = table.num_rows
         # de-duplicate inside the batch (first occurrence wins)
         keys = table.column("event_key")
@@ -181,15 +190,11 @@ class ParquetStore:
             if part.num_rows == 0:
                 continue
             part = part.sort_by([("ts", "ascending"), ("event_key", "ascending")])
-            name = (
-                "part-"
-                + xxhash.xxh3_64_hexdigest("\n".join(part.column("event_key").to_pylist()).encode())
-                + ".parquet"
-            )
+            name = f"part-{_content_id(part.column('event_key'))}.parquet"
             _write_atomic(_exposures(part), self.root / "exposures" / f"day={day}" / name, True)
             _write_atomic(part, self.root / "events" / f"day={day}" / name, False)
             added += part.num_rows
-        return added, len(events) - added
+        return AppendResult(added=added, duplicates=n - added)
 
     def _without_stored(self, part: pa.Table, day: str) -> pa.Table:
         stored = self._parts("events", day)
@@ -324,6 +329,16 @@ def _exposures(events: pa.Table) -> pa.Table:
     picked = picked.take(parents)
     table = pa.Table.from_arrays([pc.list_flatten(ids), *picked.columns], schema=EXPOSURE_SCHEMA)
     return table.sort_by([("patient_id", "ascending"), ("ts", "ascending")])
+
+
+def _content_id(keys: pa.ChunkedArray) -> str:
+    """A name derived from the keys a part holds (hashing Arrow buffers, no Python strings)."""
+    digest = xxhash.xxh3_64()
+    for chunk in keys.chunks:
+        for buffer in chunk.buffers():
+            if buffer is not None:
+                digest.update(memoryview(buffer))
+    return digest.hexdigest()
 
 
 def _write_atomic(table: pa.Table, path: Path, exposures: bool) -> None:

@@ -1,0 +1,58 @@
+"""Benchmark helpers: medians over runs, peak memory of a child process, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def median_time(fn: Callable[[], Any], runs: int = 5) -> tuple[float, list[float]]:
+    """Median wall time of ``fn()`` over ``runs`` runs (seconds), and every run."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def report(name: str, **figures: Any) -> dict[str, Any]:
+    """Print one JSON line of figures (what `make bench` collects) and return it."""
+    row = {"bench": name, **figures}
+    print(json.dumps(row), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "results.jsonl", "a") as f:
+        f.write(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), **row}) + "\n")
+    return row
+
+
+def run_measured(cmd: list[str], stdin: Any = None, env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Run a command; return (seconds, peak RSS of the child in MiB, stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, check=True,
+                          env={**os.environ, **(env or {})})
+    elapsed = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak <= before:
+        peak = before  # ru_maxrss is the max over all children so far
+    return elapsed, peak // 1024, done.stdout
+
+
+def pin_one_core() -> None:
+    """Run this process on one core, as the figures are stated per core."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
