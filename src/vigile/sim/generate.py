@@ -53,12 +53,31 @@ READ_KINDS = np.array(
     ],
     dtype=np.int64,
 )
-CHUNK = 400_000
+CHUNK = 200_000
+
+
+def _return_freed_memory() -> None:
+    """Ask glibc to serve large blocks with mmap so that freed arrays go back to the OS.
+
+    glibc raises its mmap threshold after each large free (up to 32 MB), after which the
+    world-building temporaries stay in the heap and the resident size never shrinks."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixed, so no dynamic raise
+    except (OSError, AttributeError):
+        pass
 
 
 def generate(cfg: SimConfig, out: Path, progress: Progress | None = None) -> dict[str, Any]:
     """Generate a world into `out`; return (and write) its world.json summary."""
     say = progress or (lambda _m: None)
+    _return_freed_memory()
     out.mkdir(parents=True, exist_ok=True)
     (out / "context").mkdir(exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)

@@ -51,6 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "seed": {
         "days": 28,
         "doctors": 3800,
+        "records_per_doctor": 4650.0,
         "sensitive_share": 0.01,
         "attacks": {
             "campaign": {
