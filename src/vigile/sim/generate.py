@@ -423,8 +423,7 @@ def run_days(
             for task in tasks.get((p, t), []):
                 task.run(ctx)
             cols = ctx.batch.columns()
-            explained = np.concatenate([ag.get(t - 1).pid, ag.get(t).pid, ag.get(t + 1).pid])
-            stats.practice_day(cols, explained)
+            stats.practice_day(cols, ag.pids_between(t - 1, t + 1), ag.pids_between(t - 14, t + 1))
             parts.append(cols)
             appt_rows.append((p, ag.get(t)))
             ag.forget_before(t - 1)

@@ -46,6 +46,7 @@ class StatsCollector:
         )
         self.reads = 0
         self.reads_explained = 0
+        self.reads_explained_14 = 0
         self.doc_events: list[int] = []
         self.doc_patients: list[int] = []
         self.sec_events: list[int] = []
@@ -57,14 +58,16 @@ class StatsCollector:
         self.night_genuine = 0
         self.cases: dict[str, dict[str, Any]] = {}
 
-    def practice_day(self, cols: Columns, explained_pids: I64) -> None:
-        """Reads explained by an appointment of the same practice within a day."""
+    def practice_day(self, cols: Columns, near: I64, recent: I64) -> None:
+        """Reads explained by an appointment of the same practice within a day (`near`), or
+        from the last fortnight to the next day (`recent`)."""
         m = (cols.tag == 0) & np.isin(cols.kind, READ_KINDS) & (cols.counts == 1)
         if not m.any():
             return
         pids = cols.values[cols.starts()[m]]
         self.reads += int(m.sum())
-        self.reads_explained += int(np.isin(pids, explained_pids).sum())
+        self.reads_explained += int(np.isin(pids, near).sum())
+        self.reads_explained_14 += int(np.isin(pids, recent).sum())
 
     def written_day(self, day: Columns) -> None:
         """Per account-day figures of one local day."""
@@ -157,6 +160,9 @@ class StatsCollector:
             "reads_explained_by_appointment_share": round(
                 self.reads_explained / max(1, self.reads), 4
             ),
+            "reads_explained_by_appointment_14d_share": round(
+                self.reads_explained_14 / max(1, self.reads), 4
+            ),
             "night_share_of_genuine_events": round(self.night_genuine / max(1, self.genuine), 5),
             "genuine_events_by_kind": dict(sorted(self.by_action.items())),
         }
@@ -172,6 +178,7 @@ LABELS = {
     "events_per_secretary_day_mean": "events per secretary-day (mean)",
     "distinct_patients_per_secretary_day_mean": "distinct patients per secretary-day (mean)",
     "reads_explained_by_appointment_share": "reads explained by an appointment (±1 day)",
+    "reads_explained_by_appointment_14d_share": "reads explained by an appointment (-14 d..+1 d)",
     "night_share_of_genuine_events": "genuine events 00:00-06:00 (share)",
     "duplicate_person_ratio": "patient files per person",
     "files_with_notes_share": "files with notes (share)",

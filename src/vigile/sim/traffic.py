@@ -104,6 +104,7 @@ class Agenda:
         self.days: dict[int, Appointments] = {}
         self._working: dict[int, list[Clinician]] = {}
         self._booked_on: dict[int, list[Appointments]] = {}
+        self._indexed: set[int] = set()
 
     def clinicians(self, t: int) -> list[Clinician]:
         """Clinicians consulting at the practice on day index t (cached)."""
@@ -117,7 +118,9 @@ class Agenda:
         a = self.days.get(t)
         if a is None:
             a = self.days[t] = self._generate(t)
-            self._index_bookings(a)
+            if t not in self._indexed:
+                self._indexed.add(t)
+                self._index_bookings(a)
         return a
 
     def _index_bookings(self, a: Appointments) -> None:
@@ -143,9 +146,21 @@ class Agenda:
                     parts.append(a.subset(m))
         return Appointments.concat(parts)
 
+    def seen_recently(self, actor: int, t: int, back: int = 10) -> I64:
+        """Patients the clinician saw in the `back` days before day t (results come back)."""
+        parts = []
+        for d in range(t - back, t):
+            a = self.get(d)
+            parts.append(a.pid[(a.actor == actor) & a.show])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def pids_between(self, t0: int, t1: int) -> I64:
+        """Patients with an appointment on days t0..t1 (inclusive)."""
+        return np.concatenate([self.get(d).pid for d in range(t0, t1 + 1)])
+
     def forget_before(self, t: int) -> None:
-        """Drop days before t (bounded memory)."""
-        for k in [k for k in self.days if k < t]:
+        """Drop days before t - 14 (bounded memory; recent days serve as history)."""
+        for k in [k for k in self.days if k < t - 14]:
             del self.days[k]
         for k in [k for k in self._working if k < t - 1]:
             del self._working[k]
@@ -632,6 +647,11 @@ def practice_day(ctx: PracticeDay) -> None:
         k = int(g.poisson(9 * c.intensity))
         if k:
             idx = sampler.draw_on(g, k, t, c.panel)
+            recent = ctx.agenda.seen_recently(c.gidx, t)
+            from_recent = (g.random(k) < 0.6) & (len(recent) > 0)
+            if from_recent.any():
+                pick = recent[g.integers(0, len(recent), size=int(from_recent.sum()))]
+                idx[from_recent] = np.searchsorted(pids_all, pick)
             ts = (
                 ctx.mid
                 + first_block * MS_MIN
