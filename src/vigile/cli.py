@@ -147,8 +147,10 @@ def _parser_options(
         if not sep or not key:
             raise VigileError(f"--parser-option expects KEY=VALUE, got {item!r}")
         pairs[key.strip()] = value.strip()
-    if route_map is not None and not route_map.exists():
-        raise VigileError(f"{route_map}: route map not found")
+    if route_map is not None:
+        from vigile.parsers.routemap import resolve_route_map
+
+        route_map = resolve_route_map(route_map)  # a file, or a shipped map's name
     return ParserOptions(
         log_format=log_format, route_map=route_map, default_tenant=default_tenant, extra=pairs
     )

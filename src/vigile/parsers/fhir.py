@@ -58,7 +58,7 @@ import msgspec
 from vigile.errors import ParseError
 from vigile.events import ACTIONS, AccessEvent, Action, normalise_ip
 from vigile.parsers.base import ParserOptions
-from vigile.parsers.jsonl import _malformed, _validation
+from vigile.parsers.jsonl import malformed_reason, validation_reason
 
 __all__ = ["FhirAuditParser", "render_fhir"]
 
@@ -327,7 +327,7 @@ class FhirAuditParser:
             _not_audit_event(line, str(exc))
             return None
         except msgspec.DecodeError as exc:
-            raise ParseError(_malformed(exc)) from None
+            raise ParseError(malformed_reason(exc)) from None
         if doc.resource_type != "AuditEvent":
             _not_audit_event(line, None)
             return None
@@ -547,7 +547,7 @@ def _not_audit_event(line: bytes, validation: str | None) -> None:
     try:
         obj: Any = _ANY.decode(line)
     except msgspec.DecodeError as exc:  # the typed decode stopped before the syntax error
-        raise ParseError(_malformed(exc)) from None
+        raise ParseError(malformed_reason(exc)) from None
     if not isinstance(obj, dict):
         raise ParseError(
             f"line is a JSON {_json_kind(obj)}, not an object (expected one AuditEvent resource)"
@@ -565,7 +565,7 @@ def _not_audit_event(line: bytes, validation: str | None) -> None:
             "(e.g. jq -c '.entry[].resource')"
         )
     if kind == "AuditEvent" and validation is not None:
-        raise ParseError(_validation(validation))
+        raise ParseError(validation_reason(validation))
     # another resource type (Patient, OperationOutcome...): not an access, skipped
 
 

@@ -42,7 +42,7 @@ class JsonlParser:
         except msgspec.ValidationError as exc:
             event = self._parse_lenient(line, exc)
         except msgspec.DecodeError as exc:
-            raise ParseError(_malformed(exc)) from None
+            raise ParseError(malformed_reason(exc)) from None
         if event.src_ip is not None:
             try:
                 event.src_ip = normalise_ip(event.src_ip)
@@ -56,7 +56,7 @@ class JsonlParser:
         unknown = message.startswith("Object contains unknown field")
         missing_tenant = self.default_tenant is not None and "required field `tenant`" in message
         if not (unknown or missing_tenant):
-            raise ParseError(_validation(message)) from None
+            raise ParseError(validation_reason(message)) from None
         obj: Any = _ANY.decode(line)
         if not isinstance(obj, dict):
             raise ParseError("line is a JSON value but not an object")
@@ -69,10 +69,10 @@ class JsonlParser:
         try:
             return msgspec.convert(known, AccessEvent)
         except msgspec.ValidationError as exc:
-            raise ParseError(_validation(str(exc))) from None
+            raise ParseError(validation_reason(str(exc))) from None
 
 
-def _validation(message: str) -> str:
+def validation_reason(message: str) -> str:
     """msgspec's message, phrased with the field first: ``status: expected ...``."""
     text, sep, where = message.partition(" - at `$.")
     if sep:
@@ -84,7 +84,7 @@ def _validation(message: str) -> str:
     return message[0].lower() + message[1:]
 
 
-def _malformed(exc: msgspec.DecodeError) -> str:
+def malformed_reason(exc: msgspec.DecodeError) -> str:
     message = str(exc)
     if "invalid utf-8" in message.lower():
         return "line is not valid UTF-8"

@@ -181,11 +181,11 @@ class ParquetStore:
         if len(uniq) != n:
             first = pc.index_in(uniq, value_set=keys)  # position of each key's first row
             table = table.take(pc.take(first, pc.sort_indices(first)))
-        days = pc.strftime(table.column("ts"), format="%Y-%m-%d")
-        table = table.append_column("day", days)
+        days = pc.cast(table.column("ts"), pa.date32())  # UTC days: the partitions
         added = 0
-        for day in sorted(pc.unique(days).to_pylist()):
-            part = table.filter(pc.equal(table.column("day"), day)).drop_columns(["day"])
+        for date in sorted(pc.unique(days).to_pylist()):
+            day = date.isoformat()
+            part = table.filter(pc.equal(days, pa.scalar(date, pa.date32())))
             part = self._without_stored(part, day)
             if part.num_rows == 0:
                 continue
@@ -297,19 +297,15 @@ def _to_table(events: list[AccessEvent]) -> pa.Table:
         zip(_FIELDS, zip(*(msgspec.structs.astuple(e) for e in events), strict=True), strict=True)
     )
     ts = cols["ts"]
-    offsets: dict[Any, int] = {}
-    ts_offset = []
-    for t in ts:
-        tz = t.tzinfo
-        off = offsets.get(tz)
-        if off is None:
-            off = offsets[tz] = _offset_minutes(t)
-        ts_offset.append(off)
+    offsets = pc.divide(
+        pc.cast(pa.array([t.utcoffset() for t in ts], pa.duration("us")), pa.int64()), 60_000_000
+    )
     extras = [None if x is None else _JSON.encode(x).decode() for x in cols["extra"]]
+    keys = [e.event_id or event_key(e) for e in events]
     arrays = [
-        pa.array([event_key(e) for e in events], pa.string()),
+        pa.array(keys, pa.string()),
         pa.array(ts, _TS),
-        pa.array(ts_offset, pa.int16()),
+        pc.cast(offsets, pa.int16()),
         *(pa.array(cols[name], pa.string()) for name in _FIELDS[1:11]),
         pa.array(cols["status"], pa.int16()),
         pa.array(cols["patient_ids"], pa.list_(pa.string())),
