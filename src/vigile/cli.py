@@ -421,15 +421,29 @@ def context_check(
         out.print(f"... and {len(problems) - 50:,} more")
 
 
-def _register_optional() -> None:
-    """Wire the subcommands whose modules live elsewhere (sim, eval, ...)."""
-    try:
-        from vigile.sim.cli import register
-    except ModuleNotFoundError as exc:
-        if exc.name != "vigile.sim.cli":
-            raise
-        return
-    register(app)
+#: Modules that add their own subcommands through ``register(app)``.
+_COMMAND_MODULES = (
+    "vigile.sim.cli",
+    "vigile.detect.cli",
+    "vigile.scope.cli",
+    "vigile.notes.cli",
+    "vigile.web.cli",
+    "vigile.demo.cli",
+)
 
 
-_register_optional()
+def _register_commands() -> None:
+    """Wire the subcommands whose modules live with their stage (sim, detect, ...)."""
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_commands()
