@@ -23,8 +23,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--stream-gb", type=float, default=1.0,
-                    help="size of the streamed input for the memory figure (10 for the full claim)")
+    ap.add_argument(
+        "--stream-gb",
+        type=float,
+        default=1.0,
+        help="size of the streamed input for the memory figure (10 for the full claim)",
+    )
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"events-{args.events}.jsonl"
@@ -35,31 +39,55 @@ def main() -> None:
     vigile = [sys.executable, "-m", "vigile"]
     work = Path(tempfile.mkdtemp(prefix="vigile-bench-"))
     try:
+
         def ingest() -> None:
             store = work / "store"
             shutil.rmtree(store, ignore_errors=True)
-            subprocess.run([*vigile, "ingest", "-e", str(path), "-s", str(store), "--json"],
-                           check=True, capture_output=True, env={"PYTHONPATH": str(ROOT / "src")})
+            subprocess.run(
+                [*vigile, "ingest", "-e", str(path), "-s", str(store), "--json"],
+                check=True,
+                capture_output=True,
+                env={"PYTHONPATH": str(ROOT / "src")},
+            )
 
         t, runs = median_time(ingest, args.runs)
-        again, _, _ = run_measured([*vigile, "ingest", "-e", str(path), "-s", str(work / "store"), "--json"])
-        report("ingest", events=args.events, events_per_s=round(args.events / t),
-               runs_s=[round(r, 2) for r in runs], reingest_s=round(again, 2),
-               target_events_per_s=200_000)
+        again, _, _ = run_measured(
+            [*vigile, "ingest", "-e", str(path), "-s", str(work / "store"), "--json"]
+        )
+        report(
+            "ingest",
+            events=args.events,
+            events_per_s=round(args.events / t),
+            runs_s=[round(r, 2) for r in runs],
+            reingest_s=round(again, 2),
+            target_events_per_s=200_000,
+        )
 
         # memory: stream N GB of lines through stdin into a fresh store
         line_bytes = len(path.open("rb").readline())
         n = int(args.stream_gb * 1e9 / line_bytes)
         gen = subprocess.Popen(
-            [sys.executable, "-c",
-             "import sys; sys.path.insert(0, 'bench'); from synth import fast_lines\n"
-             f"w = sys.stdout.buffer.write\nfor l in fast_lines({n}, seed=11): w(l + b'\\n')"],
-            stdout=subprocess.PIPE, cwd=ROOT)
-        elapsed, peak_mb, out = run_measured(
-            [*vigile, "ingest", "-e", "-", "-s", str(work / "big"), "--json"], stdin=gen.stdout)
+            [
+                sys.executable,
+                "-c",
+                "import sys; sys.path.insert(0, 'bench'); from synth import fast_lines\n"
+                f"w = sys.stdout.buffer.write\nfor l in fast_lines({n}, seed=11): w(l + b'\\n')",
+            ],
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        elapsed, peak_mb, _out = run_measured(
+            [*vigile, "ingest", "-e", "-", "-s", str(work / "big"), "--json"], stdin=gen.stdout
+        )
         gen.wait()
-        report("ingest_memory", input_gb=round(n * line_bytes / 1e9, 2), events=n,
-               peak_rss_mb=peak_mb, seconds=round(elapsed, 1), target_peak_rss_mb=500)
+        report(
+            "ingest_memory",
+            input_gb=round(n * line_bytes / 1e9, 2),
+            events=n,
+            peak_rss_mb=peak_mb,
+            seconds=round(elapsed, 1),
+            target_peak_rss_mb=500,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

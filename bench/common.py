@@ -39,16 +39,23 @@ def report(name: str, **figures: Any) -> dict[str, Any]:
     return row
 
 
-def run_measured(cmd: list[str], stdin: Any = None, env: dict[str, str] | None = None) -> tuple[float, int, str]:
+def run_measured(
+    cmd: list[str], stdin: Any = None, env: dict[str, str] | None = None
+) -> tuple[float, int, str]:
     """Run a command; return (seconds, peak RSS of the child in MiB, stdout)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, check=True,
-                          env={**os.environ, **(env or {})})
+    done = subprocess.run(
+        cmd,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    )
     elapsed = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        peak = before  # ru_maxrss is the max over all children so far
+    peak = max(before, peak)  # ru_maxrss is the max over all children so far
     return elapsed, peak // 1024, done.stdout
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import gzip
 import random
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -84,11 +84,19 @@ def _columns(n: int, seed: int, start_us: int, patients: int) -> dict[str, objec
     kind = rng.choice(len(_ACTIONS), n, p=np.array([a[4] for a in _ACTIONS]) / 100)
     pid = rng.integers(0, patients, n)
     status = np.where(rng.random(n) < 0.98, 200, 404)
-    return {"ts": ts, "practice": practice, "doctor": doctor, "kind": kind, "pid": pid, "status": status}
+    return {
+        "ts": ts,
+        "practice": practice,
+        "doctor": doctor,
+        "kind": kind,
+        "pid": pid,
+        "status": status,
+    }
 
 
-def fast_lines(n: int, seed: int = 7, start: str = "2026-03-02T07:00:00+00:00",
-               patients: int = 15_000_000) -> Iterator[bytes]:
+def fast_lines(
+    n: int, seed: int = 7, start: str = "2026-03-02T07:00:00+00:00", patients: int = 15_000_000
+) -> Iterator[bytes]:
     """Interface JSON lines, about a million a second: for parser and memory benchmarks."""
     from datetime import datetime as dt
 
@@ -107,7 +115,8 @@ def fast_lines(n: int, seed: int = 7, start: str = "2026-03-02T07:00:00+00:00",
             who = "dr.martin" if c["doctor"][i] else "sec.durand"  # type: ignore[index]
             yield (
                 f'{{"ts":"{stamp}","tenant":"cab-{p:04d}","actor":"{who}.{p:04d}",'
-                f'"action":"{action}","resource":"{resource}","event_id":"ev-{seed}-{base + i:010d}",'
+                f'"action":"{action}","resource":"{resource}",'
+                f'"event_id":"ev-{seed}-{base + i:010d}",'
                 f'"session":"s-{p:04d}","src_ip":"82.{p % 250}.{p // 250}.{i % 200 + 1}",'
                 f'"user_agent":"MedPratic/7.4.2 (Windows NT 10.0; Win64)","method":"{method}",'
                 f'"route":"{route}","status":{c["status"][i]},'  # type: ignore[index]
@@ -138,11 +147,17 @@ def event_table(n: int, seed: int, start_us: int, patients: int = 15_000_000):  
     c = _columns(n, seed, start_us, patients)
     idx = np.arange(n)
     practice = pa.array(c["practice"])
-    tenant = pc.binary_join_element_wise("cab-", pc.utf8_lpad(pc.cast(practice, pa.string()), 4, "0"), "")
+    tenant = pc.binary_join_element_wise(
+        "cab-", pc.utf8_lpad(pc.cast(practice, pa.string()), 4, "0"), ""
+    )
     who = pa.array(np.where(c["doctor"], "dr.martin.", "sec.durand."))
-    actor = pc.binary_join_element_wise(who, pc.utf8_lpad(pc.cast(practice, pa.string()), 4, "0"), "")
+    actor = pc.binary_join_element_wise(
+        who, pc.utf8_lpad(pc.cast(practice, pa.string()), 4, "0"), ""
+    )
     key = pc.binary_join_element_wise(f"ev-{seed}-", pc.cast(pa.array(idx), pa.string()), "")
-    pid = pc.binary_join_element_wise("P", pc.utf8_lpad(pc.cast(pa.array(c["pid"]), pa.string()), 8, "0"), "")
+    pid = pc.binary_join_element_wise(
+        "P", pc.utf8_lpad(pc.cast(pa.array(c["pid"]), pa.string()), 8, "0"), ""
+    )
     kinds = np.asarray(c["kind"])
     pick = lambda j: pa.array(np.array([a[j] for a in _ACTIONS])[kinds])  # noqa: E731
     patient_ids = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), pid)

@@ -21,8 +21,7 @@ class ListSource:
         self.rows = rows
 
     def lines(self):  # type: ignore[no-untyped-def]
-        for n, (offset, eid) in enumerate(self.rows, 1):
-            yield n, (offset, eid)
+        yield from enumerate(self.rows, 1)
 
 
 class TupleParser:
@@ -30,8 +29,14 @@ class TupleParser:
 
     def parse(self, line):  # type: ignore[no-untyped-def]
         offset, eid = line
-        return AccessEvent(ts=T0 + timedelta(seconds=offset), tenant="t", actor="a",
-                           action="read", resource="patient", event_id=eid)
+        return AccessEvent(
+            ts=T0 + timedelta(seconds=offset),
+            tenant="t",
+            actor="a",
+            action="read",
+            resource="patient",
+            event_id=eid,
+        )
 
 
 rows = st.lists(
@@ -40,8 +45,12 @@ rows = st.lists(
 )
 
 
-def run(data: list[tuple[int, str | None]], chunk: int, lateness: float) -> tuple[list[tuple[int, str | None]], int, int]:
-    reader = EventReader([ListSource(data)], TupleParser(), lateness=lateness, dedup_window=100, chunk=chunk)  # type: ignore[list-item,arg-type]
+def run(
+    data: list[tuple[int, str | None]], chunk: int, lateness: float
+) -> tuple[list[tuple[int, str | None]], int, int]:
+    reader = EventReader(
+        [ListSource(data)], TupleParser(), lateness=lateness, dedup_window=100, chunk=chunk
+    )  # type: ignore[list-item,arg-type]
     out = [(int((e.ts - T0).total_seconds()), e.event_id) for e in reader]
     return out, reader.stats.late, reader.stats.duplicates
 

@@ -76,7 +76,7 @@ class FileSource:
             handle = self._open(stack)
             lineno = 0
             try:
-                for lineno, line in enumerate(handle, 1):  # noqa: B007 - used after the loop
+                for lineno, line in enumerate(handle, 1):
                     self.bytes_read += len(line)
                     stripped = line.rstrip(b"\r\n")
                     if stripped.strip():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
@@ -39,7 +40,8 @@ from vigile.store.base import AppendResult, EventFilter, StoreInfo
 
 FORMAT: Final = "vigile-event-store"
 VERSION: Final = 1
-DEFAULT_BATCH: Final = 250_000
+DEFAULT_BATCH: Final = 500_000
+_CHUNK: Final = 16_384  # events turned into Arrow columns at a time
 _EXPOSURE_ROW_GROUP: Final = 32_768
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -150,22 +152,45 @@ class ParquetStore:
     def append(
         self, events: Iterable[AccessEvent], batch_size: int = DEFAULT_BATCH
     ) -> AppendResult:
-        """Append events in batches; events whose key the store holds are skipped."""
-        added = dupes = 0
-        batch: list[AccessEvent] = []
-        for event in events:
-            batch.append(event)
-            if len(batch) >= batch_size:
-                a, d = self._flush(batch)
-                added, dupes, batch = added + a, dupes + d, []
-        if batch:
-            a, d = self._flush(batch)
-            added, dupes = added + a, dupes + d
-        return AppendResult(added=added, duplicates=dupes)
+        """Append events; events whose key the store holds are counted, not added.
 
-    def _flush(self, events: list[AccessEvent]) -> tuple[int, int]:
-        result = self.append_table(_to_table(events))
-        return result.added, result.duplicates
+        Events are turned into Arrow columns a small chunk at a time (so few
+        Python objects are alive at once) and written in batches of
+        ``batch_size`` rows by a writer thread, while this thread goes on
+        parsing: Arrow, DuckDB and Parquet work without holding the GIL.
+        """
+        added = dupes = 0
+        chunk: list[AccessEvent] = []
+        tables: list[pa.Table] = []
+        rows = 0
+        pending: Future[AppendResult] | None = None
+        step = min(_CHUNK, batch_size)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigile-store") as writer:
+
+            def submit(batch: list[pa.Table]) -> None:
+                nonlocal pending, added, dupes
+                if pending is not None:
+                    done = pending.result()
+                    added, dupes = added + done.added, dupes + done.duplicates
+                pending = writer.submit(self.append_table, pa.concat_tables(batch))
+
+            for event in events:
+                chunk.append(event)
+                if len(chunk) >= step:
+                    tables.append(_to_table(chunk))
+                    rows += len(chunk)
+                    chunk = []
+                    if rows >= batch_size:
+                        submit(tables)
+                        tables, rows = [], 0
+            if chunk:
+                tables.append(_to_table(chunk))
+            if tables:
+                submit(tables)
+            if pending is not None:
+                done = pending.result()
+                added, dupes = added + done.added, dupes + done.duplicates
+        return AppendResult(added=added, duplicates=dupes)
 
     def append_table(self, table: pa.Table) -> AppendResult:
         """Append events already in columnar form (:data:`EVENT_SCHEMA`): bulk loads.
