@@ -190,6 +190,17 @@ class Columns:
             np.cumsum(self.counts[:-1], out=out[1:])
         return out
 
+    def slice(self, a: int, b: int) -> Columns:
+        """Events a..b as views (no copy)."""
+        starts = self.starts()
+        v0 = int(starts[a]) if a < len(self) else len(self.values)
+        v1 = int(starts[b]) if b < len(self) else len(self.values)
+        return Columns(
+            self.ts[a:b], self.kind[a:b], self.tenant[a:b], self.actor[a:b],
+            self.session[a:b], self.ip[a:b], self.ua[a:b], self.status[a:b], self.query[a:b],
+            self.tag[a:b], self.counts[a:b], self.values[v0:v1], self.records[a:b],
+        )  # fmt: skip
+
     def take(self, order: I64) -> Columns:
         """Events reordered (or selected) by index."""
         starts = self.starts()[order]

@@ -219,10 +219,9 @@ def _write_notes(world: World, out: Path) -> dict[str, int]:
     for i, cnt in zip(noted.tolist(), n_notes.tolist(), strict=True):
         p = int(world.practice_of[i])
         pr = world.practices[p]
-        canary = bool(world.flags[i] & FLAG_CANARY)
         for _ in range(int(cnt)):
             k += 1
-            sensitive = r.random() < (0.6 if canary else cfg.sensitive_share)
+            sensitive = r.random() < cfg.sensitive_share
             text, cats = generate_note(r, sensitive)
             staff = pr.doctors + pr.secretaries if not sensitive else pr.doctors
             authors.append(world.actors[staff[r.randrange(len(staff))]].actor)
@@ -321,11 +320,11 @@ class DayWriter:
         first = self.next_no
         for a in range(0, len(day), CHUNK):
             b = min(len(day), a + CHUNK)
-            part = day.take(np.arange(a, b))
+            part = day.slice(a, b)
             self.sink.write(self.renderer.render(part, off[a:b], first + a), b - a)
-        tagged = np.flatnonzero(day.tag != 0)
-        if len(tagged):
-            self._truth(day.take(tagged), off[tagged], first + tagged)
+            tagged = np.flatnonzero(part.tag != 0)
+            if len(tagged):
+                self._truth(part.take(tagged), off[a:b][tagged], first + a + tagged)
         self.next_no = first + len(day)
 
     def _truth(self, sub: Columns, off: I64, nos: I64) -> None:
@@ -429,12 +428,14 @@ def run_days(
             ag.forget_before(t - 1)
         n_appts += _write_appointments(appt_f, world, appt_rows)
         day = Columns.concat(parts)
+        del parts
         day = day.take(np.argsort(day.ts, kind="stable"))
         if len(day) and int(day.ts[0]) < prev_cut:
             raise RuntimeError("an event fell before an already written day")
         n_now = int(np.searchsorted(day.ts, cut))
+        writer.write(day.slice(0, n_now))
         carry = day.take(np.arange(n_now, len(day)))
-        writer.write(day.take(np.arange(n_now)))
+        del day
         prev_cut = cut
         say(f"{date.isoformat()}: {n_now:,} events")
     if carry is not None and len(carry):

@@ -293,75 +293,38 @@ def build_world(cfg: SimConfig) -> World:
         pr.lo, pr.hi = at, at + int(per_prac[p])
     # ids: global creation order (accounts share one id sequence across practices)
     order = np.argsort(-ctime, kind="stable")
+    del ctime
     pid = np.empty(n, dtype=np.int64)
     pid[order] = PID_BASE + 1 + np.arange(n, dtype=np.int64)
+    del order
     # sort each practice's slice by pid
     perm = np.lexsort((pid, practice_of))
-    pid, doctor_of, created_day, flags = pid[perm], doctor_of[perm], created_day[perm], flags[perm]
+    pid = pid[perm]
+    doctor16 = doctor_of[perm].astype(np.int16)
+    created16 = created_day[perm].astype(np.int16)
+    flags16 = flags[perm].astype(np.int16)
+    del perm, doctor_of, created_day, flags
+    prac32 = practice_of.astype(np.int32)
+    del practice_of
     owner = np.empty(n + 1, dtype=np.int32)
-    owner[pid - PID_BASE] = practice_of.astype(np.int32)
+    owner[pid - PID_BASE] = prac32
     owner[0] = -1
 
-    # persons: first registrations create persons, the rest re-register a nearby person
-    u = rng.hash_unit(seed, 200, pid)
-    dup_share = max(0.0, 1.0 - 1.0 / cfg.persons_ratio)
-    is_dup = (u < dup_share) & ((flags & FLAG_CANARY) == 0)
-    if n_prac == 1:
-        is_dup[:] = (u < dup_share * 0.05) & ((flags & FLAG_CANARY) == 0)
-    prim_idx = np.flatnonzero(~is_dup)
-    person = np.full(n, -1, dtype=np.int64)
-    person[prim_idx] = np.arange(len(prim_idx), dtype=np.int64)
-    prim_prac = practice_of[prim_idx]
-    prim_lo = np.searchsorted(prim_prac, np.arange(n_prac))
-    prim_hi = np.searchsorted(prim_prac, np.arange(n_prac), side="right")
-    dup_idx = np.flatnonzero(is_dup)
-    du = rng.hash_unit(seed, 201, pid[dup_idx])
-    dv = rng.hash_unit(seed, 202, pid[dup_idx])
-    dw = rng.hash_unit(seed, 203, pid[dup_idx])
-    off = (1 + np.floor(np.log(np.maximum(dv, 1e-12)) / np.log(0.7))).astype(np.int64)
-    off = np.minimum(off, 25) * np.where(du < 0.5, 1, -1)
-    src = (practice_of[dup_idx] + off) % n_prac
-    same = dw < 0.03  # duplicate file inside the same practice
-    src = np.where(same, practice_of[dup_idx], src)
-    span = np.maximum(prim_hi[src] - prim_lo[src], 1)
-    pick = prim_lo[src] + (rng.hash_unit(seed, 204, pid[dup_idx]) * span).astype(np.int64)
-    pick = np.minimum(pick, len(prim_idx) - 1)
-    person[dup_idx] = person[prim_idx[pick]]
-    home_town = np.asarray([pr.town for pr in practices], dtype=np.int64)[practice_of]
-    near = rng.hash_unit(seed, 205, pid) < 0.45
-    shift = rng.hash_int(seed, 206, pid, 7) - 3
-    home_town = np.where(near, (home_town + shift) % len(pools.towns), home_town)
-    # the person's town is the town of their first registration
-    home_town_person = np.empty(len(prim_idx), dtype=np.int64)
-    home_town_person[:] = home_town[prim_idx]
-    home_town = home_town_person[person]
-
-    # ages (same formula as identity.person_traits) and visit weights
-    from vigile.sim.identity import _age_from_unit
-
-    age = _age_from_unit(rng.hash_unit(seed, 14, person))
-    w = rng.hash_unit(seed, 210, pid)
-    status = np.where(w < 0.28, 1.0, np.where(w < 0.50, 0.12, 0.004))
-    hetero = np.exp(1.0 * _normal_from_hash(seed, 211, pid))
-    chronic = (rng.hash_unit(seed, 212, pid) < 0.10 + 0.35 * (age >= 65)) & (status == 1.0)
-    age_factor = np.where(age >= 75, 1.8, np.where(age >= 60, 1.35, np.where(age < 6, 1.6, 1.0)))
-    weight = status * hetero * age_factor * np.where(chronic, 3.5, 1.0)
-    weight = np.where(created_day >= 0, 1.5, weight)
-    weight = np.where((flags & FLAG_CANARY) != 0, 0.0, weight)
-    # vip files: a few per practice
-    vu = rng.hash_unit(seed, 213, pid)
-    vip = (vu < cfg.vip_rate) & ((flags & FLAG_CANARY) == 0) & (created_day < 0) & (age >= 25)
-    for pr in practices:
+    person, is_dup, n_persons, home_town = _persons(
+        seed, cfg, pools, practices, pid, prac32, flags16
+    )
+    weight, age, vip, has_note = _record_traits(seed, cfg, pid, person, created16, flags16)
+    for pr in practices:  # at least one vip file per practice
         sl = slice(pr.lo, pr.hi)
         if not vip[sl].any():
-            cand = np.flatnonzero((flags[sl] & FLAG_CANARY) == 0)
-            cand = cand[(age[sl][cand] >= 25) & (created_day[sl][cand] < 0)]
+            cand = np.flatnonzero((flags16[sl] & FLAG_CANARY) == 0)
+            cand = cand[(age[sl][cand] >= 25) & (created16[sl][cand] < 0)]
             if len(cand):
-                vip[pr.lo + int(cand[np.argmin(vu[sl][cand])])] = True
-    flags = flags | np.where(vip, FLAG_VIP, 0)
-    nu = rng.hash_unit(seed, 214, pid)
-    has_note = (nu < cfg.note_rate) & (created_day < 0)
-    flags = flags | np.where(has_note | ((flags & FLAG_CANARY) != 0), FLAG_NOTE, 0)
+                vu = rng.hash_unit(seed, 213, pid[sl][cand])
+                vip[pr.lo + int(cand[np.argmin(vu)])] = True
+    flags16 |= np.where(vip, FLAG_VIP, 0).astype(np.int16)
+    flags16 |= np.where(has_note | ((flags16 & FLAG_CANARY) != 0), FLAG_NOTE, 0).astype(np.int16)
+    del vip, has_note
     lname = _record_last_names(seed, pools, person, pid, is_dup)
     return World(
         cfg,
@@ -371,19 +334,115 @@ def build_world(cfg: SimConfig) -> World:
         actors,
         uas,
         pid,
-        practice_of.astype(np.int32),
-        doctor_of.astype(np.int16),
-        weight.astype(np.float32),
-        age.astype(np.int16),
-        lname.astype(np.int32),
-        flags.astype(np.int16),
-        created_day.astype(np.int16),
-        person.astype(np.int32),
+        prac32,
+        doctor16,
+        weight,
+        age,
+        lname,
+        flags16,
+        created16,
+        person,
         is_dup,
-        home_town.astype(np.int32),
+        home_town,
         owner,
-        n_persons=len(prim_idx),
+        n_persons=n_persons,
     )
+
+
+def _persons(
+    seed: int,
+    cfg: SimConfig,
+    pools: Pools,
+    practices: list[Practice],
+    pid: I64,
+    practice_of: npt.NDArray[np.int32],
+    flags: npt.NDArray[np.int16],
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_], int, npt.NDArray[np.int32]]:
+    """First registrations create persons; the rest re-register a person of a nearby
+    practice (or, rarely, of the same one).  Returns person per file, duplicate flags,
+    the person count and each file's home town."""
+    n, n_prac = len(pid), len(practices)
+    dup_share = max(0.0, 1.0 - 1.0 / cfg.persons_ratio)
+    if n_prac == 1:
+        dup_share *= 0.05
+    is_dup = (rng.hash_unit(seed, 200, pid) < dup_share) & ((flags & FLAG_CANARY) == 0)
+    prim_idx = np.flatnonzero(~is_dup)
+    person = np.full(n, -1, dtype=np.int32)
+    person[prim_idx] = np.arange(len(prim_idx), dtype=np.int32)
+    prim_prac = practice_of[prim_idx]
+    prim_lo = np.searchsorted(prim_prac, np.arange(n_prac))
+    prim_hi = np.searchsorted(prim_prac, np.arange(n_prac), side="right")
+    del prim_prac
+    dup_idx = np.flatnonzero(is_dup)
+    keys = pid[dup_idx]
+    du = rng.hash_unit(seed, 201, keys)
+    dv = rng.hash_unit(seed, 202, keys)
+    off = (1 + np.floor(np.log(np.maximum(dv, 1e-12)) / np.log(0.7))).astype(np.int64)
+    off = np.minimum(off, 25) * np.where(du < 0.5, 1, -1)
+    del du, dv
+    own = practice_of[dup_idx].astype(np.int64)
+    src = np.where(rng.hash_unit(seed, 203, keys) < 0.03, own, (own + off) % n_prac)
+    del off, own
+    span = np.maximum(prim_hi[src] - prim_lo[src], 1)
+    pick = prim_lo[src] + (rng.hash_unit(seed, 204, keys) * span).astype(np.int64)
+    pick = np.minimum(pick, len(prim_idx) - 1)
+    person[dup_idx] = person[prim_idx[pick]]
+    del src, span, pick, keys, dup_idx
+    # a person lives in (or near) the town of their first registration's practice
+    towns = np.asarray([pr.town for pr in practices], dtype=np.int64)
+    prim_keys = pid[prim_idx]
+    near = rng.hash_unit(seed, 205, prim_keys) < 0.45
+    shift = rng.hash_int(seed, 206, prim_keys, 7) - 3
+    town_p = towns[practice_of[prim_idx]]
+    town32: npt.NDArray[np.int32] = np.where(
+        near, (town_p + shift) % len(pools.towns), town_p
+    ).astype(np.int32)
+    del near, shift, prim_keys
+    home: npt.NDArray[np.int32] = town32[person]
+    return person, is_dup, len(prim_idx), home
+
+
+def _record_traits(
+    seed: int,
+    cfg: SimConfig,
+    pid: I64,
+    person: npt.NDArray[np.int32],
+    created: npt.NDArray[np.int16],
+    flags: npt.NDArray[np.int16],
+) -> tuple[
+    npt.NDArray[np.float32], npt.NDArray[np.int16], npt.NDArray[np.bool_], npt.NDArray[np.bool_]
+]:
+    """Visit weight, age, vip and note flags per file, computed a few million at a time."""
+    from vigile.sim.identity import _age_from_unit
+
+    n = len(pid)
+    weight = np.empty(n, dtype=np.float32)
+    age_out = np.empty(n, dtype=np.int16)
+    vip = np.empty(n, dtype=bool)
+    has_note = np.empty(n, dtype=bool)
+    step = 2_000_000
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        k, fl, cr = pid[a:b], flags[a:b], created[a:b]
+        # ages: same formula as identity.person_traits
+        age = _age_from_unit(rng.hash_unit(seed, 14, person[a:b]))
+        w = rng.hash_unit(seed, 210, k)
+        status = np.where(w < 0.28, 1.0, np.where(w < 0.50, 0.12, 0.004))
+        hetero = np.exp(_normal_from_hash(seed, 211, k))
+        chronic = (rng.hash_unit(seed, 212, k) < 0.10 + 0.35 * (age >= 65)) & (status == 1.0)
+        age_f = np.where(age >= 75, 1.8, np.where(age >= 60, 1.35, np.where(age < 6, 1.6, 1.0)))
+        wt = status * hetero * age_f * np.where(chronic, 3.5, 1.0)
+        wt = np.where(cr >= 0, 1.5, wt)
+        weight[a:b] = np.where((fl & FLAG_CANARY) != 0, 0.0, wt)
+        age_out[a:b] = age
+        vip[a:b] = (
+            (rng.hash_unit(seed, 213, k) < cfg.vip_rate)
+            & ((fl & FLAG_CANARY) == 0)
+            & (cr < 0)
+            & (age >= 25)
+        )
+        has_note[a:b] = (rng.hash_unit(seed, 214, k) < cfg.note_rate) & (cr < 0)
+    return weight, age_out, vip, has_note
 
 
 def _normal_from_hash(seed: int, tag: int, keys: I64) -> F64:
@@ -393,12 +452,16 @@ def _normal_from_hash(seed: int, tag: int, keys: I64) -> F64:
 
 
 def _record_last_names(
-    seed: int, pools: Pools, person: I64, pid: I64, is_dup: npt.NDArray[np.bool_]
-) -> I64:
+    seed: int,
+    pools: Pools,
+    person: npt.NDArray[np.int32],
+    pid: I64,
+    is_dup: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.int32]:
     """Encoded last name of each record (needed for searches), without building strings."""
     from vigile.sim.identity import person_traits, record_variations
 
-    out = np.empty(len(pid), dtype=np.int64)
+    out = np.empty(len(pid), dtype=np.int32)
     step = 2_000_000
     for a in range(0, len(pid), step):
         b = min(len(pid), a + step)
