@@ -18,6 +18,7 @@ Re-ingesting events the store already holds adds nothing: keys
 from __future__ import annotations
 
 import os
+from operator import attrgetter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -318,9 +319,8 @@ def _where(where: EventFilter) -> tuple[list[str], dict[str, Any]]:
 
 def _to_table(events: list[AccessEvent]) -> pa.Table:
     """Events → an Arrow table of :data:`EVENT_SCHEMA` (columns built in one pass each)."""
-    cols: dict[str, Any] = dict(
-        zip(_FIELDS, zip(*(msgspec.structs.astuple(e) for e in events), strict=True), strict=True)
-    )
+    # one comprehension per field: transposing with zip(*rows) costs several times more
+    cols: dict[str, Any] = {name: list(map(attrgetter(name), events)) for name in _FIELDS}
     ts = cols["ts"]
     offsets = pc.divide(
         pc.cast(pa.array([t.utcoffset() for t in ts], pa.duration("us")), pa.int64()), 60_000_000
