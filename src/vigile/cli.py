@@ -165,6 +165,18 @@ def _check_inputs(paths: list[Path]) -> None:
             open_source(path).check()
 
 
+def _warn_unreadable_sources(stats: Any, fmt: str) -> None:
+    """Say so when every line of a source was bad: most likely the wrong --format."""
+    for name, counts in stats.per_source.items():
+        if counts["read"] and counts["quarantined"] == counts["read"]:
+            err.print(
+                f"[yellow]vigile: warning:[/] none of the {counts['read']:,} lines of {escape(name)} "
+                f"could be read as --format {fmt}; is that the right format?",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
 def _print_read_summary(
     title: str, counts: dict[str, Any], elapsed: float, quarantine: Path | None
 ) -> None:
@@ -201,7 +213,15 @@ def ingest(
     """Append events to the embedded event store (Parquet by day, queried with DuckDB).
 
     Ingesting the same events twice adds nothing. Bad lines go to the quarantine
-    (default: `STORE/quarantine.jsonl`, appended).
+    (default: `STORE/quarantine.jsonl`, appended) with their line and reason.
+
+    Examples:
+
+        vigile ingest -e audit-2026-03-02.jsonl.gz -s var/store
+
+        zcat audit-*.jsonl.gz | vigile ingest -e - -s var/store --json
+
+        vigile ingest -f nginx --route-map reference -e /var/log/nginx/access.log -s var/store
     """
     from vigile.quarantine import Quarantine
     from vigile.store import open_store
@@ -218,6 +238,7 @@ def ingest(
         )
         result = target.append(_progress(reader, events, json_out))
     elapsed = time.perf_counter() - started
+    _warn_unreadable_sources(reader.stats, fmt)
     counts: dict[str, Any] = {
         k: v for k, v in reader.stats.as_dict().items() if k not in ("per_source", "bytes")
     }
@@ -308,6 +329,7 @@ def convert(
         if sink is not sys.stdout.buffer:
             sink.close()
     elapsed = time.perf_counter() - started
+    _warn_unreadable_sources(reader.stats, fmt)
     counts = {k: v for k, v in reader.stats.as_dict().items() if k not in ("per_source", "bytes")}
     if json_out:
         counts.update(out=str(out_path), quarantine=str(qpath), seconds=round(elapsed, 3))
