@@ -246,3 +246,24 @@ def test_when_an_insider_attack_runs_then_it_uses_the_victims_own_session(
         if e["actor"] == actor and e["tenant"] == tenant and "session" in e:
             (sessions_attack if e["event_id"] in ids else sessions_genuine).add(e["session"])
     assert sessions_attack and sessions_attack <= sessions_genuine
+
+
+def test_when_a_token_is_replayed_then_the_victims_session_appears_from_another_address(
+    small_world: Path, small_events: list[dict[str, Any]]
+) -> None:
+    case = next(
+        c for c in _jsonl(small_world / "truth" / "attacks.jsonl") if c["kind"] == "token_replay"
+    )
+    ids = set(
+        pl.read_parquet(small_world / "truth" / "attack_events.parquet")
+        .filter(pl.col("case") == case["id"])["event_id"]
+        .to_list()
+    )
+    tenant, actor = case["accounts"][0]
+    mine = [e for e in small_events if e["actor"] == actor and e["tenant"] == tenant]
+    replayed = [e for e in mine if e["event_id"] in ids]
+    genuine = [e for e in mine if e["event_id"] not in ids]
+    assert replayed and all(e["action"] == "export" for e in replayed)
+    sessions = {e["session"] for e in replayed}
+    assert sessions <= {e.get("session") for e in genuine}
+    assert {e["src_ip"] for e in replayed}.isdisjoint({e["src_ip"] for e in genuine})

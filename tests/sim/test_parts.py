@@ -114,3 +114,30 @@ def test_when_register_is_called_then_sim_and_eval_commands_exist() -> None:
     register(app)
     names = {c.name for c in app.registered_commands}
     assert names == {"sim", "eval"}
+
+
+def test_when_one_session_changes_address_then_each_line_keeps_its_own_address() -> None:
+    from vigile.sim.batch import EventBatch, Kind, Tables
+    from vigile.sim.writer import Renderer
+
+    t = Tables(1)
+    t.tenants, t.actors = ["cab-0001"], ["dr.a.0001"]
+    sid = t.new_session()
+    ips = np.array([t.ip("1.1.1.1"), t.ip("2.2.2.2"), t.ip("1.1.1.1")])
+    ua = t.ua("MedPratic/7.4.2 (Windows NT 10.0; Win64)")
+    b = EventBatch()
+    b.add(
+        np.array([1, 2, 3]) * 1000 + 1_762_000_000_000,
+        Kind.READ_PATIENT,
+        0,
+        0,
+        sid,
+        ips,
+        ua,
+        np.array([10_000_001, 10_000_002, 10_000_003]),
+    )
+    lines = Renderer(t, 1).render(b.columns(), np.array([60, 60, 60]), 1).splitlines()
+    got = [orjson.loads(x) for x in lines]
+    assert [e["src_ip"] for e in got] == ["1.1.1.1", "2.2.2.2", "1.1.1.1"]
+    assert [e["patient_ids"] for e in got] == [["P10000001"], ["P10000002"], ["P10000003"]]
+    assert all(e["session"] == t.sessions[sid] and e["records"] == 1 for e in got)

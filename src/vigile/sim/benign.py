@@ -83,7 +83,6 @@ def _new_account(
     """Create an account that appears during the window (actors.csv `created`)."""
     from vigile.sim.identity import ascii_slug
 
-    pr = world.practices[p]
     used = {a.actor for a in world.actors if a.practice == p}
     while True:
         slug = ascii_slug(world.pools.surnames[int(g.integers(400))])
@@ -105,7 +104,6 @@ def _new_account(
         active_from=t,
     )
     world.actors.append(a)
-    del pr
     return a
 
 

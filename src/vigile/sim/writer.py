@@ -91,7 +91,8 @@ class Renderer:
 
     def strings(self, name: str) -> pl.Series:
         """The interned strings of a table (`tenant`, `actor`, ...) as a Series."""
-        return self._series(name, getattr(self.tables, name + "s"))
+        values: list[str] = getattr(self.tables, name + "s")
+        return self._series(name, values)
 
     def _series(self, name: str, values: list[str]) -> pl.Series:
         hit = self._cache.get(name)
@@ -150,24 +151,27 @@ class Renderer:
         """Pre-rendered `"tenant":..,"actor":..,"session":..,"src_ip":..,"user_agent":..`
         for each event (rendered once per distinct combination)."""
         t = self.tables
-        sess = cols.session + 1  # 0 = no session
-        key = (((cols.actor << 22) | sess) << 18 | cols.ip) << 4
-        key = key ^ (cols.ua * 0x9E3779B1 << 50)
-        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
-        del uniq
-        tenants = self._series("tenant", t.tenants)
-        del tenants
+        for name in ("tenant", "actor", "session", "ip", "ua"):
+            self.strings(name)  # checks new table entries need no JSON escaping
+        keys = (cols.ua, cols.ip, cols.session, cols.actor)
+        order = np.lexsort(keys)
+        new = np.ones(len(order), dtype=bool)
+        if len(order) > 1:
+            new[1:] = np.any([k[order[1:]] != k[order[:-1]] for k in keys], axis=0)
+        group = np.cumsum(new) - 1
+        inv = np.empty(len(order), dtype=np.int64)
+        inv[order] = group
         out = []
-        for i in first.tolist():
-            a = int(cols.actor[i])
+        for i in order[new].tolist():
             s_ = int(cols.session[i])
             sess_txt = f',"session":"{t.sessions[s_]}"' if s_ >= 0 else ""
             out.append(
-                f'"tenant":"{t.tenants[int(cols.tenant[i])]}","actor":"{t.actors[a]}"'
+                f'"tenant":"{t.tenants[int(cols.tenant[i])]}",'
+                f'"actor":"{t.actors[int(cols.actor[i])]}"'
                 f'{sess_txt},"src_ip":"{t.ips[int(cols.ip[i])]}",'
                 f'"user_agent":"{t.uas[int(cols.ua[i])]}"'
             )
-        return _safe_json(out).gather(inv.astype(np.int64))
+        return pl.Series(out, dtype=pl.String).gather(inv)
 
     def frame(self, cols: Columns, offsets_min: I64, first_no: int) -> pl.DataFrame:
         """Columns as a frame of strings and numbers ready to be concatenated."""
@@ -226,13 +230,6 @@ class Renderer:
         buf = io.BytesIO()
         out.write_csv(buf, include_header=False, quote_style="never")
         return buf.getvalue()
-
-
-def _safe_json(values: list[str]) -> pl.Series:
-    for v in values:
-        if "\\" in v or "\n" in v:
-            raise ValueError(f"value needs JSON escaping: {v!r}")
-    return pl.Series(values, dtype=pl.String)
 
 
 class EventSink:
