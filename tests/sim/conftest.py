@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from vigile.sim.config import apply_overrides
+from vigile.sim.config import SimConfig, apply_overrides
 from vigile.sim.generate import generate
 from vigile.sim.presets import preset_config
 
@@ -27,8 +28,13 @@ def small_events(small_world: Path) -> list[dict[str, Any]]:
     return [orjson.loads(x) for x in (small_world / "events.jsonl").read_bytes().splitlines()]
 
 
-def tiny_config(seed: int = 7) -> object:
-    """A few practices over a week, every attack and benign case at minimal size."""
+@pytest.fixture
+def tiny_config() -> Callable[[int], SimConfig]:
+    """Factory: a few practices over a week, every attack and benign case at minimal size."""
+    return _tiny_config
+
+
+def _tiny_config(seed: int = 7) -> SimConfig:
     cfg = preset_config("small", seed=seed)
     return apply_overrides(
         cfg,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,10 @@ import orjson
 import polars as pl
 import pytest
 
-from tests.sim.conftest import tiny_config
 from vigile.sim.attacks import KINDS as ATTACK_KINDS
 from vigile.sim.batch import ROUTES
 from vigile.sim.benign import KINDS as BENIGN_KINDS
+from vigile.sim.config import SimConfig
 from vigile.sim.generate import generate
 from vigile.sim.notes import CATEGORIES
 
@@ -186,16 +187,20 @@ def test_when_notes_are_written_then_labels_match_interface_categories(
     assert 0.007 < doc["stats"]["persons_with_notes_share"] < 0.016
 
 
-def test_when_the_same_seed_is_used_twice_then_every_file_is_byte_identical(tmp_path: Path) -> None:
+def test_when_the_same_seed_is_used_twice_then_every_file_is_byte_identical(
+    tmp_path: Path, tiny_config: Callable[[int], SimConfig]
+) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
-    generate(tiny_config(seed=11), a)
-    generate(tiny_config(seed=11), b)
+    generate(tiny_config(11), a)
+    generate(tiny_config(11), b)
     assert _digest(a) == _digest(b)
 
 
-def test_when_another_seed_is_used_then_the_events_differ(tmp_path: Path) -> None:
-    generate(tiny_config(seed=1), tmp_path / "a")
-    generate(tiny_config(seed=2), tmp_path / "b")
+def test_when_another_seed_is_used_then_the_events_differ(
+    tmp_path: Path, tiny_config: Callable[[int], SimConfig]
+) -> None:
+    generate(tiny_config(1), tmp_path / "a")
+    generate(tiny_config(2), tmp_path / "b")
     assert (tmp_path / "a" / "events.jsonl").read_bytes() != (
         tmp_path / "b" / "events.jsonl"
     ).read_bytes()
