@@ -209,6 +209,10 @@ def ingest(
     parser_option: ParserOpt = None,
     lateness: LatenessOpt = 30.0,
     dedup_window: DedupOpt = 3600.0,
+    compact_above: Annotated[
+        int,
+        typer.Option(help="Afterwards, merge the parts of any day that has more than this many."),
+    ] = 16,
 ) -> None:
     """Append events to the embedded event store (Parquet by day, queried with DuckDB).
 
@@ -237,6 +241,7 @@ def ingest(
             events, fmt, options=options, quarantine=q, lateness=lateness, dedup_window=dedup_window
         )
         result = target.append(_progress(reader, events, json_out))
+    compacted = target.compact(max_parts=compact_above) if compact_above > 0 else []
     elapsed = time.perf_counter() - started
     _warn_unreadable_sources(reader.stats, fmt)
     counts: dict[str, Any] = {
@@ -244,6 +249,7 @@ def ingest(
     }
     counts["duplicates"] += result.duplicates
     counts["added"] = result.added
+    counts["days_compacted"] = len(compacted)
     if json_out:
         counts.update(store=str(store), quarantine=str(qpath), seconds=round(elapsed, 3))
         sys.stdout.write(orjson.dumps(counts).decode() + "\n")
@@ -385,6 +391,18 @@ def store_info(store: StoreArg, json_out: JsonOpt = False) -> None:
     for key, value in info.items():
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     out.print(table)
+
+
+@store_app.command("compact")
+def store_compact(
+    store: StoreArg,
+    max_parts: Annotated[int, typer.Option(help="Merge days holding more parts than this.")] = 1,
+) -> None:
+    """Merge each day's parts into one file: same rows, faster look-ups."""
+    from vigile.store import open_store
+
+    days = open_store(store).compact(max_parts=max_parts)
+    out.print(f"compacted {len(days)} day(s)" + (f": {', '.join(days)}" if days else ""))
 
 
 @store_app.command("patient")
