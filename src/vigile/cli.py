@@ -170,8 +170,8 @@ def _warn_unreadable_sources(stats: Any, fmt: str) -> None:
     for name, counts in stats.per_source.items():
         if counts["read"] and counts["quarantined"] == counts["read"]:
             err.print(
-                f"[yellow]vigile: warning:[/] none of the {counts['read']:,} lines of {escape(name)} "
-                f"could be read as --format {fmt}; is that the right format?",
+                f"[yellow]vigile: warning:[/] none of the {counts['read']:,} lines of "
+                f"{escape(name)} could be read as --format {fmt}; is that the right format?",
                 highlight=False,
                 soft_wrap=True,
             )

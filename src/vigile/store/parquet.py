@@ -321,7 +321,8 @@ class ParquetStore:
                     sources = _parts_sql([src_dir / n for n in names])
                     con.execute(
                         f"COPY (SELECT * FROM read_parquet({sources}) ORDER BY {order}) "
-                        f"TO {_sql_str(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {group})"
+                        f"TO {_sql_str(tmp)} "
+                        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {group})"
                     )
             finally:
                 con.close()
