@@ -42,7 +42,7 @@ from vigile.store.base import AppendResult, EventFilter, StoreInfo
 
 FORMAT: Final = "vigile-event-store"
 VERSION: Final = 1
-DEFAULT_BATCH: Final = 500_000
+DEFAULT_BATCH: Final = 250_000
 _CHUNK: Final = 16_384  # events turned into Arrow columns at a time
 _EXPOSURE_ROW_GROUP: Final = 32_768
 _EVENT_ROW_GROUP: Final = 131_072
