@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,notes,scope]'
+	$(PY) -m pip install -q -e '.[dev,notes,scope,service]'
 	touch $(STAMP)
 
 venv: $(STAMP)
