@@ -207,7 +207,7 @@ def ingest(
     route_map: RouteMapOpt = None,
     default_tenant: TenantOpt = None,
     parser_option: ParserOpt = None,
-    lateness: LatenessOpt = 30.0,
+    lateness: LatenessOpt = 0.0,  # the store sorts each part: no need to wait
     dedup_window: DedupOpt = 3600.0,
     compact_above: Annotated[
         int,
