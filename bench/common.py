@@ -41,9 +41,13 @@ def report(name: str, **figures: Any) -> dict[str, Any]:
 
 def run_measured(
     cmd: list[str], stdin: Any = None, env: dict[str, str] | None = None
-) -> tuple[float, int, str]:
-    """Run a command; return (seconds, peak RSS of the child in MiB, stdout)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+) -> tuple[float, int, str, float]:
+    """Run a command; return (wall seconds, peak RSS of the child in MiB, stdout, CPU seconds).
+
+    CPU seconds (user + system of the child) are what "per core" figures divide by:
+    they hold on a shared, loaded machine where wall time does not.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(
         cmd,
@@ -54,9 +58,10 @@ def run_measured(
         env={**os.environ, **(env or {})},
     )
     elapsed = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    peak = max(before, peak)  # ru_maxrss is the max over all children so far
-    return elapsed, peak // 1024, done.stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak = max(before.ru_maxrss, after.ru_maxrss)  # the max over all children so far
+    return elapsed, peak // 1024, done.stdout, cpu
 
 
 def pin_one_core() -> None:
