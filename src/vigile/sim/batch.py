@@ -11,11 +11,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 I64 = npt.NDArray[np.int64]
+IArr = npt.NDArray[np.integer[Any]]  # narrow integer columns
 
 
 class Kind(IntEnum):
@@ -167,18 +169,18 @@ class Columns:
     """A block of events as parallel arrays (patient ids flattened)."""
 
     ts: I64
-    kind: I64
-    tenant: I64
-    actor: I64
-    session: I64  # -1 none
-    ip: I64
-    ua: I64
-    status: I64
-    query: I64  # -1 none
-    tag: I64  # 0 genuine, > 0 attack id, < 0 benign case id
-    counts: I64  # patient ids per event
+    kind: IArr
+    tenant: IArr
+    actor: IArr
+    session: IArr  # -1 none
+    ip: IArr
+    ua: IArr
+    status: IArr
+    query: IArr  # -1 none
+    tag: IArr  # 0 genuine, > 0 attack id, < 0 benign case id
+    counts: IArr  # patient ids per event
     values: I64  # numeric patient ids (P + digits)
-    records: I64
+    records: IArr
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -258,6 +260,13 @@ def empty_columns() -> Columns:
     return Columns(z, z, z, z, z, z, z, z, z, z, z, z, z)
 
 
+# narrow storage per field (a day of the seed preset holds millions of events)
+_DTYPES: dict[str, type[np.integer[Any]]] = {
+    "ts": np.int64,
+    "kind": np.int16,
+    "ua": np.int16,
+    "status": np.int16,
+}
 _FIELDS = (
     "ts",
     "kind",
@@ -336,18 +345,19 @@ class EventBatch:
         if not self.parts:
             return empty_columns()
         total = sum(p[0] for p in self.parts)
-        out: dict[str, I64] = {}
+        out: dict[str, IArr] = {}
         for name in _FIELDS:
-            arr = np.empty(total, dtype=np.int64)
+            arr = np.empty(total, dtype=_DTYPES.get(name, np.int32))
             pos = 0
             for n, f, _, _ in self.parts:
                 arr[pos : pos + n] = f[name]
                 pos += n
             out[name] = arr
-        counts = np.concatenate([p[2] for p in self.parts]).astype(np.int64, copy=False)
+        counts = np.concatenate([p[2] for p in self.parts]).astype(np.int32, copy=False)
         values = np.concatenate([p[3] for p in self.parts]).astype(np.int64, copy=False)
+        ts: I64 = out["ts"].astype(np.int64, copy=False)
         return Columns(
-            out["ts"],
+            ts,
             out["kind"],
             out["tenant"],
             out["actor"],

@@ -98,7 +98,7 @@ class StatsCollector:
         np.cumsum(cnt, out=offs[1:])
         vidx = np.repeat(starts - offs[:-1], cnt) + np.arange(int(offs[-1]))
         pids = day.values[vidx] - PID_BASE
-        key = np.unique(np.repeat(day.actor[idx], cnt) * (1 << 32) + pids)
+        key = np.unique(np.repeat(day.actor[idx].astype(np.int64), cnt) * (1 << 32) + pids)
         dp = np.bincount(key >> 32, minlength=len(self.role))
         for a in np.flatnonzero(ev).tolist():
             r = int(self.role[a])
