@@ -1,0 +1,182 @@
+"""The context (INTERFACE §2) turned into what the hot loop can ask in O(1).
+
+Built once with Polars (vectorised), then queried per event:
+
+* accounts: role and creation date, and each practice's number of doctors (the
+  peer group is *same role, practice of similar size*);
+* ``vip`` files and canary (decoy) files: small sets;
+* note authors: a practice whose staff wrote a note about a patient has a care
+  relationship with them;
+* appointments, fed to the explainer as a *sliding window* over event time
+  (``[t - before, t + after]``), so memory follows the schedule of a few weeks,
+  not the whole history;
+* which practice holds each patient file (for cross-practice reads): a sorted
+  array of 64-bit hashes of the patient ids and the practice of each, so 19
+  million files cost ~230 MB instead of a Python dict of strings.
+
+Every part is optional: without a file the corresponding explanation or check is
+simply not available, and detectors say so in their evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import polars as pl
+import xxhash
+
+from vigile.context import Context, load_context
+
+__all__ = ["ContextIndex", "size_bucket"]
+
+_EPOCH_DAY: Final = date(1970, 1, 1)
+_APPT_CHUNK: Final = 65_536
+
+
+def size_bucket(doctors: int) -> str:
+    """Practice size classes for peer groups: solo, small group, large group."""
+    if doctors <= 1:
+        return "solo"
+    if doctors <= 3:
+        return "group"
+    return "large"
+
+
+@dataclass
+class ContextIndex:
+    """Lookups built from the context tables (all optional)."""
+
+    present: frozenset[str] = frozenset()
+    roles: dict[tuple[str, str], str] = field(default_factory=dict)
+    created_s: dict[tuple[str, str], float] = field(default_factory=dict)
+    doctors: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)
+    vip: frozenset[str] = frozenset()
+    canaries: frozenset[str] = frozenset()
+    note_authors: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # appointments sorted by start: (start seconds, tenant code, patient id)
+    appt_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    appt_frame: pl.DataFrame | None = None
+    # patient -> practice
+    _pt_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    _pt_tenant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    tenants: list[str] = field(default_factory=list)
+    rejected: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, directory: str | Path | None) -> ContextIndex:
+        """Load a context directory (``None``: an empty index)."""
+        if directory is None:
+            return cls()
+        return cls.build(load_context(directory))
+
+    @classmethod
+    def build(cls, ctx: Context) -> ContextIndex:
+        """Index already-loaded context tables."""
+        idx = cls(present=ctx.present, rejected=list(ctx.rejected))
+        actors = ctx.actors
+        if actors.height:
+            rows = actors.select(
+                "tenant",
+                "actor",
+                pl.col("role").fill_null("").str.to_lowercase(),
+                (pl.col("created").cast(pl.Int64) * 86400).alias("created_s"),
+            )
+            for tenant, actor, role, created in rows.iter_rows():
+                idx.roles[(tenant, actor)] = role or ""
+                if created is not None:
+                    idx.created_s[(tenant, actor)] = float(created)
+            counts = (
+                actors.filter(pl.col("role").str.to_lowercase() == "doctor")
+                .group_by("tenant")
+                .len()
+            )
+            idx.doctors = dict(counts.iter_rows())  # type: ignore[arg-type]
+        patients = ctx.patients
+        if patients.height:
+            idx.vip = frozenset(
+                patients.filter(pl.col("vip").fill_null(False)).get_column("patient_id").to_list()
+            )
+            idx.files = dict(patients.group_by("tenant").len().iter_rows())  # type: ignore[arg-type]
+            idx._index_patients(patients.select("patient_id", "tenant"))
+        if ctx.canaries.height:
+            idx.canaries = frozenset(ctx.canaries.get_column("patient_id").to_list())
+        notes = ctx.annotations
+        if notes.height:
+            grouped = (
+                notes.select("patient_id", pl.col("tenant").fill_null(""), pl.col("author").fill_null(""))
+                .unique()
+                .group_by("patient_id")
+                .agg(pl.struct("tenant", "author"))
+            )
+            for pid, pairs in grouped.iter_rows():
+                idx.note_authors[pid] = tuple((p["tenant"], p["author"]) for p in pairs)
+        appts = ctx.appointments
+        if appts.height:
+            frame = (
+                appts.select(
+                    (pl.col("start").dt.epoch("s")).alias("start"), "tenant", "patient_id"
+                )
+                .drop_nulls()
+                .sort("start")
+            )
+            idx.appt_frame = frame
+            idx.appt_start = frame.get_column("start").to_numpy()
+        return idx
+
+    # ---- patients -> practice --------------------------------------------------------
+    def _index_patients(self, frame: pl.DataFrame) -> None:
+        tenants = frame.get_column("tenant").unique().sort().to_list()
+        code = {t: i for i, t in enumerate(tenants)}
+        self.tenants = tenants
+        n = frame.height
+        hashes = np.empty(n, np.uint64)
+        codes = np.empty(n, np.int32)
+        h = xxhash.xxh3_64_intdigest
+        for start in range(0, n, 1_000_000):
+            part = frame.slice(start, 1_000_000)
+            ids = part.get_column("patient_id").to_list()
+            hashes[start : start + len(ids)] = np.fromiter((h(x.encode()) for x in ids), np.uint64, len(ids))
+            codes[start : start + len(ids)] = np.fromiter(
+                (code[t] for t in part.get_column("tenant").to_list()), np.int32, len(ids)
+            )
+        order = np.argsort(hashes, kind="stable")
+        self._pt_hash = hashes[order]
+        self._pt_tenant = codes[order]
+
+    @property
+    def knows_patients(self) -> bool:
+        return len(self._pt_hash) > 0
+
+    def patient_tenants(self, patient_id: str) -> list[str]:
+        """The practices holding a file with this id (usually one; ``[]`` if unknown)."""
+        if not len(self._pt_hash):
+            return []
+        h = np.uint64(xxhash.xxh3_64_intdigest(patient_id.encode()))
+        lo = int(self._pt_hash.searchsorted(h, "left"))
+        hi = int(self._pt_hash.searchsorted(h, "right"))
+        return [self.tenants[int(c)] for c in self._pt_tenant[lo:hi]]
+
+    # ---- appointments ------------------------------------------------------------------
+    def appointments_between(self, lo_s: float, hi_s: float) -> Iterator[tuple[int, str, str]]:
+        """Appointments (start, tenant, patient id) with ``lo_s <= start < hi_s``, in order."""
+        if self.appt_frame is None:
+            return
+        a = int(self.appt_start.searchsorted(lo_s, "left"))
+        b = int(self.appt_start.searchsorted(hi_s, "left"))
+        for s in range(a, b, _APPT_CHUNK):
+            part = self.appt_frame.slice(s, min(_APPT_CHUNK, b - s))
+            yield from zip(
+                part.get_column("start").to_list(),
+                part.get_column("tenant").to_list(),
+                part.get_column("patient_id").to_list(),
+                strict=True,
+            )
+
+    def role(self, tenant: str, actor: str) -> str:
+        return self.roles.get((tenant, actor), "")

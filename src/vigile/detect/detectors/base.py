@@ -1,0 +1,295 @@
+"""The detector plug-in contract: one small protocol, one registry, shared helpers.
+
+A detector is a class with a docstring, a ``name``, the ``actions`` it looks at,
+its ``Params`` (a :class:`msgspec.Struct` with no defaults: every threshold comes
+from a rule file) and four methods:
+
+``score(event, facts)``
+    Look at one event *before* anything is learnt from it and return findings
+    (or ``None``). Must not change state.
+``learn(event, facts)``
+    Update the detector's state with the event, after every detector scored it.
+``sweep(now)``
+    Forget what is idle (event time ``now``); state stays bounded.
+``state()`` / ``load_state(state)`` / ``size()``
+    A picklable snapshot for checkpoints, and the number of entries held.
+
+A detector never blocks anything and never reads the wall clock. Register it with
+:func:`register` in a module of this package: it is found automatically.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from vigile.detect.context_index import ContextIndex
+from vigile.detect.facts import Facts
+from vigile.detect.rules import Rule
+from vigile.detect.state import Settings
+from vigile.events import AccessEvent
+
+__all__ = [
+    "Detector",
+    "DetectorBase",
+    "Env",
+    "Finding",
+    "PeerStats",
+    "fmt",
+    "register",
+    "registry",
+]
+
+
+Reasons = list[str] | Callable[[], list[str]]
+Evidence = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
+@dataclass(slots=True)
+class Finding:
+    """What a detector concluded about one event; the alert sink turns it into an Alert.
+
+    ``reasons`` and ``evidence`` may be given as callables: they are only built
+    when the alert is written (most findings of an ongoing condition are repeats
+    inside the cool-down). ``severity`` overrides the rule's (for detectors that
+    grade their own evidence); ``key`` narrows the suppression key beyond the
+    account (a session, a source); ``tenant``/``actor`` name another account than
+    the event's (a source that targets many accounts alerts on each of them).
+    """
+
+    rule: Rule
+    score: float
+    reasons: Reasons
+    evidence: Evidence
+    severity: str | None = None
+    key: Hashable = None
+    tenant: str | None = None
+    actor: str | None = None
+    risk: float | None = None
+    event_ids: list[str] = field(default_factory=list)
+
+    def resolve(self) -> None:
+        """Build lazy reasons and evidence."""
+        if callable(self.reasons):
+            self.reasons = self.reasons()
+        if callable(self.evidence):
+            self.evidence = self.evidence()
+
+    def first_reason(self) -> str:
+        self.resolve()
+        assert isinstance(self.reasons, list)
+        return self.reasons[0] if self.reasons else self.rule.title
+
+
+@dataclass
+class Env:
+    """What detectors share: the context index, engine settings, peer statistics."""
+
+    index: ContextIndex
+    settings: Settings
+    peers: PeerStats
+    has_appointments: bool = False
+    tracker: Any = None
+    sink: Any = None
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """The plug-in protocol (see the module docstring)."""
+
+    name: ClassVar[str]
+    actions: ClassVar[frozenset[str] | None]
+
+    def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None: ...
+
+    def learn(self, ev: AccessEvent, f: Facts) -> None: ...
+
+    def sweep(self, now: float) -> None: ...
+
+    def state(self) -> Any: ...
+
+    def load_state(self, state: Any) -> None: ...
+
+    def size(self) -> int: ...
+
+
+_REGISTRY: dict[str, type[Any]] = {}
+_LOADED = False
+
+T = TypeVar("T")
+
+
+def register(cls: type[T]) -> type[T]:
+    """Class decorator: add a detector to the registry under its ``name``."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{cls.__name__} needs a class attribute `name`")
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise TypeError(f"two detectors named {name!r}: {_REGISTRY[name].__name__}, {cls.__name__}")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def registry() -> dict[str, type[Any]]:
+    """Every registered detector, by name (modules of this package are imported once)."""
+    global _LOADED
+    if not _LOADED:
+        import vigile.detect.detectors as pkg
+
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if info.name != "base" and not info.name.startswith("_"):
+                importlib.import_module(f"{pkg.__name__}.{info.name}")
+        _LOADED = True
+    return dict(sorted(_REGISTRY.items()))
+
+
+class DetectorBase:
+    """Convenience base: keeps the rules, caches which rules apply to which accounts.
+
+    Subclasses list their mutable attributes in ``state_attrs``; ``state()`` and
+    ``load_state()`` snapshot exactly those.
+    """
+
+    name: ClassVar[str] = ""
+    actions: ClassVar[frozenset[str] | None] = None
+    modes: ClassVar[tuple[str, ...] | None] = None
+    needs_window: ClassVar[bool] = False
+    state_attrs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, rules: Sequence[Rule], env: Env) -> None:
+        self.rules = list(rules)
+        self.env = env
+        self.settings = env.settings
+        self._scoped: dict[tuple[str, str], tuple[Rule, ...]] = {}
+
+    def rules_for(self, tenant: str, role: str) -> tuple[Rule, ...]:
+        """The rules whose scope includes an account of ``role`` in ``tenant`` (cached)."""
+        key = (tenant, role)
+        found = self._scoped.get(key)
+        if found is None:
+            if len(self._scoped) > 100_000:
+                self._scoped.clear()
+            found = self._scoped[key] = tuple(r for r in self.rules if r.scope.allows(tenant, role))
+        return found
+
+    def muted(self, rule: Rule, f: Facts, key: Hashable = None) -> bool:
+        """True when an alert of ``rule`` on this account (and key) was written within the
+        rule's cool-down at the highest level the rule can reach: a finding now would only
+        be counted as a repeat, so the detector may skip computing it."""
+        sink = self.env.sink
+        if sink is None:
+            return False
+        st = sink.keys.get((rule.id, f.key[0], f.key[1], key))
+        return st is not None and f.t - st.last < rule.cooldown and st.level >= rule.top_level
+
+    def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
+        return None
+
+    def learn(self, ev: AccessEvent, f: Facts) -> None:
+        return None
+
+    def sweep(self, now: float) -> None:
+        return None
+
+    def state(self) -> Any:
+        return {a: getattr(self, a) for a in self.state_attrs}
+
+    def load_state(self, state: Any) -> None:
+        for a in self.state_attrs:
+            if a in state:
+                setattr(self, a, state[a])
+
+    def size(self) -> int:
+        total = 0
+        for a in self.state_attrs:
+            v = getattr(self, a)
+            total += len(v) if hasattr(v, "__len__") else 1
+        return total
+
+
+class PeerStats:
+    """Daily figures of peer groups (role / practice size), as ring buffers, with quantiles.
+
+    ``push(metric, group, value)`` at the end of an account-day; ``quantile`` is
+    recomputed lazily when the buffer changed. Only account-days without a
+    medium-or-higher alert are pushed, so attacks do not raise the bar.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.values: dict[tuple[str, str], deque[float]] = {}
+        self._cache: dict[tuple[str, str, float], float] = {}
+        self._dirty: set[tuple[str, str]] = set()
+
+    def push(self, metric: str, group: str, value: float) -> None:
+        key = (metric, group)
+        buf = self.values.get(key)
+        if buf is None:
+            buf = self.values[key] = deque(maxlen=self.capacity)
+        buf.append(float(value))
+        self._dirty.add(key)
+
+    def count(self, metric: str, group: str) -> int:
+        buf = self.values.get((metric, group))
+        return len(buf) if buf is not None else 0
+
+    def quantile(self, metric: str, group: str, q: float) -> float | None:
+        key = (metric, group)
+        if key in self._dirty:
+            self._dirty.discard(key)
+            for k in [k for k in self._cache if k[:2] == key]:
+                del self._cache[k]
+        ck = (metric, group, q)
+        v = self._cache.get(ck)
+        if v is None:
+            buf = self.values.get(key)
+            if not buf:
+                return None
+            ordered = sorted(buf)
+            v = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+            self._cache[ck] = v
+        return v
+
+    def state(self) -> dict[str, Any]:
+        return {"values": self.values}
+
+    def load_state(self, st: dict[str, Any]) -> None:
+        self.values = st["values"]
+        self._cache.clear()
+        self._dirty = set(self.values)
+
+
+def median(values: Iterable[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    if not n:
+        return 0.0
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def fmt(x: float) -> str:
+    """Numbers in reasons: integers with thousands separators, else 3 significant digits."""
+    if abs(x - round(x)) < 1e-9:
+        return f"{round(x):,}"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def durations(seconds: float) -> str:
+    """``1800`` → ``30 min``; for reasons."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+Hook = Callable[[AccessEvent, Facts], None]

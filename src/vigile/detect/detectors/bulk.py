@@ -1,0 +1,252 @@
+"""Bulk extraction through list, export and search endpoints."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import ClassVar, Final
+
+import msgspec
+
+from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, fmt, register
+from vigile.detect.facts import Facts
+from vigile.detect.rules import Rule
+from vigile.detect.state import BoundedTable
+from vigile.events import AccessEvent
+
+#: query parameters that only page or sort: a query made of these alone selects everything
+PAGING_KEYS: Final = frozenset(
+    {
+        "page",
+        "size",
+        "limit",
+        "offset",
+        "per_page",
+        "page_size",
+        "pagesize",
+        "cursor",
+        "sort",
+        "order",
+        "start",
+        "count",
+        "from",
+        "skip",
+        "take",
+        "_count",
+        "_offset",
+        "_sort",
+        "_page",
+        "format",
+    }
+)
+SEARCH_KEYS: Final = ("q", "name", "search", "query", "term", "nom", "family", "last_name")
+
+
+def parse_query(query: str | None) -> dict[str, str]:
+    """``a=1&b=x`` → ``{"a": "1", "b": "x"}`` (no decoding: only keys and lengths matter)."""
+    if not query:
+        return {}
+    out = {}
+    for part in query.lstrip("?").split("&"):
+        key, _, value = part.partition("=")
+        if key:
+            out[key.lower()] = value
+    return out
+
+
+class _Pages:
+    __slots__ = ("last", "pages")
+
+    def __init__(self, t: float) -> None:
+        self.last = t
+        self.pages: deque[tuple[float, int, bool]] = deque(maxlen=100_000)
+
+
+class _Searches:
+    __slots__ = ("last", "queries")
+
+    def __init__(self, t: float) -> None:
+        self.last = t
+        self.queries: deque[tuple[float, str, int]] = deque(maxlen=10_000)
+
+
+@register
+class BulkDetector(DetectorBase):
+    """Many records through list / export / search endpoints in a short time.
+
+    Modes:
+
+    * ``paging`` – records served to one session through list and export pages
+      within the window; a rule counts either *unfiltered* pages (only paging and
+      sorting parameters: "everything, page after page") or *filtered* ones
+      (selection criteria such as ``age_min=65``: a recall list, a statistic);
+    * ``search`` – many name searches in the window, mostly with very short prefixes
+      (``aa``, ``ab``...): the patient base harvested through the search box.
+    """
+
+    name: ClassVar[str] = "bulk"
+    actions: ClassVar[frozenset[str] | None] = frozenset({"list", "export", "search"})
+    modes: ClassVar[tuple[str, ...] | None] = ("paging", "search")
+    needs_window: ClassVar[bool] = True
+    state_attrs: ClassVar[tuple[str, ...]] = ("paging", "searching")
+
+    class Paging(msgspec.Struct, forbid_unknown_fields=True):
+        #: records and pages needed within the window
+        min_records: int
+        min_pages: int
+        #: count pages with selection criteria (true) or without (false)
+        filtered: bool
+
+    class Search(msgspec.Struct, forbid_unknown_fields=True):
+        #: searches needed, longest prefix that counts as "short", share of short ones
+        min_searches: int
+        max_prefix_len: int
+        min_short_share: float
+
+    mode_params: ClassVar[dict[str, type]] = {"paging": Paging, "search": Search}
+
+    def __init__(self, rules: list[Rule], env: Env) -> None:
+        super().__init__(rules, env)
+        s = env.settings
+        self.paging: BoundedTable[_Pages] = BoundedTable("bulk-pages", s.session_idle, s.max_sessions)
+        self.searching: BoundedTable[_Searches] = BoundedTable("bulk-search", s.session_idle, s.max_accounts)
+        self.page_window = max((float(r.window or 0) for r in self.rules if r.mode == "paging"), default=0.0)
+        self.search_window = max(
+            (float(r.window or 0) for r in self.rules if r.mode == "search"), default=0.0
+        )
+
+    @staticmethod
+    def _page_key(ev: AccessEvent) -> tuple[str, str, str]:
+        return (ev.tenant, ev.actor, ev.session or "")
+
+    @staticmethod
+    def _filtered(q: dict[str, str]) -> bool:
+        return any(k not in PAGING_KEYS and v for k, v in q.items())
+
+    @staticmethod
+    def _prefix(ev: AccessEvent, q: dict[str, str]) -> str:
+        for k in SEARCH_KEYS:
+            if k in q:
+                return q[k]
+        return ev.query or ""
+
+    def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
+        if not f.bulk or ev.status >= 400:
+            return None
+        acc = f.acc
+        rules = self.rules_for(acc.tenant, acc.role)
+        if not rules:
+            return None
+        q = parse_query(ev.query)
+        out: list[Finding] | None = None
+        for rule in rules:
+            p = rule.params
+            finding = None
+            if self.muted(rule, f, ev.session if rule.mode == "paging" else None):
+                continue
+            if rule.mode == "paging" and ev.action != "search":
+                filtered = self._filtered(q)
+                if filtered != p.filtered:
+                    continue
+                st = self.paging.get(self._page_key(ev))
+                lo = f.t - float(rule.window or 0)
+                records, pages = f.records, 1
+                if st is not None:
+                    for t, r, fl in reversed(st.pages):
+                        if t < lo:
+                            break
+                        if fl == filtered:
+                            records += r
+                            pages += 1
+                if records >= p.min_records and pages >= p.min_pages:
+                    files = self.env.index.files.get(acc.tenant)
+                    share = f" ({records / files:.0%} of the practice's {fmt(files)} files)" if files else ""
+                    finding = Finding(
+                        rule,
+                        records / max(p.min_records, 1),
+                        [
+                            f"{fmt(records)} records in {pages} {'filtered' if filtered else 'unfiltered'} "
+                            f"list/export pages within {durations(float(rule.window or 0))} in one "
+                            f"session{share}; threshold {fmt(p.min_records)} records and "
+                            f"{p.min_pages} pages"
+                        ],
+                        {
+                            "records": records,
+                            "pages": pages,
+                            "filtered": filtered,
+                            "practice_files": files,
+                            "action": ev.action,
+                            "route": ev.route,
+                        },
+                        key=ev.session,
+                    )
+            elif rule.mode == "search" and ev.action == "search":
+                st2 = self.searching.get(f.key)
+                lo = f.t - float(rule.window or 0)
+                prefixes = [self._prefix(ev, q)]
+                records = f.records
+                if st2 is not None:
+                    for t, pre, r in reversed(st2.queries):
+                        if t < lo:
+                            break
+                        prefixes.append(pre)
+                        records += r
+                n = len(prefixes)
+                if n < p.min_searches:
+                    continue
+                short = sum(1 for x in prefixes if 0 < len(x) <= p.max_prefix_len)
+                if short / n < p.min_short_share:
+                    continue
+                ordered = prefixes[::-1]
+                rising = sum(1 for a, b in zip(ordered, ordered[1:], strict=False) if b > a)
+                finding = Finding(
+                    rule,
+                    n / max(p.min_searches, 1),
+                    [
+                        f"{n} patient searches in {durations(float(rule.window or 0))}, "
+                        f"{short / n:.0%} with a prefix of {p.max_prefix_len} letters or less, "
+                        f"{rising} of {n - 1} in alphabetical progression; {fmt(records)} records "
+                        f"returned; threshold {p.min_searches} searches"
+                    ],
+                    {
+                        "searches": n,
+                        "short_share": round(short / n, 3),
+                        "distinct": len(set(prefixes)),
+                        "alphabetical_steps": rising,
+                        "records": records,
+                    },
+                )
+            if finding is not None:
+                if out is None:
+                    out = []
+                out.append(finding)
+        return out
+
+    def learn(self, ev: AccessEvent, f: Facts) -> None:
+        if not f.bulk or ev.status >= 400:
+            return
+        q = parse_query(ev.query)
+        if ev.action == "search":
+            if self.search_window:
+                st2 = self.searching.get(f.key)
+                if st2 is None:
+                    st2 = self.searching.put(f.key, _Searches(f.t))
+                st2.last = f.t
+                st2.queries.append((f.t, self._prefix(ev, q), f.records))
+                lo = f.t - self.search_window
+                while st2.queries and st2.queries[0][0] < lo:
+                    st2.queries.popleft()
+            return
+        if self.page_window:
+            key = self._page_key(ev)
+            st = self.paging.get(key)
+            if st is None:
+                st = self.paging.put(key, _Pages(f.t))
+            st.last = f.t
+            st.pages.append((f.t, f.records, self._filtered(q)))
+            lo = f.t - self.page_window
+            while st.pages and st.pages[0][0] < lo:
+                st.pages.popleft()
+
+    def sweep(self, now: float) -> None:
+        self.paging.sweep(now)
+        self.searching.sweep(now)

@@ -1,0 +1,192 @@
+"""Campaigns: many accounts across practices turning abnormal together."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+import xxhash
+
+from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, register
+from vigile.detect.facts import Facts
+from vigile.detect.rules import SEVERITY_RANK, Rule, Seconds
+from vigile.events import AccessEvent, Alert
+
+
+class _Member:
+    __slots__ = ("agents", "first", "foreign", "incident", "key", "last", "nets")
+
+    def __init__(self, key: tuple[str, str], t: float) -> None:
+        self.key = key
+        self.first = t
+        self.last = t
+        self.nets: dict[str, float] = {}
+        self.agents: dict[str, float] = {}
+        self.foreign = False
+        self.incident: str | None = None
+
+
+@register
+class CampaignCorrelator(DetectorBase):
+    """Groups abnormal accounts of several practices into one incident.
+
+    An account *turns abnormal* when it gets an alert at ``min_severity`` or above
+    (any rule but this one). Two abnormal accounts of different practices are
+    *linked* when they share a network within the window, or when both act from
+    networks foreign to their practices with the same client (user agent) and
+    turned abnormal within ``link_within`` of each other. A connected group of at
+    least ``min_accounts`` accounts across ``min_tenants`` practices is a campaign:
+    every member gets an alert carrying the incident id, and so does every alert of
+    a member from then on (and every account that links to it later).
+    """
+
+    name: ClassVar[str] = "campaign"
+    actions: ClassVar[frozenset[str] | None] = frozenset()
+    needs_window: ClassVar[bool] = True
+    state_attrs: ClassVar[tuple[str, ...]] = ("members", "incidents")
+
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        min_severity: str
+        min_accounts: int
+        min_tenants: int
+        link_within: Seconds
+        link_on_agent: bool
+
+        def check(self) -> list[str]:
+            if self.min_severity not in SEVERITY_RANK:
+                return [f"min_severity must be one of {', '.join(SEVERITY_RANK)}"]
+            return []
+
+    def __init__(self, rules: list[Rule], env: Env) -> None:
+        super().__init__(rules, env)
+        self.rule = self.rules[0] if self.rules else None
+        self.window = float(self.rule.window or 86400.0) if self.rule else 86400.0
+        self.members: dict[tuple[str, str], _Member] = {}
+        self.incidents: dict[str, dict[str, Any]] = {}
+
+    def observe(
+        self, finding: Finding, alert: Alert | None, ev: AccessEvent, f: Facts
+    ) -> list[Finding] | None:
+        rule = self.rule
+        if rule is None or finding.rule.detector == self.name:
+            return None
+        key = (finding.tenant or ev.tenant, finding.actor or ev.actor)
+        m = self.members.get(key)
+        same = key == f.key
+        if m is not None and same:
+            m.last = f.t
+            if f.net:
+                m.nets[f.net] = f.t
+            if ev.user_agent:
+                m.agents[ev.user_agent] = f.t
+            m.foreign = m.foreign or f.net_new_tenant or (bool(f.net) and f.net not in f.ten.nets)
+        p = rule.params
+        if alert is None or SEVERITY_RANK[alert.severity] < SEVERITY_RANK[p.min_severity]:
+            return None
+        if m is None:
+            m = self.members[key] = _Member(key, f.t)
+            if same:
+                if f.net:
+                    m.nets[f.net] = f.t
+                if ev.user_agent:
+                    m.agents[ev.user_agent] = f.t
+                m.foreign = bool(f.net) and f.net not in f.ten.nets
+            self._expire(f.t)
+        if m.incident is not None:
+            return None
+        return self._group(m, f, ev)
+
+    def _linked(self, a: _Member, b: _Member, p: Any) -> str | None:
+        if a.key[0] == b.key[0]:
+            return None
+        shared = a.nets.keys() & b.nets.keys()
+        if shared:
+            return "network " + sorted(shared)[0]
+        if p.link_on_agent and a.foreign and b.foreign and abs(a.first - b.first) <= p.link_within:
+            agents = a.agents.keys() & b.agents.keys()
+            if agents:
+                return "client " + sorted(agents)[0] + " from foreign networks"
+        return None
+
+    def _group(self, m: _Member, f: Facts, ev: AccessEvent) -> list[Finding] | None:
+        rule = self.rule
+        assert rule is not None
+        p = rule.params
+        # the component of m (breadth-first over links), joining an incident if one is linked
+        comp = [m]
+        seen = {m.key}
+        links: list[str] = []
+        i = 0
+        joined: str | None = None
+        while i < len(comp):
+            a = comp[i]
+            i += 1
+            for b in self.members.values():
+                if b.key in seen:
+                    continue
+                why = self._linked(a, b, p)
+                if why is None:
+                    continue
+                links.append(why)
+                if b.incident is not None:
+                    joined = joined or b.incident
+                seen.add(b.key)
+                comp.append(b)
+        tenants = {x.key[0] for x in comp}
+        if joined is None and (len(comp) < p.min_accounts or len(tenants) < p.min_tenants):
+            return None
+        if joined is None:
+            ident = "inc-" + xxhash.xxh3_64_hexdigest(
+                ("|".join(sorted(f"{k[0]}/{k[1]}" for k in seen)) + f"|{f.t:.3f}").encode()
+            )
+            self.incidents[ident] = {"formed": f.t, "members": []}
+            joined = ident
+        inc = self.incidents.setdefault(joined, {"formed": f.t, "members": []})
+        new = [x for x in comp if x.incident is None]
+        out = []
+        size = len([x for x in self.members.values() if x.incident == joined]) + len(new)
+        all_tenants = {x.key[0] for x in self.members.values() if x.incident == joined} | tenants
+        reason = (
+            f"one of {size} accounts in {len(all_tenants)} practices that turned abnormal within "
+            f"{durations(self.window)} and are linked by {', '.join(sorted(set(links))[:3]) or 'shared traits'}: "
+            "a coordinated campaign"
+        )
+        for x in new:
+            x.incident = joined
+            inc["members"].append(list(x.key))
+            out.append(
+                Finding(
+                    rule,
+                    float(size),
+                    [reason],
+                    {
+                        "incident": joined,
+                        "accounts": size,
+                        "tenants": len(all_tenants),
+                        "links": sorted(set(links))[:10],
+                        "abnormal_since": round(f.t - x.first, 1),
+                    },
+                    tenant=x.key[0],
+                    actor=x.key[1],
+                )
+            )
+        return out
+
+    def incident_for(self, tenant: str, actor: str) -> str | None:
+        m = self.members.get((tenant, actor))
+        return m.incident if m is not None else None
+
+    def _expire(self, now: float) -> None:
+        lo = now - self.window
+        for k in [k for k, x in self.members.items() if x.last < lo and x.incident is None]:
+            del self.members[k]
+        for x in self.members.values():
+            for n in [n for n, t in x.nets.items() if t < lo]:
+                del x.nets[n]
+
+    def sweep(self, now: float) -> None:
+        self._expire(now)
+        # incident members are kept while active; forget them after a quiet window ×7
+        lo = now - 7 * self.window
+        for k in [k for k, x in self.members.items() if x.last < lo]:
+            del self.members[k]

@@ -1,0 +1,253 @@
+"""Enumeration: walking ids, refusals, other practices' files."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import ClassVar, Final
+
+import msgspec
+
+from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, register
+from vigile.detect.facts import Facts
+from vigile.detect.rules import Rule
+from vigile.detect.state import BoundedTable
+from vigile.events import AccessEvent
+
+_DIGITS: Final = re.compile(r"(\d+)\D*$")
+_PREFIX: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_:./#"
+
+
+def id_number(pid: str) -> int | None:
+    """The number in a patient id (``P10090933`` → 10090933), or ``None``."""
+    if pid.isdigit():
+        return int(pid)
+    tail = pid.lstrip(_PREFIX)
+    if tail.isdigit():
+        return int(tail)
+    m = _DIGITS.search(pid)
+    return int(m.group(1)) if m else None
+
+
+class _Walk:
+    __slots__ = (
+        "attempts",
+        "last",
+        "last_id",
+        "last_new",
+        "ordered",
+        "ordered_ids",
+        "seq",
+        "seq_ids",
+    )
+
+    def __init__(self, t: float) -> None:
+        self.last = t
+        self.attempts: deque[tuple[float, bool]] = deque(maxlen=4096)
+        self.last_id: int | None = None
+        self.seq = 0
+        self.seq_ids: deque[str] = deque(maxlen=20)
+        self.last_new: int | None = None
+        self.ordered = 0
+        self.ordered_ids: deque[str] = deque(maxlen=20)
+
+
+@register
+class EnumerationDetector(DetectorBase):
+    """Requests that walk the id space instead of following care.
+
+    Modes:
+
+    * ``refusals`` – many single-file requests refused (403/404) within the window,
+      and a high share of them: guessing ids, probing authorisation (OWASP API1);
+    * ``sequential`` – consecutive requests for ids that follow each other (step
+      1 to ``max_step``): an id walk;
+    * ``cross-practice`` – a file of *another* practice served to this account
+      (from ``patients.csv``): broken object-level authorisation that leaked;
+    * ``ordered-walk`` – the patients new to the account come in strictly
+      increasing id order, run after run: a script going through a list, where care
+      follows the schedule, not the id order.
+    """
+
+    name: ClassVar[str] = "enumeration"
+    actions: ClassVar[frozenset[str] | None] = frozenset({"read", "print"})
+    modes: ClassVar[tuple[str, ...] | None] = (
+        "refusals",
+        "sequential",
+        "cross-practice",
+        "ordered-walk",
+    )
+    state_attrs: ClassVar[tuple[str, ...]] = ("walks",)
+
+    class Refusals(msgspec.Struct, forbid_unknown_fields=True):
+        #: refused requests needed, and their share of single-file requests
+        min_refused: int
+        min_share: float
+
+    class Sequential(msgspec.Struct, forbid_unknown_fields=True):
+        #: run length needed; largest id step that continues a sequence
+        min_run: int
+        max_step: int
+
+    class CrossPractice(msgspec.Struct, forbid_unknown_fields=True):
+        pass
+
+    class Ordered(msgspec.Struct, forbid_unknown_fields=True):
+        min_run: int
+
+    mode_params: ClassVar[dict[str, type]] = {
+        "refusals": Refusals,
+        "sequential": Sequential,
+        "cross-practice": CrossPractice,
+        "ordered-walk": Ordered,
+    }
+
+    def __init__(self, rules: list[Rule], env: Env) -> None:
+        super().__init__(rules, env)
+        s = env.settings
+        self.walks: BoundedTable[_Walk] = BoundedTable("enumeration", s.session_idle, s.max_accounts)
+        self.window = max(
+            (float(r.window or 0) for r in self.rules if r.mode == "refusals"), default=3600.0
+        )
+        self.max_step = max(
+            (r.params.max_step for r in self.rules if r.mode == "sequential"), default=1
+        )
+
+    def _step(self, st: _Walk | None, num: int | None) -> int:
+        """The sequential run length after this request (0: broken)."""
+        if st is None or num is None or st.last_id is None:
+            return 0
+        d = num - st.last_id
+        if d == 0:
+            return st.seq
+        return st.seq + 1 if 0 < d <= self.max_step else 0
+
+    def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
+        ids = ev.patient_ids
+        if not ids or len(ids) > 3 or f.schedule:
+            return None
+        acc = f.acc
+        rules = self.rules_for(acc.tenant, acc.role)
+        if not rules:
+            return None
+        st = self.walks.get(f.key)
+        refused = ev.status in (401, 403, 404)
+        num = id_number(ids[0])
+        out: list[Finding] | None = None
+        for rule in rules:
+            p = rule.params
+            finding = None
+            if rule.mode == "refusals" and refused:
+                lo = f.t - float(rule.window or self.window)
+                n = r = 0
+                if st is not None:
+                    for t, x in reversed(st.attempts):
+                        if t < lo:
+                            break
+                        n += 1
+                        r += x
+                n, r = n + 1, r + 1
+                if r >= p.min_refused and r / n >= p.min_share:
+                    finding = Finding(
+                        rule,
+                        r / n,
+                        [
+                            f"{r} of {n} single-file requests refused (403/404) in "
+                            f"{durations(float(rule.window or self.window))}: guessing ids or "
+                            "probing authorisation"
+                        ],
+                        {"refused": r, "requests": n, "share": round(r / n, 3)},
+                    )
+            elif rule.mode == "sequential":
+                run = self._step(st, num)
+                if run >= p.min_run:
+                    finding = Finding(
+                        rule,
+                        float(run),
+                        [
+                            f"{run + 1} requests for consecutive ids (steps of at most "
+                            f"{p.max_step}): an id walk"
+                        ],
+                        {"run": run + 1, "status": ev.status},
+                        event_ids=list(st.seq_ids) if st is not None else [],
+                    )
+            elif rule.mode == "cross-practice" and f.unexplained_ids and self.env.index.knows_patients:
+                foreign = []
+                for pid in f.unexplained_ids:
+                    holders = self.env.index.patient_tenants(pid)
+                    if holders and acc.tenant not in holders:
+                        foreign.append(holders[0])
+                if foreign:
+                    finding = Finding(
+                        rule,
+                        float(len(foreign)),
+                        [
+                            f"served {len(foreign)} file(s) of another practice "
+                            f"({ev.action} {ev.resource} via {ev.route or 'an unnamed route'}): "
+                            "object-level authorisation failed"
+                        ],
+                        {"foreign_files": len(foreign), "route": ev.route, "status": ev.status},
+                    )
+            elif rule.mode == "ordered-walk" and f.new_ids:
+                run = self._ordered(st, f.new_ids)
+                if run >= p.min_run:
+                    finding = Finding(
+                        rule,
+                        float(run),
+                        [
+                            f"the last {run} patients new to this account were opened in strictly "
+                            "increasing id order: a script walking a list, not care following the "
+                            "schedule"
+                        ],
+                        {"run": run},
+                        event_ids=list(st.ordered_ids) if st is not None else [],
+                    )
+            if finding is not None and not self.muted(rule, f):
+                if out is None:
+                    out = []
+                out.append(finding)
+        return out
+
+    @staticmethod
+    def _ordered(st: _Walk | None, new_ids: list[str]) -> int:
+        run = st.ordered if st is not None else 0
+        last = st.last_new if st is not None else None
+        for pid in new_ids:
+            num = id_number(pid)
+            if num is None:
+                return 0
+            run = run + 1 if last is not None and num > last else 1
+            last = num
+        return run
+
+    def learn(self, ev: AccessEvent, f: Facts) -> None:
+        ids = ev.patient_ids
+        if not ids or len(ids) > 3 or f.schedule:
+            return
+        st = self.walks.get(f.key)
+        if st is None:
+            st = self.walks.put(f.key, _Walk(f.t))
+        st.last = f.t
+        refused = ev.status in (401, 403, 404)
+        st.attempts.append((f.t, refused))
+        num = id_number(ids[0])
+        st.seq = self._step(st, num)
+        if num is not None:
+            st.last_id = num
+        if st.seq:
+            if ev.event_id:
+                st.seq_ids.append(ev.event_id)
+        else:
+            st.seq_ids.clear()
+        if f.new_ids:
+            run = self._ordered(st, f.new_ids)
+            if run <= 1:
+                st.ordered_ids.clear()
+            st.ordered = run
+            last = id_number(f.new_ids[-1])
+            st.last_new = last
+            if ev.event_id:
+                st.ordered_ids.append(ev.event_id)
+
+    def sweep(self, now: float) -> None:
+        self.walks.sweep(now)

@@ -1,0 +1,181 @@
+"""Where requests come from: new networks and clients, moving sessions, two places at once."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import msgspec
+
+from vigile.detect.detectors.base import DetectorBase, Finding, durations, register
+from vigile.detect.facts import Facts
+from vigile.detect.rules import Seconds
+from vigile.events import AccessEvent
+
+
+@register
+class FingerprintDetector(DetectorBase):
+    """The client fingerprint of an account, its sessions, and the sources it shares.
+
+    Modes:
+
+    * ``new-network`` – an account with history acts from a network (IPv4 /24,
+      IPv6 /48) it never used, optionally one its practice never used either;
+    * ``new-agent`` – ... with a user agent it never used;
+    * ``session-moved`` – one session id used from a second network or client, or
+      by a second account: a replayed or stolen token (genuine desktop sessions do
+      not change address mid-session);
+    * ``concurrent`` – patient data read from one network while the same account
+      is active from another one: two places at once;
+    * ``shared-source`` – the network was used by accounts of other practices within
+      the window: residential proxies or a shared attack infrastructure.
+
+    Only established accounts (``min_history_days`` of activity) are judged: a new
+    account has no fingerprint yet.
+    """
+
+    name: ClassVar[str] = "fingerprint"
+    actions: ClassVar[frozenset[str] | None] = None
+    modes: ClassVar[tuple[str, ...] | None] = (
+        "new-network",
+        "new-agent",
+        "session-moved",
+        "concurrent",
+        "shared-source",
+    )
+
+    class NewNetwork(msgspec.Struct, forbid_unknown_fields=True):
+        #: also require the network to be new to the practice
+        new_to_practice: bool
+        #: only judge events that carry patient data (reads, lists, exports)
+        data_only: bool
+
+    class DataOnly(msgspec.Struct, forbid_unknown_fields=True):
+        data_only: bool
+
+    class SessionMoved(msgspec.Struct, forbid_unknown_fields=True):
+        pass
+
+    class SharedSource(msgspec.Struct, forbid_unknown_fields=True):
+        #: other practices that used the network within ``lookback``
+        min_other_tenants: int
+        lookback: Seconds
+        data_only: bool
+
+    mode_params: ClassVar[dict[str, type]] = {
+        "new-network": NewNetwork,
+        "new-agent": DataOnly,
+        "session-moved": SessionMoved,
+        "concurrent": DataOnly,
+        "shared-source": SharedSource,
+    }
+
+    def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
+        if not (f.changed or f.concurrent):
+            return None
+        acc = f.acc
+        out: list[Finding] | None = None
+        data = f.single or f.bulk
+        for rule in self.rules_for(acc.tenant, acc.role):
+            p = rule.params
+            if getattr(p, "data_only", False) and not data:
+                continue
+            mode = rule.mode
+            finding = None
+            if mode == "concurrent" and self.muted(rule, f, (f.net, f.other_net)):
+                continue
+            if mode == "new-network":
+                if f.net_new_acc and (f.net_new_tenant or not p.new_to_practice):
+                    finding = Finding(
+                        rule,
+                        1.0,
+                        [
+                            f"first request from network {f.net} for this account"
+                            + (" and for its practice" if f.net_new_tenant else "")
+                            + f" after {acc.days} active days using {len(acc.nets)} other network(s)"
+                        ],
+                        {
+                            "network": f.net,
+                            "new_to_practice": f.net_new_tenant,
+                            "known_networks": len(acc.nets),
+                            "active_days": acc.days,
+                        },
+                        key=f.net,
+                    )
+            elif mode == "new-agent":
+                if f.ua_new:
+                    finding = Finding(
+                        rule,
+                        1.0,
+                        [
+                            f"first request with user agent {ev.user_agent!r} for this account "
+                            f"(known: {len(acc.uas)})"
+                        ],
+                        {"user_agent": ev.user_agent, "known_agents": len(acc.uas)},
+                        key=ev.user_agent,
+                    )
+            elif mode == "session-moved":
+                ses = f.ses
+                if f.session_moved and ses is not None:
+                    other_account = ses.key != f.key
+                    since = f.t - ses.first
+                    finding = Finding(
+                        rule,
+                        1.0,
+                        [
+                            (
+                                f"session used by a second account (it belongs to {ses.key[1]})"
+                                if other_account
+                                else f"session started from {ses.net or 'an unknown address'} "
+                                f"{durations(since)} ago is now used from {f.net or 'another client'}"
+                                + (
+                                    " with another user agent"
+                                    if ses.ua is not None and ev.user_agent != ses.ua
+                                    else ""
+                                )
+                            )
+                            + ": a replayed or stolen session token",
+                            f"the session's own network was last active {durations(max(0.0, f.t - ses.last))} ago",
+                        ],
+                        {
+                            "session_network": ses.net,
+                            "network": f.net,
+                            "session_age_s": round(since, 1),
+                            "other_account": other_account,
+                            "user_agent_changed": ses.ua is not None and ev.user_agent != ses.ua,
+                        },
+                        key=ev.session,
+                    )
+            elif mode == "concurrent":
+                if f.concurrent and data and f.established:
+                    finding = Finding(
+                        rule,
+                        1.0,
+                        [
+                            f"patient data requested from {f.net} while the account is active "
+                            f"from {f.other_net} within {durations(self.settings.concurrency_window)}: "
+                            "two places at once"
+                        ],
+                        {"network": f.net, "other_network": f.other_net},
+                        key=(f.net, f.other_net),
+                    )
+            elif mode == "shared-source" and f.changed and f.net:
+                src = self.env.tracker.sources.get(f.net)
+                if src is not None:
+                    lo = f.t - p.lookback
+                    others = [t for t, last in src.tenants.items() if t != acc.tenant and last >= lo]
+                    if len(others) >= p.min_other_tenants:
+                        finding = Finding(
+                            rule,
+                            float(len(others)),
+                            [
+                                f"network {f.net} was used by accounts of {len(others)} other "
+                                f"practice(s) in the last {durations(p.lookback)}"
+                            ],
+                            {"network": f.net, "other_tenants": len(others)},
+                            key=f.net,
+                        )
+            if finding is not None:
+                if out is None:
+                    out = []
+                out.append(finding)
+        return out

@@ -1,0 +1,143 @@
+"""Account risk: weak signals on one account, added up over a window."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, ClassVar
+
+import msgspec
+
+from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, fmt, register
+from vigile.detect.facts import Facts
+from vigile.detect.rules import SEVERITY_RANK, Rule
+from vigile.detect.state import BoundedTable
+from vigile.events import AccessEvent, Alert
+
+
+class _Risk:
+    __slots__ = ("emitted", "entries", "last", "level")
+
+    def __init__(self, t: float) -> None:
+        self.last = t
+        self.emitted = float("-inf")
+        self.level = -1
+        # rule id -> (time, risk, alert id or "", first reason)
+        self.entries: dict[str, tuple[float, float, str, str]] = {}
+
+
+@register
+class RiskCorrelator(DetectorBase):
+    """Adds up the ``risk`` of the distinct rules that fired on an account within the window.
+
+    Each rule carries a ``risk`` (points); a weak sign alone (a new network, a burst
+    of unexplained reads, a walk in id order) stays low, but several independent
+    signs on the same account within hours are what extraction looks like. The
+    correlated alert's severity comes from the rule's bands on the total, and its
+    reasons list every contributing signal. It sees every finding, including those
+    the sink suppressed as repeats, so an ongoing signal keeps counting.
+    """
+
+    name: ClassVar[str] = "risk"
+    actions: ClassVar[frozenset[str] | None] = frozenset()
+    needs_window: ClassVar[bool] = True
+    state_attrs: ClassVar[tuple[str, ...]] = ("accounts",)
+
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        #: distinct rules needed
+        min_rules: int
+        #: risk multiplier for new accounts (their bursts are expected)
+        new_account_factor: float
+
+    def __init__(self, rules: list[Rule], env: Env) -> None:
+        super().__init__(rules, env)
+        s = env.settings
+        self.window = max((float(r.window or 0) for r in self.rules), default=3600.0)
+        self.cooldown = min((float(r.cooldown) for r in self.rules), default=3600.0)
+        self.accounts: BoundedTable[_Risk] = BoundedTable("risk", self.window, s.max_accounts)
+
+    def observe(
+        self, finding: Finding, alert: Alert | None, ev: AccessEvent, f: Facts
+    ) -> list[Finding] | None:
+        rule = finding.rule
+        risk = finding.risk if finding.risk is not None else rule.risk
+        if risk <= 0 or rule.detector == self.name:
+            return None
+        tenant = finding.tenant or ev.tenant
+        actor = finding.actor or ev.actor
+        key = (tenant, actor)
+        t = f.t
+        st = self.accounts.get(key)
+        if st is None:
+            st = self.accounts.put(key, _Risk(t))
+        st.last = t
+        lo = t - self.window
+        prev = st.entries.get(rule.id)
+        fresh = prev is None or prev[0] < lo or prev[1] != risk
+        if fresh:
+            aid = alert.alert_id if alert is not None else ""
+            st.entries[rule.id] = (t, risk, aid, finding.first_reason())
+        else:
+            assert prev is not None
+            aid = alert.alert_id if alert is not None else prev[2]
+            st.entries[rule.id] = (t, risk, aid, prev[3])
+            if t - st.emitted < self.cooldown:
+                return None  # nothing new to say yet
+        for rid in [r for r, e in st.entries.items() if e[0] < lo]:
+            del st.entries[rid]
+        same = key == f.key
+        out: list[Finding] | None = None
+        for r in self.rules:
+            if same and not r.scope.allows(tenant, f.acc.role):
+                continue
+            p = r.params
+            if len(st.entries) < p.min_rules:
+                continue
+            factor = p.new_account_factor if same and f.new_account else 1.0
+            total = sum(e[1] for e in st.entries.values()) * factor
+            sev = r.severity_for(total)
+            if sev is None:
+                continue
+            level = SEVERITY_RANK[sev]
+            if level <= st.level and t - st.emitted < self.cooldown:
+                continue
+            st.level = level
+            st.emitted = t
+            items = sorted(st.entries.items(), key=lambda kv: (-kv[1][1], kv[0]))
+            if out is None:
+                out = []
+            out.append(
+                Finding(
+                    r,
+                    total,
+                    partial(self._reasons, total, items, factor),
+                    partial(self._evidence, total, items, factor),
+                    tenant=tenant,
+                    actor=actor,
+                )
+            )
+        return out
+
+    def _reasons(
+        self, total: float, items: list[tuple[str, tuple[float, float, str, str]]], factor: float
+    ) -> list[str]:
+        head = (
+            f"account risk {fmt(total)} from {len(items)} signals within "
+            f"{durations(self.window)}: "
+            + ", ".join(f"{rid} +{fmt(e[1])}" for rid, e in items)
+            + (f" (×{fmt(factor)} for a new account)" if factor != 1.0 else "")
+        )
+        return [head] + [f"{rid}: {e[3]}" for rid, e in items]
+
+    @staticmethod
+    def _evidence(
+        total: float, items: list[tuple[str, tuple[float, float, str, str]]], factor: float
+    ) -> dict[str, Any]:
+        return {
+            "risk": round(total, 2),
+            "signals": {rid: e[1] for rid, e in items},
+            "alerts": [e[2] for _, e in items if e[2]],
+            "new_account_factor": factor,
+        }
+
+    def sweep(self, now: float) -> None:
+        self.accounts.sweep(now)

@@ -1,0 +1,169 @@
+"""Credential stuffing: failed logins across accounts, then a success."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable
+from typing import ClassVar
+
+import msgspec
+
+from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, register
+from vigile.detect.facts import Facts
+from vigile.detect.rules import Rule, Seconds
+from vigile.detect.state import BoundedTable
+from vigile.events import AccessEvent
+
+
+class _Fails:
+    __slots__ = ("last", "times")
+
+    def __init__(self, t: float) -> None:
+        self.last = t
+        self.times: deque[tuple[float, str]] = deque(maxlen=256)
+
+
+@register
+class StuffingDetector(DetectorBase):
+    """Failed logins from unfamiliar networks, on one account or on many, then a success.
+
+    Modes:
+
+    * ``failures`` – one account fails to log in ``min_failures`` times within the
+      window from networks it does not use (a typo at the office does not count);
+    * ``spray`` – failures from unfamiliar networks on ``min_accounts`` accounts of
+      ``min_tenants`` practices within the window: a password list run across the
+      user base; every account failing while the spray is on is alerted;
+    * ``success`` – a successful login from an unfamiliar network for an account
+      that failed (or was sprayed) within the window: the credential worked.
+    """
+
+    name: ClassVar[str] = "stuffing"
+    actions: ClassVar[frozenset[str] | None] = frozenset({"login", "login_failed"})
+    modes: ClassVar[tuple[str, ...] | None] = ("failures", "spray", "success")
+    needs_window: ClassVar[bool] = True
+    state_attrs: ClassVar[tuple[str, ...]] = ("fails", "recent")
+
+    class Failures(msgspec.Struct, forbid_unknown_fields=True):
+        min_failures: int
+        #: count only failures from networks the account does not use
+        unfamiliar_only: bool
+
+    class Spray(msgspec.Struct, forbid_unknown_fields=True):
+        min_accounts: int
+        min_tenants: int
+
+    class Success(msgspec.Struct, forbid_unknown_fields=True):
+        #: failures of the account (from unfamiliar networks) before the success
+        min_failures: int
+
+    mode_params: ClassVar[dict[str, type]] = {
+        "failures": Failures,
+        "spray": Spray,
+        "success": Success,
+    }
+
+    def __init__(self, rules: list[Rule], env: Env) -> None:
+        super().__init__(rules, env)
+        self.horizon = max((float(r.window or 0) for r in self.rules), default=86400.0)
+        self.fails: BoundedTable[_Fails] = BoundedTable("login-failures", self.horizon, 200_000)
+        # every unfamiliar failure: (time, account key, network)
+        self.recent: deque[tuple[float, Hashable, str]] = deque(maxlen=100_000)
+
+    def _unfamiliar(self, f: Facts) -> bool:
+        return not f.net or f.net not in f.acc.nets
+
+    def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
+        acc = f.acc
+        rules = self.rules_for(acc.tenant, acc.role)
+        if not rules:
+            return None
+        failed = ev.action == "login_failed" or ev.status in (401, 403)
+        unfamiliar = self._unfamiliar(f)
+        st = self.fails.get(f.key)
+        out: list[Finding] = []
+        for rule in rules:
+            p = rule.params
+            lo = f.t - float(rule.window or 0)
+            mine = [x for x in st.times if x[0] >= lo] if st is not None else []
+            only = getattr(p, "unfamiliar_only", True)
+            if only:
+                mine = [x for x in mine if x[1] not in acc.nets]
+            if rule.mode == "failures" and failed and (unfamiliar or not only):
+                n = len(mine) + 1
+                if n >= p.min_failures:
+                    nets = {x[1] for x in mine} | {f.net}
+                    out.append(
+                        Finding(
+                            rule,
+                            float(n),
+                            [
+                                f"{n} failed logins in {durations(float(rule.window or 0))} from "
+                                f"{len(nets)} network(s) this account does not use"
+                            ],
+                            {"failures": n, "networks": len(nets)},
+                        )
+                    )
+            elif rule.mode == "spray" and failed and unfamiliar:
+                accounts, tenants = self._spray(lo, f, True)
+                if len(accounts) >= p.min_accounts and len(tenants) >= p.min_tenants:
+                    reason = (
+                        f"failed logins from unfamiliar networks on {len(accounts)} accounts of "
+                        f"{len(tenants)} practices in {durations(float(rule.window or 0))}: "
+                        "a password list run across users"
+                    )
+                    ev_ = {"accounts": len(accounts), "tenants": len(tenants)}
+                    for key in sorted(accounts, key=str):
+                        tenant, actor = key  # type: ignore[misc]
+                        out.append(
+                            Finding(rule, float(len(accounts)), [reason], ev_, tenant=tenant, actor=actor)
+                        )
+            elif rule.mode == "success" and not failed and ev.status < 400 and unfamiliar:
+                accounts, _ = self._spray(lo, f, False)
+                sprayed = f.key in accounts
+                if len(mine) >= p.min_failures or (sprayed and len(mine) >= 1):
+                    out.append(
+                        Finding(
+                            rule,
+                            float(len(mine)),
+                            [
+                                f"successful login from {f.net or 'an unknown network'}, unfamiliar to "
+                                f"this account, after {len(mine)} failed login(s) in "
+                                f"{durations(float(rule.window or 0))}"
+                                + (" during a spray across accounts" if sprayed else "")
+                            ],
+                            {"failures": len(mine), "sprayed": sprayed, "network": f.net},
+                        )
+                    )
+        return out or None
+
+    def _spray(self, lo: float, f: Facts, current: bool) -> tuple[set[Hashable], set[str]]:
+        accounts: set[Hashable] = set()
+        tenants: set[str] = set()
+        for t, key, _net in reversed(self.recent):
+            if t < lo:
+                break
+            accounts.add(key)
+            tenants.add(key[0])  # type: ignore[index]
+        if current:
+            accounts.add(f.key)
+            tenants.add(f.key[0])
+        return accounts, tenants
+
+    def learn(self, ev: AccessEvent, f: Facts) -> None:
+        failed = ev.action == "login_failed" or ev.status in (401, 403)
+        if not failed:
+            return
+        st = self.fails.get(f.key)
+        if st is None:
+            st = self.fails.put(f.key, _Fails(f.t))
+        st.last = f.t
+        st.times.append((f.t, f.net))
+        if self._unfamiliar(f):
+            self.recent.append((f.t, f.key, f.net))
+
+    def sweep(self, now: float) -> None:
+        self.fails.sweep(now)
+        lo = now - self.horizon
+        while self.recent and self.recent[0][0] < lo:
+            self.recent.popleft()

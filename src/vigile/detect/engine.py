@@ -1,0 +1,304 @@
+"""The detection loop: events in time order → facts → detectors score → alerts → learn.
+
+For every event, in this order (River's score-then-learn):
+
+1. the event's time becomes the engine's clock (never the wall clock); every
+   ``sweep_every`` seconds of event time, idle state is evicted;
+2. the :class:`~vigile.detect.facts.Tracker` and :class:`~vigile.detect.facts.Explainer`
+   fill the shared facts (new network? session moved? which patients are new to the
+   account and unexplained by care?) without learning anything;
+3. each detector subscribed to the event's action *scores* it;
+4. findings go through the :class:`~vigile.detect.alerts.AlertSink` (severity,
+   suppression, escalation); every alert written is offered to the correlators
+   (account risk, campaign), whose findings go through the sink in turn;
+5. only then does everything *learn* from the event: detectors, explainer, tracker.
+   An event that raised a medium-or-higher alert does not teach the tracker a new
+   "known" network nor the practice a new panel patient, and its day does not enter
+   the baselines: an attack never trains its own baseline.
+
+Same input, same rules, same context → byte-identical alerts, whether the events
+come from a file replay, a store, or a live stream fed one event at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from vigile.detect.alerts import AlertSink
+from vigile.detect.context_index import ContextIndex
+from vigile.detect.detectors.base import Env, Finding, PeerStats, registry
+from vigile.detect.facts import AccountState, EventClock, Explainer, Facts, Tracker
+from vigile.detect.rules import SEVERITY_RANK, RuleSet, load_rules
+from vigile.detect.state import CHECKPOINT_VERSION, Checkpoint, load_checkpoint, save_checkpoint
+from vigile.events import AccessEvent, Alert, event_key
+
+__all__ = ["Engine", "EngineStats"]
+
+_MEDIUM: Final = SEVERITY_RANK["medium"]
+_DAY: Final = 86400.0
+
+
+@dataclass
+class EngineStats:
+    """Counts of what the engine did."""
+
+    events: int = 0
+    alerts: int = 0
+    by_severity: dict[str, int] = field(default_factory=dict)
+    by_detector: dict[str, int] = field(default_factory=dict)
+    by_rule: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped_before_watermark: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "alerts": self.alerts,
+            "by_severity": dict(sorted(self.by_severity.items(), key=lambda kv: SEVERITY_RANK[kv[0]])),
+            "by_detector": dict(sorted(self.by_detector.items())),
+            "by_rule": {k: dict(v) for k, v in sorted(self.by_rule.items())},
+            "skipped_before_watermark": self.skipped_before_watermark,
+        }
+
+
+class Engine:
+    """Streaming detection over access events (see the module docstring)."""
+
+    def __init__(self, rules: RuleSet | None = None, index: ContextIndex | None = None) -> None:
+        self.rules = rules if rules is not None else load_rules()
+        self.index = index if index is not None else ContextIndex()
+        s = self.rules.settings
+        self.settings = s
+        self.tracker = Tracker(self.index, s)
+        self.explainer = Explainer(self.index, s)
+        self.peers = PeerStats(s.peer_reservoir)
+        self.sink = AlertSink()
+        self.env = Env(
+            self.index, s, self.peers, self.explainer.has_appointments, self.tracker, self.sink
+        )
+        self.detectors: list[Any] = []
+        for name, cls in registry().items():
+            mine = self.rules.for_detector(name)
+            if mine:
+                self.detectors.append(cls(mine, self.env))
+        self.correlators = [d for d in self.detectors if hasattr(d, "observe")]
+        self._dispatch: dict[tuple[str, bool], tuple[Any, ...]] = {}
+        self.clock = EventClock()
+        self.facts = Facts()
+        self.stats = EngineStats()
+        self.next_sweep = -1.0
+        self.next_daily = -1.0
+        self.watermark = float("-inf")
+        self.watermark_keys: set[str] = set()
+        self._last_t = float("-inf")
+        self._last_events: list[AccessEvent] = []
+        self._longest_cooldown = max((r.cooldown for r in self.rules.rules.values()), default=0.0)
+
+    # ---- dispatch ----------------------------------------------------------------------
+    def _targets(self, action: str, schedule: bool) -> tuple[Any, ...]:
+        key = (action, schedule)
+        found = self._dispatch.get(key)
+        if found is None:
+            found = tuple(
+                d
+                for d in self.detectors
+                if (d.actions is None or action in d.actions)
+                and (not schedule or getattr(d, "schedule", False))
+            )
+            self._dispatch[key] = found
+        return found
+
+    # ---- the loop ------------------------------------------------------------------------
+    def run(self, events: Iterable[AccessEvent]) -> Iterator[Alert]:
+        """Alerts as the events are processed (a generator: live and replay alike)."""
+        process = self.process
+        for ev in events:
+            alerts = process(ev)
+            if alerts:
+                yield from alerts
+
+    def process(self, ev: AccessEvent) -> list[Alert] | None:
+        """Score one event, emit its alerts, learn from it."""
+        f = self.facts
+        t = self.clock.seconds(ev.ts)
+        if t <= self.watermark:
+            if t < self.watermark or event_key(ev) in self.watermark_keys:
+                self.stats.skipped_before_watermark += 1
+                return None
+        if t != self._last_t:
+            self._last_t = t
+            self._last_events = [ev]
+        else:
+            self._last_events.append(ev)
+        self.stats.events += 1
+        if t >= self.next_sweep:
+            self._sweep(t)
+        f.t = t
+        f.day = self.clock.day
+        f.hour = self.clock.hour
+        key = (ev.tenant, ev.actor)
+        f.key = key
+        tracker = self.tracker
+        acc = tracker.accounts.data.get(key)
+        if acc is None:
+            if tracker.start < 0:
+                tracker.start = t
+            acc = tracker.account(key, t)
+        f.acc = acc
+        ten = tracker.tenants.data.get(ev.tenant)
+        if ten is None:
+            ten = tracker.tenant(ev.tenant, t)
+        f.ten = ten
+        f.alerted = -1
+        tracker.observe(ev, f, acc)
+        self.explainer.observe(ev, f, acc)
+        targets = self._targets(ev.action, f.schedule)
+        out: list[Alert] | None = None
+        for det in targets:
+            found = det.score(ev, f)
+            if found:
+                out = self._emit(found, ev, f, out)
+        for det in targets:
+            det.learn(ev, f)
+        self.explainer.learn(ev, f, acc)
+        tracker.learn(ev, f, acc)
+        return out
+
+    def _emit(
+        self, findings: list[Finding], ev: AccessEvent, f: Facts, out: list[Alert] | None
+    ) -> list[Alert] | None:
+        queue = list(findings)
+        depth = 0
+        while queue and depth < 1000:
+            depth += 1
+            finding = queue.pop(0)
+            alert = self.sink.emit(finding, ev, f.t)
+            if alert is None:
+                for corr in self.correlators:
+                    more = corr.observe(finding, None, ev, f)
+                    if more:
+                        queue.extend(more)
+                continue
+            if out is None:
+                out = []
+            out.append(alert)
+            level = SEVERITY_RANK[alert.severity]
+            st = self.stats
+            st.alerts += 1
+            st.by_severity[alert.severity] = st.by_severity.get(alert.severity, 0) + 1
+            st.by_detector[alert.detector] = st.by_detector.get(alert.detector, 0) + 1
+            per = st.by_rule.setdefault(alert.detector, {})
+            per[alert.severity] = per.get(alert.severity, 0) + 1
+            if alert.tenant == ev.tenant and alert.actor == ev.actor:
+                if level > f.alerted:
+                    f.alerted = level
+                if level >= _MEDIUM:
+                    f.acc.flag_day = f.day
+            else:
+                other = self.tracker.accounts.data.get((alert.tenant, alert.actor))
+                if other is not None and level >= _MEDIUM:
+                    other.flag_day = f.day
+            for corr in self.correlators:
+                more = corr.observe(finding, alert, ev, f)
+                if more:
+                    queue.extend(more)
+        return out
+
+    def _sweep(self, t: float) -> None:
+        s = self.settings
+        if self.next_sweep < 0:
+            self.next_sweep = t
+            self.next_daily = t + _DAY
+        self.explainer.advance(t)
+        if t >= self.next_sweep:
+            for table in self.tracker.tables():
+                table.sweep(t)
+            for det in self.detectors:
+                det.sweep(t)
+            if t >= self.next_daily:
+                self.explainer.sweep(t, self.tracker.tenants, self.tracker.accounts)
+                self.sink.sweep(t, self._longest_cooldown)
+                self.next_daily = t + _DAY
+            self.next_sweep = t + min(float(s.sweep_every), 3600.0)
+
+    # ---- bounded state -----------------------------------------------------------------
+    def state_sizes(self) -> dict[str, int]:
+        """Entries held by every table and detector (what the memory cap bounds)."""
+        sizes = {table.name: len(table) for table in self.tracker.tables()}
+        sizes["relationships"] = sum(len(a.seen) for a in self.tracker.accounts.values())
+        sizes["panels"] = sum(len(x.panel) for x in self.tracker.tenants.values())
+        sizes["appointments_window"] = len(self.explainer.appts)
+        sizes["suppression"] = len(self.sink)
+        for det in self.detectors:
+            sizes[f"detector:{det.name}"] = det.size()
+        return sizes
+
+    # ---- checkpoints ---------------------------------------------------------------------
+    def snapshot(self) -> Checkpoint:
+        """Everything needed to resume (detectors, entities, baselines, suppression)."""
+        state = {
+            "tracker": {
+                "accounts": self.tracker.accounts,
+                "sessions": self.tracker.sessions,
+                "sources": self.tracker.sources,
+                "tenants": self.tracker.tenants,
+                "start": self.tracker.start,
+            },
+            "explainer": self.explainer.state(),
+            "peers": self.peers.state(),
+            "sink": self.sink.state(),
+            "detectors": {d.name: d.state() for d in self.detectors},
+            "next_sweep": self.next_sweep,
+            "next_daily": self.next_daily,
+            "stats": self.stats,
+        }
+        keys = {event_key(e) for e in self._last_events}
+        if self._last_t == self.watermark:
+            keys |= self.watermark_keys
+        return Checkpoint(
+            version=CHECKPOINT_VERSION,
+            rules=self.rules.fingerprint(),
+            watermark=max(self._last_t, self.watermark),
+            last_keys=sorted(keys),
+            state=state,
+        )
+
+    def save(self, path: str) -> None:
+        save_checkpoint(path, self.snapshot())
+
+    def restore(self, cp: Checkpoint) -> bool:
+        """Load a snapshot; returns False when the rules differ from those that made it."""
+        st = cp.state
+        tr = st["tracker"]
+        for name in ("accounts", "sessions", "sources", "tenants"):
+            table = tr[name]
+            mine = getattr(self.tracker, name)
+            mine.data = table.data
+            mine.evicted = table.evicted
+        self.tracker.start = tr["start"]
+        self.explainer.load_state(st["explainer"])
+        self.peers.load_state(st["peers"])
+        self.sink.load_state(st["sink"])
+        for det in self.detectors:
+            if det.name in st["detectors"]:
+                det.load_state(st["detectors"][det.name])
+        self.next_sweep = st["next_sweep"]
+        self.next_daily = st["next_daily"]
+        self.watermark = cp.watermark
+        self.watermark_keys = set(cp.last_keys)
+        return cp.rules == self.rules.fingerprint()
+
+    def load(self, path: str) -> bool:
+        return self.restore(load_checkpoint(path))
+
+    def incidents(self) -> dict[str, dict[str, Any]]:
+        """Incidents formed so far (id → formation time and members)."""
+        for det in self.detectors:
+            found = getattr(det, "incidents", None)
+            if isinstance(found, dict):
+                return found
+        return {}
+
+    def account(self, tenant: str, actor: str) -> AccountState | None:
+        return self.tracker.accounts.get((tenant, actor))

@@ -1,0 +1,597 @@
+"""What every detector wants to know about an event, computed once per event.
+
+The engine keeps four kinds of entities, each in a :class:`~vigile.detect.state.BoundedTable`:
+accounts (tenant, actor), sessions, sources (networks: IPv4 /24, IPv6 /48 by
+default) and tenants (practices). For each event it fills one reusable
+:class:`Facts` object *before* any detector scores the event, and updates the
+entities only *after* every detector has scored it (score, then learn):
+
+* **fingerprint facts** – is this network new for the account, for its practice;
+  is the user agent new; is the session new, or suddenly used from another
+  network (one session, two places); is the account active from another network at
+  the same time (two places at once);
+* **explanation facts** (Fabbri & LeFevre's explanation-based auditing) – for a
+  read of a few patients: which patients are *new* to the account, and which of
+  those no care relationship explains. A patient is explained by an appointment at
+  the practice near in time, by the account's own earlier access (a repeat), by a
+  note the account or a colleague wrote, by a file the account created, or by the
+  practice's panel (patients a colleague accessed with an explanation, or cared
+  for: appointment booked, prescription, update, new file).
+
+Time is the event's own: :class:`EventClock` turns the event's timestamp into
+seconds and a local day (the event's own UTC offset decides what "a day" is).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from collections.abc import Hashable
+from datetime import datetime
+from typing import Any, Final
+
+from vigile.detect.context_index import ContextIndex, size_bucket
+from vigile.detect.state import BoundedTable, Settings, prune_times
+from vigile.events import AccessEvent
+
+__all__ = [
+    "AccountState",
+    "EventClock",
+    "Explainer",
+    "Facts",
+    "SessionState",
+    "SourceState",
+    "TenantState",
+    "Tracker",
+]
+
+#: actions whose response carries patient data (INTERFACE READ_ACTIONS) for a few patients
+_SINGLE_MAX: Final = 3
+#: patients of one list or export remembered as "already received" by the account
+_BULK_MAX: Final = 2000
+#: actions that establish or show care (a relationship, not an access to explain)
+CARE_ACTIONS: Final = frozenset({"create", "update"})
+_SCHEDULE: Final = "appointment"
+
+
+class EventClock:
+    """Event timestamp → seconds since the epoch, local day number and local hour.
+
+    ``datetime.timestamp()`` costs ~0.6 µs on an aware datetime; events come in time
+    order, so the start of the current hour is computed once and the rest added.
+    """
+
+    __slots__ = ("base", "day", "hour", "key_d", "key_h", "key_m", "key_tz", "key_y")
+
+    def __init__(self) -> None:
+        self.key_d = self.key_h = self.key_m = self.key_y = -1
+        self.key_tz: Any = None
+        self.base = 0.0
+        self.day = 0
+        self.hour = 0
+
+    def seconds(self, ts: datetime) -> float:
+        """Seconds since the Unix epoch; also sets ``day`` and ``hour`` (local to the event)."""
+        if (
+            ts.hour != self.key_h
+            or ts.day != self.key_d
+            or ts.tzinfo is not self.key_tz
+            or ts.month != self.key_m
+            or ts.year != self.key_y
+        ):
+            top = ts.replace(minute=0, second=0, microsecond=0)
+            self.base = top.timestamp()
+            self.key_h, self.key_d, self.key_m, self.key_y = ts.hour, ts.day, ts.month, ts.year
+            self.key_tz = ts.tzinfo
+            self.day = ts.toordinal()
+            self.hour = ts.hour
+        return self.base + ts.minute * 60 + ts.second + ts.microsecond * 1e-6
+
+
+class TenantState:
+    """A practice: its known networks and its care panel."""
+
+    __slots__ = ("days", "first", "last", "last_day", "nets", "panel")
+
+    def __init__(self, t: float) -> None:
+        self.first = t
+        self.last = t
+        self.last_day = -1
+        self.days = 0
+        self.nets: dict[str, float] = {}
+        self.panel: dict[str, float] = {}
+
+
+class SessionState:
+    """A session id: where it started (network, user agent) and when it was last used."""
+
+    __slots__ = ("first", "key", "last", "login", "moved", "net", "ua")
+
+    def __init__(self, key: Hashable, net: str, ua: str | None, t: float, login: bool) -> None:
+        self.key = key
+        self.net = net
+        self.ua = ua
+        self.first = t
+        self.last = t
+        self.login = login
+        self.moved: dict[str, float] = {}
+
+
+class SourceState:
+    """A network: which accounts and practices used it recently."""
+
+    __slots__ = ("accounts", "last", "tenants")
+
+    def __init__(self, t: float) -> None:
+        self.last = t
+        self.accounts: dict[Hashable, float] = {}
+        self.tenants: dict[str, float] = {}
+
+
+class AccountState:
+    """An account (tenant, actor): fingerprint, relationships and day bookkeeping."""
+
+    __slots__ = (
+        "actor",
+        "created",
+        "days",
+        "first",
+        "flag_day",
+        "key",
+        "last",
+        "last_day",
+        "last_ip",
+        "last_net",
+        "last_ses",
+        "last_sid",
+        "last_ua",
+        "nets",
+        "other_until",
+        "other_net",
+        "peer",
+        "role",
+        "seen",
+        "tenant",
+        "uas",
+    )
+
+    def __init__(self, key: tuple[str, str], t: float, role: str, peer: str, created: float | None) -> None:
+        self.key = key
+        self.tenant, self.actor = key
+        self.role = role
+        self.peer = peer
+        self.created = created
+        self.first = t
+        self.last = t
+        self.last_day = -1
+        self.days = 0
+        self.flag_day = -1
+        self.last_ip: str | None = None
+        self.last_sid: str | None = None
+        self.last_ua: str | None = None
+        self.last_net = ""
+        self.last_ses: SessionState | None = None
+        self.nets: dict[str, float] = {}
+        self.uas: dict[str, float] = {}
+        self.other_until = -1.0
+        self.other_net = ""
+        self.seen: dict[str, float] = {}
+
+
+class Facts:
+    """The shared per-event facts (one object, refilled for every event; never keep it)."""
+
+    __slots__ = (
+        "acc",
+        "alerted",
+        "bulk",
+        "changed",
+        "concurrent",
+        "day",
+        "established",
+        "explained_by",
+        "hour",
+        "key",
+        "net",
+        "net_new_acc",
+        "net_new_tenant",
+        "new_account",
+        "new_ids",
+        "other_net",
+        "records",
+        "schedule",
+        "ses",
+        "session_moved",
+        "session_new",
+        "single",
+        "t",
+        "ten",
+        "ua_new",
+        "uncared_ids",
+        "unexplained_ids",
+    )
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.day = 0
+        self.hour = 0
+        self.key: tuple[str, str] = ("", "")
+        self.acc: AccountState = None  # type: ignore[assignment]
+        self.ten: TenantState = None  # type: ignore[assignment]
+        self.ses: SessionState | None = None
+        self.net = ""
+        self.net_new_acc = False
+        self.net_new_tenant = False
+        self.ua_new = False
+        self.session_new = False
+        self.session_moved = False
+        self.concurrent = False
+        self.changed = False
+        self.other_net = ""
+        self.established = False
+        self.new_account = False
+        self.single = False
+        self.bulk = False
+        self.schedule = False
+        self.records = 0
+        self.new_ids: list[str] = []
+        self.unexplained_ids: list[str] = []
+        self.uncared_ids: list[str] = []
+        self.explained_by: dict[str, str] = {}
+        self.alerted = -1
+
+
+def network_of(ip: str, v4: int, v6: int) -> str:
+    """The network an address belongs to (``a.b.c.0/24`` style), or the text itself if not an IP."""
+    if ip.count(".") == 3 and v4 == 24 and ":" not in ip:
+        return ip.rpartition(".")[0] + ".0/24"
+    try:
+        addr = ipaddress.ip_address(ip.strip("[]"))
+    except ValueError:
+        return ip
+    prefix = v4 if addr.version == 4 else v6
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+class Tracker:
+    """Entity tables and fingerprint facts (networks, user agents, sessions, concurrency)."""
+
+    def __init__(self, index: ContextIndex, settings: Settings) -> None:
+        self.index = index
+        self.s = settings
+        self.accounts: BoundedTable[AccountState] = BoundedTable(
+            "accounts", settings.account_idle, settings.max_accounts
+        )
+        self.sessions: BoundedTable[SessionState] = BoundedTable(
+            "sessions", settings.session_idle, settings.max_sessions
+        )
+        self.sources: BoundedTable[SourceState] = BoundedTable(
+            "sources", settings.source_idle, settings.max_sources
+        )
+        self.tenants: BoundedTable[TenantState] = BoundedTable(
+            "tenants", settings.account_idle, settings.max_tenants
+        )
+        self._net_cache: dict[str, str] = {}
+        self.start = -1.0
+
+    def tables(self) -> list[BoundedTable[Any]]:
+        return [self.accounts, self.sessions, self.sources, self.tenants]
+
+    def net(self, ip: str) -> str:
+        n = self._net_cache.get(ip)
+        if n is None:
+            if len(self._net_cache) > 200_000:
+                self._net_cache.clear()
+            n = self._net_cache[ip] = network_of(ip, self.s.ipv4_prefix, self.s.ipv6_prefix)
+        return n
+
+    def account(self, key: tuple[str, str], t: float) -> AccountState:
+        acc = self.accounts.data.get(key)
+        if acc is None:
+            tenant, actor = key
+            role = self.index.roles.get(key, "") or "unknown"
+            peer = f"{role}/{size_bucket(self.index.doctors.get(tenant, 1))}"
+            acc = self.accounts.put(key, AccountState(key, t, role, peer, self.index.created_s.get(key)))
+        return acc
+
+    def tenant(self, tenant: str, t: float) -> TenantState:
+        ten = self.tenants.data.get(tenant)
+        if ten is None:
+            ten = self.tenants.put(tenant, TenantState(t))
+        return ten
+
+    def observe(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
+        """Fill the fingerprint facts (no learning)."""
+        t = f.t
+        s = self.s
+        if acc.created is not None:
+            f.new_account = t - acc.created < s.new_account_age
+        else:
+            f.new_account = acc.first - self.start > s.warmup and t - acc.first < s.new_account_age
+        f.established = acc.days >= s.min_history_days
+        ip, sid, ua = ev.src_ip, ev.session, ev.user_agent
+        if ip == acc.last_ip and sid == acc.last_sid and ua == acc.last_ua and acc.last_day == f.day:
+            # the same place and session as the account's previous event
+            f.changed = False
+            f.net = acc.last_net
+            f.net_new_acc = f.net_new_tenant = f.ua_new = False
+            f.session_new = f.session_moved = False
+            f.ses = acc.last_ses
+            f.concurrent = t <= acc.other_until
+            f.other_net = acc.other_net if f.concurrent else ""
+            return
+        net = self.net(ip) if ip else ""
+        f.changed = True
+        f.net = net
+        ten = f.ten
+        f.net_new_acc = bool(net) and f.established and net not in acc.nets
+        f.net_new_tenant = bool(net) and ten.days >= s.min_history_days and net not in ten.nets
+        f.ua_new = ua is not None and f.established and ua not in acc.uas
+        ses = None
+        f.session_new = f.session_moved = False
+        if sid:
+            ses = self.sessions.data.get(sid)
+            if ses is None:
+                f.session_new = True
+            elif ses.key != f.key:
+                f.session_moved = True  # one token, two accounts
+            elif net and ses.net and net != ses.net and net not in ses.moved:
+                f.session_moved = True
+            elif ua is not None and ses.ua is not None and ua != ses.ua:
+                f.session_moved = True
+        f.ses = ses
+        # another network of the account active within the concurrency window
+        window = s.concurrency_window
+        other, other_t = "", -1.0
+        for n2, t2 in acc.nets.items():
+            if n2 != net and t2 > other_t:
+                other, other_t = n2, t2
+        f.concurrent = bool(net) and other_t >= t - window
+        f.other_net = other if f.concurrent else ""
+
+    def learn(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
+        """Remember where the account was (skipped when the event raised a medium+ alert)."""
+        t = f.t
+        acc.last = t
+        if acc.last_day != f.day:
+            acc.last_day = f.day
+            acc.days += 1
+            ten = f.ten
+            if ten.last_day != f.day:
+                ten.last_day = f.day
+                ten.days += 1
+        ten = f.ten
+        ten.last = t
+        ip, sid, ua = ev.src_ip, ev.session, ev.user_agent
+        net = f.net
+        trusted = f.alerted < 1
+        if sid:
+            ses = f.ses
+            if ses is None:
+                ses = self.sessions.put(sid, SessionState(f.key, net, ua, t, ev.action == "login"))
+            elif net != ses.net and net:
+                ses.moved[net] = t
+            ses.last = t
+            acc.last_ses = ses
+        else:
+            acc.last_ses = None
+        if (
+            ip == acc.last_ip
+            and sid == acc.last_sid
+            and ua == acc.last_ua
+            and net in acc.nets
+        ):
+            acc.nets[net] = t
+            if trusted:
+                ten.nets[net] = t
+            return
+        acc.last_ip, acc.last_sid, acc.last_ua, acc.last_net = ip, sid, ua, net
+        if net:
+            if trusted or net in acc.nets:
+                acc.nets[net] = t
+                if len(acc.nets) > 64:
+                    prune_times(acc.nets, t - self.s.account_idle, 48)
+            if trusted:
+                ten.nets[net] = t
+                if len(ten.nets) > 512:
+                    prune_times(ten.nets, t - self.s.account_idle, 400)
+            src = self.sources.data.get(net)
+            if src is None:
+                src = self.sources.put(net, SourceState(t))
+            src.last = t
+            src.accounts[f.key] = t
+            src.tenants[ev.tenant] = t
+            if len(src.accounts) > 256:
+                prune_times(src.accounts, t - self.s.source_idle, 200)
+                prune_times(src.tenants, t - self.s.source_idle, 200)
+        if ua is not None and (trusted or ua in acc.uas):
+            acc.uas[ua] = t
+            if len(acc.uas) > 32:
+                prune_times(acc.uas, t - self.s.account_idle, 24)
+        # which other network is active, for the concurrency fact of the next events
+        window = self.s.concurrency_window
+        other, other_t = "", -1.0
+        for n2, t2 in acc.nets.items():
+            if n2 != net and t2 > other_t:
+                other, other_t = n2, t2
+        acc.other_until = other_t + window if other else -1.0
+        acc.other_net = other
+
+
+class Explainer:
+    """Explains reads by care relationships; learns relationships after detectors scored."""
+
+    def __init__(self, index: ContextIndex, settings: Settings) -> None:
+        self.index = index
+        self.s = settings
+        self.before = float(settings.appointment_before)
+        self.after = float(settings.appointment_after)
+        # sliding window of appointments: patient id -> [(start, tenant), ...]
+        self.appts: dict[str, list[tuple[float, str]]] = {}
+        self._appt_queue: deque[tuple[float, str]] = deque()
+        self.loaded_until = -1.0
+        self.has_appointments = index.appt_frame is not None and len(index.appt_start) > 0
+        self.has_notes = bool(index.note_authors)
+
+    # ---- appointments window -----------------------------------------------------------
+    def advance(self, t: float) -> None:
+        """Load appointments starting before ``t + after + 1 day``; drop those before ``t - before``."""
+        if not self.has_appointments:
+            return
+        if t + self.after > self.loaded_until:
+            lo = self.loaded_until if self.loaded_until > 0 else t - self.before
+            hi = t + self.after + 86400.0
+            appts, queue = self.appts, self._appt_queue
+            for start, tenant, pid in self.index.appointments_between(lo, hi):
+                entry = (float(start), tenant)
+                lst = appts.get(pid)
+                if lst is None:
+                    appts[pid] = [entry]
+                else:
+                    lst.append(entry)
+                queue.append((float(start), pid))
+            self.loaded_until = hi
+        cutoff = t - self.before
+        queue = self._appt_queue
+        while queue and queue[0][0] < cutoff:
+            start, pid = queue.popleft()
+            lst = self.appts.get(pid)
+            if lst is not None:
+                lst2 = [e for e in lst if e[0] >= cutoff]
+                if lst2:
+                    self.appts[pid] = lst2
+                else:
+                    del self.appts[pid]
+
+    def _why(self, pid: str, tenant: str, actor: str, t: float, ten: TenantState) -> str | None:
+        lst = self.appts.get(pid)
+        if lst is not None:
+            lo, hi = t - self.before, t + self.after
+            for start, tn in lst:
+                if tn == tenant and lo <= start <= hi:
+                    return "appointment"
+        if pid in ten.panel:
+            return "panel"
+        authors = self.index.note_authors.get(pid)
+        if authors is not None:
+            for tn, author in authors:
+                if tn == tenant:
+                    return "own note" if author == actor else "practice note"
+        return None
+
+    def observe(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
+        """Fill the explanation facts for reads (no learning).
+
+        ``new_ids``: patients whose data the account had not received yet (not read,
+        not in a list or export it got); ``unexplained_ids``: those of them no care
+        relationship explains; ``uncared_ids``: every patient of the read with no
+        care relationship, new or not (protected files are judged on this).
+        """
+        ids = ev.patient_ids
+        n = len(ids)
+        action = ev.action
+        f.records = ev.records or 0
+        f.schedule = ev.resource == _SCHEDULE
+        f.single = f.bulk = False
+        if f.new_ids:
+            f.new_ids = []
+        if f.unexplained_ids:
+            f.unexplained_ids = []
+        if f.uncared_ids:
+            f.uncared_ids = []
+        if f.explained_by:
+            f.explained_by = {}
+        if n == 0 or ev.status >= 400 or f.schedule:
+            return
+        if action == "read" or action == "print":
+            if n <= _SINGLE_MAX:
+                f.single = True
+                seen = acc.seen
+                for pid in ids:
+                    v = seen.get(pid)
+                    if v is not None and v > 0:
+                        continue  # a care relationship of the account: explained repeat
+                    why = self._why(pid, ev.tenant, ev.actor, f.t, f.ten)
+                    if v is None:
+                        f.new_ids.append(pid)
+                    if why is None:
+                        f.uncared_ids.append(pid)
+                        if v is None:
+                            f.unexplained_ids.append(pid)
+                    else:
+                        f.explained_by[pid] = why
+                return
+            f.bulk = True
+        elif action in ("list", "search", "export"):
+            f.bulk = True
+
+    def learn(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
+        """Remember relationships: care (``+t``) and mere exposure (``-t``) per account,
+        and the practice panel from explained care."""
+        t = f.t
+        s = self.s
+        if f.single:
+            seen = acc.seen
+            explained = f.explained_by
+            trusted = f.alerted < 1
+            for pid in ev.patient_ids:
+                v = seen.get(pid)
+                if (v is not None and v > 0) or (pid in explained and trusted):
+                    seen[pid] = t
+                else:
+                    seen[pid] = -t
+            if len(seen) > s.max_patients_per_account:
+                prune_times(seen, t - s.relationship_horizon, s.max_patients_per_account)
+            if explained and trusted:
+                panel = f.ten.panel
+                for pid in explained:
+                    panel[pid] = t
+                if len(panel) > s.max_patients_per_tenant:
+                    prune_times(panel, t - s.panel_horizon, s.max_patients_per_tenant)
+            return
+        ids = ev.patient_ids
+        if not ids or ev.status >= 400:
+            return
+        if f.bulk and ev.action != "search":
+            # a list or export the account received: those patients are no longer new to it
+            seen = acc.seen
+            for pid in ids[:_BULK_MAX]:
+                if pid not in seen:
+                    seen[pid] = -t
+            if len(seen) > s.max_patients_per_account:
+                prune_times(seen, t - s.relationship_horizon, s.max_patients_per_account)
+        elif ev.action in CARE_ACTIONS and f.alerted < 1 and not f.schedule:
+            # care creates a relationship for the account and the practice
+            seen, panel = acc.seen, f.ten.panel
+            for pid in ids[:_SINGLE_MAX]:
+                seen[pid] = t
+                panel[pid] = t
+        elif ev.action in CARE_ACTIONS and f.schedule and f.alerted < 1:
+            # an appointment booked: the practice now cares for the patient
+            panel = f.ten.panel
+            for pid in ids[:_SINGLE_MAX]:
+                panel[pid] = t
+
+    def sweep(
+        self, now: float, tenants: BoundedTable[TenantState], accounts: BoundedTable[AccountState]
+    ) -> None:
+        """Forget relationships older than their horizons (run about once a day)."""
+        s = self.s
+        for ten in tenants.values():
+            if ten.panel:
+                prune_times(ten.panel, now - s.panel_horizon, s.max_patients_per_tenant)
+        for acc in accounts.values():
+            if acc.seen:
+                prune_times(acc.seen, now - s.relationship_horizon, s.max_patients_per_account)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "appts": self.appts,
+            "queue": self._appt_queue,
+            "loaded_until": self.loaded_until,
+        }
+
+    def load_state(self, st: dict[str, Any]) -> None:
+        self.appts = st["appts"]
+        self._appt_queue = st["queue"]
+        self.loaded_until = st["loaded_until"]
