@@ -49,6 +49,7 @@ __all__ = [
 _SINGLE_MAX: Final = 3
 #: patients of one list or export remembered as "already received" by the account
 _BULK_MAX: Final = 2000
+_BULK_ACTIONS: Final = frozenset({"list", "search", "export"})
 #: actions that establish or show care (a relationship, not an access to explain)
 CARE_ACTIONS: Final = frozenset({"create", "update"})
 _SCHEDULE: Final = "appointment"
@@ -501,7 +502,12 @@ class Explainer:
             f.uncared_ids = []
         if f.explained_by:
             f.explained_by = {}
-        if n == 0 or ev.status >= 400 or f.schedule:
+        if ev.status >= 400 or f.schedule:
+            return
+        if action in _BULK_ACTIONS:
+            f.bulk = True
+            return
+        if n == 0:
             return
         if action == "read" or action == "print":
             if n <= _SINGLE_MAX:
@@ -521,8 +527,6 @@ class Explainer:
                     else:
                         f.explained_by[pid] = why
                 return
-            f.bulk = True
-        elif action in ("list", "search", "export"):
             f.bulk = True
 
     def learn(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:

@@ -21,6 +21,7 @@ A detector never blocks anything and never reads the wall clock. Register it wit
 from __future__ import annotations
 
 import importlib
+from bisect import bisect_left
 import pkgutil
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -214,53 +215,60 @@ class DetectorBase:
 class PeerStats:
     """Daily figures of peer groups (role / practice size), as ring buffers, with quantiles.
 
-    ``push(metric, group, value)`` at the end of an account-day; ``quantile`` is
-    recomputed lazily when the buffer changed. Only account-days without a
-    medium-or-higher alert are pushed, so attacks do not raise the bar.
+    ``push(metric, group, value, account)`` at the end of an account-day;
+    ``quantile(..., exclude=account)`` leaves that account's own days out (an account
+    is never its own peer: a low-and-slow insider must not raise the bar it is judged
+    by). Only account-days without a medium-or-higher alert are pushed.
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.values: dict[tuple[str, str], deque[float]] = {}
-        self._cache: dict[tuple[str, str, float], float] = {}
-        self._dirty: set[tuple[str, str]] = set()
+        self.values: dict[tuple[str, str], deque[tuple[float, Hashable]]] = {}
+        self._sorted: dict[tuple[str, str], list[float]] = {}
 
-    def push(self, metric: str, group: str, value: float) -> None:
+    def push(self, metric: str, group: str, value: float, account: Hashable = None) -> None:
         key = (metric, group)
         buf = self.values.get(key)
         if buf is None:
             buf = self.values[key] = deque(maxlen=self.capacity)
-        buf.append(float(value))
-        self._dirty.add(key)
+        buf.append((float(value), account))
+        self._sorted.pop(key, None)
 
-    def count(self, metric: str, group: str) -> int:
+    def count(self, metric: str, group: str, exclude: Hashable = None) -> int:
         buf = self.values.get((metric, group))
-        return len(buf) if buf is not None else 0
+        if not buf:
+            return 0
+        if exclude is None:
+            return len(buf)
+        return sum(1 for _, a in buf if a != exclude)
 
-    def quantile(self, metric: str, group: str, q: float) -> float | None:
+    def quantile(
+        self, metric: str, group: str, q: float, exclude: Hashable = None
+    ) -> tuple[float, int] | None:
+        """The ``q`` quantile of the group's values (without ``exclude``'s), and their number."""
         key = (metric, group)
-        if key in self._dirty:
-            self._dirty.discard(key)
-            for k in [k for k in self._cache if k[:2] == key]:
-                del self._cache[k]
-        ck = (metric, group, q)
-        v = self._cache.get(ck)
-        if v is None:
-            buf = self.values.get(key)
-            if not buf:
-                return None
-            ordered = sorted(buf)
-            v = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-            self._cache[ck] = v
-        return v
+        buf = self.values.get(key)
+        if not buf:
+            return None
+        ordered = self._sorted.get(key)
+        if ordered is None:
+            ordered = self._sorted[key] = sorted(v for v, _ in buf)
+        if exclude is not None:
+            own = [v for v, a in buf if a == exclude]
+            if own:
+                ordered = list(ordered)
+                for v in own:
+                    del ordered[bisect_left(ordered, v)]
+        if not ordered:
+            return None
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))], len(ordered)
 
     def state(self) -> dict[str, Any]:
         return {"values": self.values}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.values = st["values"]
-        self._cache.clear()
-        self._dirty = set(self.values)
+        self._sorted.clear()
 
 
 def median(values: Iterable[float]) -> float:

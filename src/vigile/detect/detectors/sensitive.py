@@ -10,7 +10,8 @@ from vigile.detect.detectors.base import DetectorBase, Finding, register
 from vigile.detect.facts import Facts
 from vigile.detect.rules import Seconds
 from vigile.detect.state import BoundedTable
-from vigile.events import AccessEvent
+from vigile.detect.rules import SEVERITY_RANK
+from vigile.events import SEVERITIES, AccessEvent
 
 
 class _Recent:
@@ -26,9 +27,13 @@ class SensitiveDetector(DetectorBase):
     """A ``vip`` file (public figure) opened by an account with no care relationship.
 
     The classic insider case: no appointment at the practice near the read, no
-    earlier access by this account, no note by the practice, not in the panel of
-    patients colleagues care for. One such read is worth a look; several within the
-    window is snooping. The evidence says which explanations were tried.
+    care relationship of the account with the patient, no note by the practice, not
+    in the panel of patients colleagues care for. A rule chooses the resources it
+    counts: opening a public figure's *notes or documents* with no care relationship
+    is snooping; opening the administrative file after a phone call is ordinary
+    front-desk work (a rule of its own, at low severity). New accounts have no
+    relationships yet: their severity is capped. Distinct files are counted per
+    resource within the window.
     """
 
     name: ClassVar[str] = "sensitive"
@@ -40,6 +45,17 @@ class SensitiveDetector(DetectorBase):
         min_files: int
         #: how far back the count goes
         window: Seconds
+        #: which resources count (e.g. the clinical ones: notes, documents, prescriptions)
+        resources: list[str]
+        #: the highest severity for accounts that are new (no relationships yet)
+        new_account_max: str
+
+        def check(self) -> list[str]:
+            from vigile.detect.rules import SEVERITY_RANK
+
+            if self.new_account_max not in SEVERITY_RANK:
+                return [f"new_account_max must be one of {', '.join(SEVERITY_RANK)}"]
+            return []
 
     def __init__(self, rules: list, env) -> None:  # type: ignore[no-untyped-def]
         super().__init__(rules, env)
@@ -57,10 +73,12 @@ class SensitiveDetector(DetectorBase):
         if not hits:
             return None
         acc = f.acc
-        st = self.recent.get(f.key)
+        st = self.recent.get((f.key, ev.resource))
         out = []
         for rule in self.rules_for(acc.tenant, acc.role):
             p = rule.params
+            if ev.resource not in p.resources:
+                continue
             files = set(hits)
             if st is not None:
                 lo = f.t - p.window
@@ -68,6 +86,12 @@ class SensitiveDetector(DetectorBase):
             n = len(files)
             if n < p.min_files:
                 continue
+            severity = None
+            if f.new_account:
+                cap = SEVERITY_RANK[p.new_account_max]
+                sev = rule.severity_for(float(n))
+                if sev is not None and SEVERITY_RANK[sev] > cap:
+                    severity = SEVERITIES[cap]
             tried = ["earlier access by this account", "the practice's panel"]
             if self.env.has_appointments:
                 tried.insert(0, "an appointment at the practice near the read")
@@ -78,8 +102,10 @@ class SensitiveDetector(DetectorBase):
                     rule,
                     float(n),
                     [
-                        f"opened {n} protected (vip) file(s) in {p.window / 3600:.0f} h with no care "
-                        f"relationship: none of {', '.join(tried)} explains them",
+                        f"opened the {ev.resource} of {n} protected (vip) file(s) in "
+                        f"{p.window / 3600:.0f} h with no care relationship: none of "
+                        f"{', '.join(tried)} explains them"
+                        + (" (a new account: severity capped)" if severity else ""),
                     ],
                     {
                         "vip_files": n,
@@ -87,7 +113,9 @@ class SensitiveDetector(DetectorBase):
                         "explanations_tried": tried,
                         "resource": ev.resource,
                         "role": acc.role,
+                        "new_account": f.new_account,
                     },
+                    severity=severity,
                 )
             )
         return out
@@ -97,9 +125,10 @@ class SensitiveDetector(DetectorBase):
             return
         hits = self._hits(f)
         if hits:
-            st = self.recent.get(f.key)
+            key = (f.key, ev.resource)
+            st = self.recent.get(key)
             if st is None:
-                st = self.recent.put(f.key, _Recent(f.t))
+                st = self.recent.put(key, _Recent(f.t))
             st.last = f.t
             for pid in hits:
                 st.pids[pid] = f.t

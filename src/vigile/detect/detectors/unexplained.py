@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from functools import partial
+from collections.abc import Hashable
 from typing import Any, ClassVar
 
 import msgspec
@@ -83,18 +84,29 @@ class Threshold:
 
 
 def threshold(
-    env: Env, metric: str, peer: str, p: BaselineParams, own: deque[float] | None, new_account: bool
+    env: Env,
+    metric: str,
+    peer: str,
+    p: BaselineParams,
+    own: deque[float] | None,
+    new_account: bool,
+    account: Hashable = None,
 ) -> Threshold:
-    """The threshold for a daily figure (see :class:`BaselineParams`)."""
+    """The threshold for a daily figure (see :class:`BaselineParams`).
+
+    The peer quantile leaves ``account``'s own days out; the peer group falls back to
+    the role across practice sizes when the group has too few account-days.
+    """
     th = Threshold()
     peers = env.peers
-    group = peer
-    n = peers.count(metric, group)
-    if n < p.min_peers:
-        group = peer.split("/")[0] + "/*"
-        n = peers.count(metric, group)
-    if n >= p.min_peers:
-        q = peers.quantile(metric, group, p.peer_quantile) or 0.0
+    found = None
+    for group in (peer, peer.split("/")[0] + "/*"):
+        found = peers.quantile(metric, group, p.peer_quantile, exclude=account)
+        if found is not None and found[1] >= p.min_peers:
+            break
+        found = None
+    if found is not None:
+        q, n = found
         th.peer_q, th.peer_n, th.group = q, n, group
         base = p.peer_multiplier * q
     else:
@@ -111,10 +123,10 @@ def threshold(
     return th
 
 
-def push_peer(env: Env, metric: str, peer: str, value: float) -> None:
+def push_peer(env: Env, metric: str, peer: str, value: float, account: Hashable = None) -> None:
     """Record a closed account-day for the account's peer group and its role."""
-    env.peers.push(metric, peer, value)
-    env.peers.push(metric, peer.split("/")[0] + "/*", value)
+    env.peers.push(metric, peer, value, account)
+    env.peers.push(metric, peer.split("/")[0] + "/*", value, account)
 
 
 class _Account:
@@ -192,12 +204,16 @@ class UnexplainedDetector(DetectorBase):
         mode = rule.mode
         if mode == "burst":
             own = st.hist_peak if st is not None else None
-            th = threshold(self.env, "burst_peak", acc.peer, rule.params, own, f.new_account)
+            th = threshold(self.env, "burst_peak", acc.peer, rule.params, own, f.new_account, f.key)
         elif mode == "daily":
             own = st.hist if st is not None else None
-            th = threshold(self.env, "daily_unexplained", acc.peer, rule.params, own, f.new_account)
+            th = threshold(
+                self.env, "daily_unexplained", acc.peer, rule.params, own, f.new_account, f.key
+            )
         else:
-            th = threshold(self.env, "daily_unexplained", acc.peer, rule.params, None, f.new_account)
+            th = threshold(
+                self.env, "daily_unexplained", acc.peer, rule.params, None, f.new_account, f.key
+            )
         if st is not None and st.day == f.day:
             st.th[rule.id] = th
         return th
@@ -332,11 +348,13 @@ class UnexplainedDetector(DetectorBase):
             clean = acc.flag_day != st.day
             if self.persist_rule is not None:
                 p = self.persist_rule.params
-                th = threshold(self.env, "daily_unexplained", acc.peer, p, None, f.new_account)
+                th = threshold(
+                    self.env, "daily_unexplained", acc.peer, p, None, f.new_account, f.key
+                )
                 st.over.append(st.day_count >= th.value)
             if clean:
-                push_peer(self.env, "daily_unexplained", acc.peer, st.day_count)
-                push_peer(self.env, "burst_peak", acc.peer, st.day_peak)
+                push_peer(self.env, "daily_unexplained", acc.peer, st.day_count, f.key)
+                push_peer(self.env, "burst_peak", acc.peer, st.day_peak, f.key)
                 st.hist.append(st.day_count)
                 st.hist_peak.append(st.day_peak)
         st.day = f.day

@@ -74,7 +74,7 @@ class VolumeDetector(DetectorBase):
             th = st.th.get(rule.id) if same_day and st is not None else None
             if th is None:
                 own = (st.hist if daily else st.hist_peak) if st is not None else None
-                th = threshold(self.env, metric, acc.peer, p, own, f.new_account)
+                th = threshold(self.env, metric, acc.peer, p, own, f.new_account, f.key)
                 if same_day and st is not None:
                     st.th[rule.id] = th
             if value < th.value:
@@ -101,8 +101,14 @@ class VolumeDetector(DetectorBase):
         st.last = f.t
         if st.day != f.day:
             if st.day >= 0 and f.acc.flag_day != st.day:
-                push_peer(self.env, "daily_records", f.acc.peer, st.day_records)
-                push_peer(self.env, "hourly_peak_records", f.acc.peer, max(st.day_peak, st.hour_records))
+                push_peer(self.env, "daily_records", f.acc.peer, st.day_records, f.key)
+                push_peer(
+                    self.env,
+                    "hourly_peak_records",
+                    f.acc.peer,
+                    max(st.day_peak, st.hour_records),
+                    f.key,
+                )
                 st.hist.append(st.day_records)
                 st.hist_peak.append(max(st.day_peak, st.hour_records))
             st.day = f.day
