@@ -50,6 +50,7 @@ def is_holiday(day: dt.date) -> bool:
     return day in french_holidays(day.year)
 
 
+@lru_cache(maxsize=4096)
 def local_midnight_ms(day: dt.date) -> int:
     """Epoch milliseconds of local midnight (Europe/Paris) starting `day`."""
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=PARIS).timestamp() * 1000)

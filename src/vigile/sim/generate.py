@@ -69,7 +69,7 @@ def _return_freed_memory() -> None:
         return
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixed, so no dynamic raise
+        libc.mallopt(-3, 16 * 1024 * 1024)  # M_MMAP_THRESHOLD: fixed, so no dynamic raise
     except (OSError, AttributeError):
         pass
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,6 +61,12 @@ def event_bytes(seed: int, cols: Columns, first_no: int) -> I64:
     size = base + per * cols.records + (base + per) * jit // 4000
     refused = cols.status >= 400
     return np.where(refused, 60 + jit % 40, size)
+
+
+@lru_cache(maxsize=8)
+def _position_weights(n: int) -> npt.NDArray[np.uint64]:
+    size = 1 << max(6, (n - 1).bit_length())
+    return mix(np.arange(size, dtype=np.uint64)) | np.uint64(1)
 
 
 def offset_text(off: I64) -> pl.Series:
@@ -125,10 +132,11 @@ class Renderer:
         np.cumsum(cnt, out=offs[1:])
         sel = np.repeat(starts[multi_idx] - offs[:-1], cnt) + np.arange(int(offs[-1]))
         vals = cols.values[sel]
-        h = mix(vals.astype(np.uint64))
-        pos = (np.arange(len(vals)) - np.repeat(offs[:-1], cnt)).astype(np.uint64)
+        # a position-weighted sum identifies a list (weights are odd 64-bit mixes)
+        pos = np.arange(len(vals)) - np.repeat(offs[:-1], cnt)
         with np.errstate(over="ignore"):
-            key = np.add.reduceat(mix(h ^ pos), offs[:-1]) ^ cnt.astype(np.uint64)
+            weighted = vals.astype(np.uint64) * _position_weights(int(cnt.max()))[pos]
+            key = np.add.reduceat(weighted, offs[:-1]) ^ mix(cnt.astype(np.uint64))
         _, first, inv = np.unique(key, return_index=True, return_inverse=True)
         u_cnt = cnt[first]
         u_offs = np.zeros(len(first) + 1, dtype=np.int64)
