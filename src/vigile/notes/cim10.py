@@ -143,7 +143,8 @@ _STOP: Final[frozenset[str]] = frozenset(
 _VAGUE_START: Final[re.Pattern[str]] = re.compile(
     r"^(autres?|certaines?|mal\.|aff\.|tbl\.|sequelles?|complications?|examen|"
     r"surveillance|personnes?|antecedents?|difficultes?|problemes?|soins?|suivi|"
-    r"contact|exposition|besoin|presence|resultats?|facteurs?|circonstances?)\b"
+    r"contact|exposition|besoin|presence|resultats?|facteurs?|circonstances?|travail|"
+    r"accouchement|naissance|enfant|mere|pere|sujet|patient|individu|membre)\b"
 )
 
 

@@ -3,7 +3,8 @@
 Stages, in order (all rule-based, all offline):
 
 1. ``eds.normalizer`` — the NORM attribute: lower case, no accents, straight quotes;
-2. ``eds.sentences`` — sentence boundaries (qualifiers never cross them);
+2. ``eds.sentences`` — sentence boundaries (qualifiers never cross them), and
+   ``vigile.separators`` — new lines and spaced " - ", " / ", " | " end a sentence too;
 3. ``eds.matcher`` with vigile's terminologies (``terms/fr_*.yaml``), phrases on
    NORM and regexes, into the span group ``vigile_terms``;
 4. ``eds.drugs`` — drug names and ATC codes (Romedi), into ``vigile_drugs``;
@@ -32,6 +33,7 @@ from typing import Any, Final
 
 from vigile.notes.terms import (
     CASE_SUFFIX,
+    MEDICAL,
     OVERRIDE,
     Terminology,
     label_key,
@@ -76,13 +78,9 @@ ATC_CATEGORIES: Final[tuple[tuple[str, tuple[str, ...], bool], ...]] = (
     ("G03XB", ("reproductive",), False),  # mifepristone
     ("G02AD", ("reproductive",), False),  # prostaglandins (misoprostol)
     ("G04BE", ("sex_life",), False),  # erectile dysfunction
-    ("N02B", ("health",), True),  # paracetamol and other simple analgesics
-    ("M01A", ("health",), True),  # NSAIDs
-    ("A11", ("health",), True),  # vitamins
-    ("A12", ("health",), True),  # minerals
-    ("R05", ("health",), True),  # cough
-    ("D", ("health",), True),  # dermatological
-    ("", ("health",), False),  # every other drug reveals a treated condition
+    # every other drug is a treatment: health data, as context (a named condition
+    # of a more specific category already says what it treats)
+    ("", ("health",), True),
 )
 #: Drug-name matches that are everyday words in a practice's notes.
 DRUG_STOP: Final[frozenset[str]] = frozenset(
@@ -336,9 +334,13 @@ def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
     # go in before vigile's own components, which are then slotted in front of them.
     _add_qualifiers(nlp, eds)
     nlp.add_pipe(
-        FuzzyMatcher(terminology.fuzzy_vocabulary()), name="vigile_fuzzy", before="negation"
+        FuzzyMatcher(terminology.fuzzy_vocabulary(), known_words=french_verb_forms()),
+        name="vigile_fuzzy",
+        before="negation",
     )
+    nlp.add_pipe(EnumerationNegation(), name="vigile_enumeration", after="negation")
     nlp.add_pipe(SpanMerger(), name="vigile_merge", before="negation")
+    nlp.add_pipe(SeparatorSentences(), name="vigile_separators", after="sentences")
     return NotesPipeline(nlp=nlp, ner=ner, terminology=terminology)
 
 
@@ -384,12 +386,57 @@ def _add_qualifiers(nlp: Any, eds: Any) -> None:
     nlp.add_pipe(eds.reported_speech(span_getter=GROUP))
 
 
+def french_verb_forms() -> frozenset[str]:
+    """Every conjugated form of EDS-NLP's French verb list, as NORM writes them.
+
+    "adressée" is one letter from "agressée": a correctly spelt verb is never
+    taken for a typo of a term.
+    """
+    import csv
+    import gzip
+    from pathlib import Path
+
+    import edsnlp
+
+    path = Path(edsnlp.__file__).parent / "resources" / "verbs.csv.gz"
+    if not path.exists():  # pragma: no cover - shipped with edsnlp
+        return frozenset()
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return frozenset(normalise_word(row["term"]) for row in csv.DictReader(f))
+
+
 def atc_key(code: str) -> str:
     """The label key a drug of ATC ``code`` carries."""
     for prefix, cats, generic in ATC_CATEGORIES:
         if code.startswith(prefix):
             return label_key(cats, generic)
-    return label_key(("health",), False)  # pragma: no cover - "" matches everything
+    return label_key(("health",), True)  # pragma: no cover - "" matches everything
+
+
+class SeparatorSentences:
+    """Start a new sentence after a line break or a spaced separator.
+
+    Practice notes chain clauses with " - ", " / ", " | " or new lines, often in
+    lower case, where ``eds.sentences`` sees one sentence: a negation would then
+    run on ("pas d'idées suicidaires - procédure prud'homale en cours").
+    """
+
+    name = "vigile_separators"
+    SEPARATORS: Final[frozenset[str]] = frozenset({"-", "–", "—", "/", "|", "•", "*", ";", "+"})
+
+    def __call__(self, doc: Any) -> Any:
+        n = len(doc)
+        for i in range(1, n - 1):
+            token = doc[i]
+            if "\n" in token.text:
+                doc[i + 1].is_sent_start = True
+            elif (
+                token.text in self.SEPARATORS
+                and token.whitespace_
+                and doc[i - 1].whitespace_
+            ):
+                doc[i + 1].is_sent_start = True
+        return doc
 
 
 class FuzzyMatcher:
@@ -402,9 +449,15 @@ class FuzzyMatcher:
 
     name = "vigile_fuzzy"
 
-    def __init__(self, vocabulary: dict[str, str], min_length: int = 8) -> None:
+    def __init__(
+        self,
+        vocabulary: dict[str, str],
+        min_length: int = 8,
+        known_words: frozenset[str] = frozenset(),
+    ) -> None:
         self.vocabulary = vocabulary
         self.min_length = min_length
+        self.known_words = known_words
         self.deletes: dict[str, set[str]] = {}
         for word in vocabulary:
             for d in _deletes(word):
@@ -412,7 +465,7 @@ class FuzzyMatcher:
 
     def lookup(self, word: str) -> str | None:
         """The term ``word`` is a one-typo spelling of, or ``None``."""
-        if word in self.vocabulary or len(word) < self.min_length:
+        if word in self.vocabulary or len(word) < self.min_length or word in self.known_words:
             return None
         candidates: set[str] = set()
         for d in (word, *_deletes(word)):
@@ -472,8 +525,9 @@ def _distance1(a: str, b: str) -> bool:
 class SpanMerger:
     """Merge the source groups into one sorted ``vigile`` group, longest match first.
 
-    - a span inside a longer span is dropped (the longer phrase says more:
-      "hépatite A" is not "hépatite", "certificat de sport" is not "sport");
+    - a span inside a longer span from as good a source is dropped (the longer
+      phrase says more: "hépatite A" is not "hépatite", "certificat de sport" is
+      not "sport"); a CIM-10 name never hides one of vigile's terms;
     - spans on the same words: vigile's terms win over drugs and CIM-10, an
       override wins over everything, otherwise the categories are joined;
     - drug spans carry their ATC class's categories; override spans are dropped
@@ -507,8 +561,10 @@ class SpanMerger:
             if kept and kept[-1][0] == start and kept[-1][1] == end:
                 kept[-1] = _same_words(kept[-1], item)
                 continue
-            if end <= reach and any(k[0] <= start and end <= k[1] for k in kept[-8:]):
-                continue  # inside a longer match
+            if end <= reach and any(
+                k[0] <= start and end <= k[1] and k[2] <= source for k in kept[-8:]
+            ):
+                continue  # inside a longer match from as good a source
             kept.append(item)
             reach = max(reach, end)
         doc.spans[GROUP] = [
@@ -531,3 +587,50 @@ def _same_words(
     lb, gb = parse_key(b[3])
     labels = tuple(dict.fromkeys((*la, *lb)))
     return (a[0], a[1], a[2], label_key(labels, ga and gb))
+
+
+class EnumerationNegation:
+    """Carry a negation back over an enumeration: "VIH, VHB, VHC négatives".
+
+    ``eds.negation`` stops at commas, so only the last item of a list would be
+    negated by a plural cue that follows the list. When a clinical span is
+    negated by a plural cue right after it ("négatifs", "absents", "normaux"),
+    the clinical spans just before it, separated only by commas, slashes or
+    "et"/"ou", are negated too. ("Maire, ATCD : 0" is not an enumeration.)
+    """
+
+    name = "vigile_enumeration"
+    JOINERS: Final[frozenset[str]] = frozenset({",", "/", "et", "ou", "-", "+"})
+    PLURAL_CUES: Final[frozenset[str]] = frozenset(
+        {"negatifs", "negatives", "absents", "absentes", "normaux", "normales", "neg"}
+    )
+
+    def __call__(self, doc: Any) -> Any:
+        spans = list(doc.spans.get(GROUP, ()))
+        for i in range(len(spans) - 1, 0, -1):
+            last = spans[i]
+            if not last._.negation or not _clinical(last) or not self._cue_after(last):
+                continue
+            j = i
+            while j > 0:
+                prev = spans[j - 1]
+                gap = doc[prev.end : spans[j].start]
+                if (
+                    prev.sent.start != spans[j].sent.start
+                    or not _clinical(prev)
+                    or not all(t.norm_ in self.JOINERS for t in gap)
+                ):
+                    break
+                prev._.negation = True
+                j -= 1
+        return doc
+
+    def _cue_after(self, span: Any) -> bool:
+        doc = span.doc
+        after = doc[span.end : min(span.end + 3, len(doc))]
+        return any(t.norm_ in self.PLURAL_CUES for t in after)
+
+
+def _clinical(span: Any) -> bool:
+    labels, _ = parse_key(span.label_)
+    return bool(labels) and all(c in MEDICAL for c in labels)

@@ -49,10 +49,19 @@ CATEGORIES: Final[tuple[str, ...]] = (
     "violence",
     "social",
 )
-#: Categories about the body and mind: a negated or generic clinical mention
-#: reveals ``health`` only when none of these is otherwise asserted.
+#: Clinical categories: a negated or generic clinical mention reveals ``health``
+#: only when none of these is otherwise asserted in the note.
 MEDICAL: Final[frozenset[str]] = frozenset(
-    {"health", "mental_health", "addiction", "sexual_health", "reproductive", "genetic"}
+    {
+        "health",
+        "mental_health",
+        "addiction",
+        "sexual_health",
+        "reproductive",
+        "genetic",
+        "sex_life",
+        "gender_identity",
+    }
 )
 OVERRIDE: Final[str] = "none"
 
