@@ -1,0 +1,390 @@
+"""Person linkage: which exposed patient files are the same person (Splink).
+
+A person registered at three practices has three files, with variations: a
+married name instead of the birth name, a typo, a new phone, a move, a lost
+e-mail, a day and month keyed the wrong way round. The regulator and the
+people themselves count *persons*, so the exposed files are linked with
+`Splink <https://moj-analytical-services.github.io/splink/>`_'s probabilistic
+(Fellegi-Sunter) model, on the engine the scope runs on (DuckDB by default,
+Spark at scale).
+
+* **Traits compared** — the French identity-vigilance traits the context has:
+  birth name (or used name when it is missing) and used name, first names (the
+  whole and the first of a compound), sex, birth date (exact, day/month
+  swapped, one keying error), birth place when a ``birth_place`` column
+  exists, phone, e-mail and postcode.
+* **Blocking** — the national identity-vigilance guide's own search order:
+  birth date with the start of the first name; then birth name with first
+  name (for a keyed-wrong birth date); then phone, e-mail, and birth date with
+  birth name (for a misspelt first name). Only pairs sharing one of these keys
+  are ever compared.
+* **Training** — u-probabilities from random pairs, λ from a strict
+  deterministic rule, m-probabilities by expectation-maximisation on two
+  blocking passes (on a sample of birth dates when the input is large).
+* **Clustering** — connected components of the links at or above the
+  threshold (0.9 by default); each file gets the person's id, the size of its
+  cluster and the strongest link that joined it (its *match confidence*).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pyarrow as pa
+
+from vigile.scope.engine import Dialect, SqlBackend
+
+#: Link probability at or above which two files are taken for the same person.
+DEFAULT_THRESHOLD: Final = 0.9
+#: Above this many files, EM training runs on a sample of birth dates.
+TRAIN_SAMPLE_ABOVE: Final = 400_000
+#: Random record pairs used to estimate u-probabilities.
+U_PAIRS: Final = 2_000_000
+
+PERSONS_SCHEMA: Final = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("tenant", pa.string()),
+        ("person_id", pa.string()),
+        ("match_probability", pa.float64()),
+        ("cluster_size", pa.int64()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class LinkageStats:
+    """What linkage did: files in, persons out, pairs compared and links kept."""
+
+    files: int
+    persons: int
+    comparisons: int
+    links: int
+    threshold: float
+    seconds: float
+    method: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "persons": self.persons,
+            "comparisons": self.comparisons,
+            "links": self.links,
+            "threshold": self.threshold,
+            "seconds": round(self.seconds, 3),
+            "method": self.method,
+        }
+
+
+def prepare_sql(dialect: Dialect, source: str, columns: set[str]) -> str:
+    """SQL turning identities into linkage features (one row per file, ``unique_id``)."""
+
+    def fold(column: str) -> str:
+        return dialect.fold_letters(column) if column in columns else "CAST(NULL AS STRING)"
+
+    first_token = dialect.fold_letters("regexp_extract(trim(first_name), '^([^- ]+)', 1)")
+    return f"""
+SELECT concat(tenant, '|', patient_id) AS unique_id,
+       patient_id, tenant,
+       coalesce({fold("birth_name")}, {fold("last_name")}) AS birth_name_n,
+       {fold("last_name")} AS used_name_n,
+       {fold("first_name")} AS first_name_n,
+       {first_token} AS first_name_1,
+       substr({fold("first_name")}, 1, 3) AS first_name_3,
+       upper(trim(sex)) AS sex,
+       CAST(birth_date AS STRING) AS birth_date,
+       substr(CAST(birth_date AS STRING), 1, 4) AS birth_year,
+       substr(CAST(birth_date AS STRING), 6, 5) AS birth_day,
+       {fold("birth_place")} AS birth_place_n,
+       {dialect.digits("phone")} AS phone_n,
+       nullif(lower(trim(email)), '') AS email_n,
+       nullif(trim(postcode), '') AS postcode
+FROM {source}
+"""
+
+
+def settings(has_birth_place: bool) -> Any:
+    """The Splink model: comparisons of French identity traits and blocking rules."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    swapped = (
+        "substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4) "
+        "AND substr(birth_date_l, 6, 2) = substr(birth_date_r, 9, 2) "
+        "AND substr(birth_date_l, 9, 2) = substr(birth_date_r, 6, 2)"
+    )
+    names = cl.CustomComparison(
+        output_column_name="birth_name",
+        comparison_levels=[
+            cll.And(cll.NullLevel("birth_name_n"), cll.NullLevel("used_name_n")),
+            cll.ExactMatchLevel("birth_name_n").configure(tf_adjustment_column="birth_name_n"),
+            cll.CustomLevel(
+                "birth_name_n_l = used_name_n_r OR used_name_n_l = birth_name_n_r "
+                "OR used_name_n_l = used_name_n_r",
+                label_for_charts="Birth or used name in common (marriage)",
+            ),
+            cll.JaroWinklerLevel("birth_name_n", 0.92),
+            cll.JaroWinklerLevel("birth_name_n", 0.80),
+            cll.ElseLevel(),
+        ],
+    )
+    first = cl.CustomComparison(
+        output_column_name="first_name",
+        comparison_levels=[
+            cll.NullLevel("first_name_n"),
+            cll.ExactMatchLevel("first_name_n").configure(tf_adjustment_column="first_name_n"),
+            cll.ExactMatchLevel("first_name_1"),
+            cll.JaroWinklerLevel("first_name_n", 0.92),
+            cll.ElseLevel(),
+        ],
+    )
+    dob = cl.CustomComparison(
+        output_column_name="birth_date",
+        comparison_levels=[
+            cll.NullLevel("birth_date"),
+            cll.ExactMatchLevel("birth_date"),
+            cll.CustomLevel(swapped, label_for_charts="Day and month swapped"),
+            cll.DamerauLevenshteinLevel("birth_date", 1),
+            cll.ElseLevel(),
+        ],
+    )
+    comparisons = [
+        names,
+        first,
+        dob,
+        cl.ExactMatch("sex"),
+        cl.ExactMatch("phone_n"),
+        cl.ExactMatch("postcode"),
+    ]
+    if has_birth_place:
+        comparisons.append(cl.ExactMatch("birth_place_n"))
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=blocking_rules(),
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+        additional_columns_to_retain=[],
+    )
+
+
+def blocking_rules() -> list[Any]:
+    """Pairs compared: they share one of these keys (identity-vigilance search order)."""
+    from splink import block_on
+
+    return [
+        block_on("birth_date", "first_name_3"),
+        block_on("birth_name_n", "first_name_1", "birth_year"),
+        block_on("birth_name_n", "first_name_1", "birth_day"),
+        block_on("birth_date", "birth_name_n"),
+        block_on("phone_n"),
+    ]
+
+
+def _quiet_splink() -> None:
+    for name in ("splink", "splink.internals"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def link_persons(
+    backend: SqlBackend,
+    source: str = "exposed_identities",
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    seed: int = 42,
+) -> tuple[pa.Table, LinkageStats]:
+    """Link the files of table ``source`` into persons; register the result as ``persons``.
+
+    ``source`` has ``patient_id, tenant`` and identity columns (INTERFACE §2
+    ``patients.csv``). Returns the persons table (:data:`PERSONS_SCHEMA`,
+    one row per file) and what linkage did.
+    """
+    started = time.perf_counter()
+    dialect = backend.dialect.name
+    columns = {f.name for f in backend.fetch(f"SELECT * FROM {source} LIMIT 0").schema}
+    backend.materialise("linkage_input", prepare_sql(backend.dialect, source, columns))
+    files = int(backend.fetch("SELECT count(*) AS n FROM linkage_input").column(0)[0].as_py())
+    if files < 2:
+        return _singletons(backend, files, threshold, started)
+    from splink import Linker, block_on
+
+    _quiet_splink()
+    db_api = _splink_api(backend)
+    frame = db_api.register("linkage_input")
+    model = settings("birth_place" in columns)
+    linker = Linker(frame, model, log_level=None)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("birth_name_n", "first_name_n", "birth_date", "sex")], recall=0.85
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
+    trainer = linker
+    if files > TRAIN_SAMPLE_ABOVE:
+        # m-probabilities from the files of a sample of birth dates (pairs stay whole)
+        share = max(2, round(files / TRAIN_SAMPLE_ABOVE))
+        backend.materialise(
+            "linkage_sample",
+            f"SELECT * FROM linkage_input WHERE abs(hash(birth_date)) % {share} = 0",
+        )
+        sample = db_api.register("linkage_sample")
+        trainer = Linker(sample, model, log_level=None)
+        trainer.training.estimate_probability_two_random_records_match(
+            [block_on("birth_name_n", "first_name_n", "birth_date", "sex")], recall=0.85
+        )
+        trainer.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS / 4, seed=seed)
+    trainer.training.estimate_parameters_using_expectation_maximisation(
+        block_on("birth_date", "first_name_3"), estimate_without_term_frequencies=True
+    )
+    trainer.training.estimate_parameters_using_expectation_maximisation(
+        block_on("birth_name_n", "first_name_1", "birth_year"),
+        estimate_without_term_frequencies=True,
+    )
+    if trainer is not linker:
+        _copy_m(trainer, linker)
+    predictions = linker.inference.predict(threshold_match_probability=min(0.5, threshold))
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=threshold
+    )
+    edges = predictions.physical_name
+    backend.materialise(
+        "persons",
+        f"""
+WITH best AS (
+  SELECT uid, max(p) AS match_probability FROM (
+    SELECT unique_id_l AS uid, match_probability AS p FROM {edges} WHERE match_probability >= {threshold}
+    UNION ALL
+    SELECT unique_id_r AS uid, match_probability AS p FROM {edges} WHERE match_probability >= {threshold}
+  ) AS e GROUP BY uid
+), sized AS (
+  SELECT unique_id, cluster_id, count(*) OVER (PARTITION BY cluster_id) AS cluster_size
+  FROM {clusters.physical_name}
+)
+SELECT i.patient_id, i.tenant,
+       concat('PER-', substr(md5(CAST(s.cluster_id AS STRING)), 1, 12)) AS person_id,
+       CASE WHEN s.cluster_size > 1 THEN b.match_probability END AS match_probability,
+       s.cluster_size
+FROM sized AS s
+JOIN linkage_input AS i ON i.unique_id = s.unique_id
+LEFT JOIN best AS b ON b.uid = s.unique_id
+""",
+    )
+    counts = backend.fetch(
+        f"SELECT (SELECT count(DISTINCT person_id) FROM persons) AS persons, "
+        f"(SELECT count(*) FROM {edges}) AS comparisons, "
+        f"(SELECT count(*) FROM {edges} WHERE match_probability >= {threshold}) AS links"
+    ).to_pylist()[0]
+    persons = backend.fetch("SELECT * FROM persons").cast(PERSONS_SCHEMA)
+    stats = LinkageStats(
+        files=files,
+        persons=int(counts["persons"]),
+        comparisons=int(counts["comparisons"]),
+        links=int(counts["links"]),
+        threshold=threshold,
+        seconds=time.perf_counter() - started,
+        method=f"splink ({dialect})",
+    )
+    return persons, stats
+
+
+def _copy_m(source: Any, target: Any) -> None:
+    """Carry m-probabilities trained on a sample over to the full model."""
+    trained = {
+        (c.output_column_name, lvl.comparison_vector_value): lvl.m_probability
+        for c in source._settings_obj.comparisons
+        for lvl in c.comparison_levels
+        if not lvl.is_null_level
+    }
+    for c in target._settings_obj.comparisons:
+        for lvl in c.comparison_levels:
+            key = (c.output_column_name, lvl.comparison_vector_value)
+            if not lvl.is_null_level and trained.get(key) is not None:
+                lvl.m_probability = trained[key]
+
+
+def _splink_api(backend: SqlBackend) -> Any:
+    if backend.dialect.name == "spark":
+        from splink import SparkAPI
+
+        return SparkAPI(spark_session=backend.spark)  # type: ignore[attr-defined]
+    from splink import DuckDBAPI
+
+    return DuckDBAPI(connection=backend.con)  # type: ignore[attr-defined]
+
+
+def _singletons(
+    backend: SqlBackend, files: int, threshold: float, started: float
+) -> tuple[pa.Table, LinkageStats]:
+    backend.materialise(
+        "persons",
+        f"SELECT patient_id, tenant, concat('PER-', substr(md5(unique_id), 1, 12)) AS person_id, "
+        f"CAST(NULL AS DOUBLE) AS match_probability, CAST(1 AS BIGINT) AS cluster_size "
+        f"FROM linkage_input",
+    )
+    persons = backend.fetch("SELECT * FROM persons").cast(PERSONS_SCHEMA)
+    stats = LinkageStats(files, files, 0, 0, threshold, time.perf_counter() - started, "none")
+    return persons, stats
+
+
+@dataclass(frozen=True)
+class LinkageQuality:
+    """Pairwise precision and recall of predicted persons against true persons."""
+
+    files: int
+    persons_predicted: int
+    persons_true: int
+    pairs_predicted: int
+    pairs_true: int
+    pairs_correct: int
+
+    @property
+    def precision(self) -> float:
+        return self.pairs_correct / self.pairs_predicted if self.pairs_predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.pairs_correct / self.pairs_true if self.pairs_true else 1.0
+
+    @property
+    def persons_error(self) -> float:
+        """Relative error of the person count (+ too many persons, − too few)."""
+        return self.persons_predicted / self.persons_true - 1 if self.persons_true else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "persons_predicted": self.persons_predicted,
+            "persons_true": self.persons_true,
+            "persons_error": round(self.persons_error, 5),
+            "pairs_predicted": self.pairs_predicted,
+            "pairs_true": self.pairs_true,
+            "precision": round(self.precision, 5),
+            "recall": round(self.recall, 5),
+        }
+
+
+def pairwise_quality(predicted: Any, truth: Any) -> LinkageQuality:
+    """Compare ``predicted`` (``patient_id, person_id``) with ``truth`` (same columns),
+    both Polars frames, over the files of ``predicted``."""
+    import polars as pl
+
+    both = predicted.select("patient_id", pl.col("person_id").alias("pred")).join(
+        truth.select("patient_id", pl.col("person_id").alias("true")), on="patient_id", how="left"
+    )
+    both = both.with_columns(pl.col("true").fill_null(pl.lit("?") + pl.col("patient_id")))
+
+    def pairs(*keys: str) -> int:
+        sizes = both.group_by(list(keys)).len()["len"].cast(pl.Int64)
+        return int((sizes * (sizes - 1) // 2).sum())
+
+    return LinkageQuality(
+        files=both.height,
+        persons_predicted=both["pred"].n_unique(),
+        persons_true=both["true"].n_unique(),
+        pairs_predicted=pairs("pred"),
+        pairs_true=pairs("true"),
+        pairs_correct=pairs("pred", "true"),
+    )

@@ -1,0 +1,311 @@
+"""Breach scoping: from a selection of accounts and windows to every exposed file and person.
+
+:func:`compute_scope` runs the named SQL steps of ``steps/`` on a backend, in
+this order (each step's result is a table the next ones read):
+
+============================  ================================================
+``scope_events``              the selected accounts' requests in their windows
+``patient_home``              the practice holding each patient id (context)
+``scope_exposures``           one row per (served request, file it carried)
+``exposed_files``             one row per exposed file: when, how, what data
+``notes_to_classify``         the exposed notes' text → sensitivity labels
+``file_notes``                notes and sensitive notes per exposed file
+``exposed_identities``        the identity of each exposed file → linkage
+(persons.py)                  Splink: files → persons
+``exposed_patients``          exposed_patients.csv
+``notifications``             notifications.csv (one row per person)
+``by_tenant`` ``by_actor``    the report's tables and charts
+``by_day`` ``by_category``
+``summary``                   summary.json's figures
+============================  ================================================
+
+Only responses with a 2xx status expose data (INTERFACE §1: 401/403 refused,
+404 not found).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+import pyarrow as pa
+import yaml
+
+from vigile.context import Context
+from vigile.errors import VigileError
+from vigile.scope.engine import SqlBackend, run_step
+from vigile.scope.persons import PERSONS_SCHEMA, LinkageStats, link_persons
+from vigile.scope.selection import Selection
+from vigile.scope.sensitivity import NOTE_CATEGORIES, NoteLabels, label_notes
+from vigile.store.parquet import EVENT_SCHEMA
+
+#: Identity columns of patients.csv carried into linkage and notifications.
+IDENTITY_COLUMNS: Final[tuple[str, ...]] = (
+    "last_name",
+    "birth_name",
+    "first_name",
+    "sex",
+    "birth_date",
+    "phone",
+    "email",
+    "address",
+    "postcode",
+    "city",
+    "vip",
+)
+#: Optional extra identity columns used when patients.csv has them.
+EXTRA_IDENTITY_COLUMNS: Final[tuple[str, ...]] = ("birth_place", "birth_first_names")
+
+
+@dataclass(frozen=True)
+class AccessMap:
+    """How a served request exposes files: action → kind, resource → data category."""
+
+    kinds: dict[str, str]
+    categories: dict[str, str]
+    clinical: tuple[str, ...]
+
+    @property
+    def category_names(self) -> list[str]:
+        """Data categories in report order (from ``access.yaml``), without ``other``."""
+        return list(dict.fromkeys(self.categories.values()))
+
+    def tables(self) -> tuple[pa.Table, pa.Table]:
+        kinds = pa.table(
+            {"action": list(self.kinds), "kind": list(self.kinds.values())},
+            schema=pa.schema([("action", pa.string()), ("kind", pa.string())]),
+        )
+        cats = pa.table(
+            {"resource": list(self.categories), "category": list(self.categories.values())},
+            schema=pa.schema([("resource", pa.string()), ("category", pa.string())]),
+        )
+        return kinds, cats
+
+
+@cache
+def access_map() -> AccessMap:
+    """The shipped ``access.yaml``."""
+    text = resources.files("vigile.scope").joinpath("access.yaml").read_text()
+    raw = yaml.safe_load(text)
+    return AccessMap(
+        kinds=dict(raw["kinds"]),
+        categories=dict(raw["categories"]),
+        clinical=tuple(raw.get("clinical", ())),
+    )
+
+
+@dataclass
+class ScopeResult:
+    """Everything a scope found; tables are Arrow, ready to write or chart."""
+
+    summary: dict[str, Any]
+    exposed_patients: pa.Table
+    persons: pa.Table
+    notifications: pa.Table
+    by_tenant: pa.Table
+    by_actor: pa.Table
+    by_day: pa.Table
+    by_category: pa.Table
+    identities: pa.Table
+    linkage: LinkageStats | None
+    notes: NoteLabels | None
+    timings: dict[str, float] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)
+
+
+def day_parts(root: Path, kind: str, since: datetime | None, until: datetime | None) -> list[Path]:
+    """A store's Parquet parts of ``kind`` whose UTC day overlaps the window."""
+    lo = since.astimezone(UTC).date() if since is not None else date.min
+    hi = until.astimezone(UTC).date() if until is not None else date.max
+    parts = []
+    for day_dir in sorted((root / kind).glob("day=*")):
+        try:
+            day = date.fromisoformat(day_dir.name[4:])
+        except ValueError:
+            continue
+        if lo - timedelta(days=1) <= day <= hi + timedelta(days=1):
+            parts.extend(sorted(day_dir.glob("part-*.parquet")))
+    return parts
+
+
+def _timed(timings: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    result = fn()
+    timings[name] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def compute_scope(
+    backend: SqlBackend,
+    event_parts: Sequence[Path],
+    context: Context,
+    selection: Selection,
+    *,
+    note_labels: Path | None = None,
+    link: bool = True,
+    threshold: float = 0.9,
+    progress: Callable[[str], None] | None = None,
+) -> ScopeResult:
+    """Run every scoping step on ``backend`` and fetch the results."""
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    amap = access_map()
+    categories = amap.category_names
+    have_patients = "patients" in context.present and context.patients.height > 0
+    have_annotations = "annotations" in context.present
+    params: dict[str, Any] = {
+        "categories": categories,
+        "clinical": [c for c in amap.clinical if c in categories] or ["other"],
+        "note_categories": list(NOTE_CATEGORIES),
+        "have_annotations": have_annotations,
+    }
+
+    # ---- inputs --------------------------------------------------------------------
+    backend.register_parquet("events", list(event_parts), EVENT_SCHEMA)
+    backend.register_arrow("selection", selection.table())
+    backend.register_arrow(
+        "sel_sessions", pa.table({"session": pa.array(sorted(selection.sessions), pa.string())})
+    )
+    backend.register_arrow(
+        "sel_sources", pa.table({"src_ip": pa.array(sorted(selection.sources), pa.string())})
+    )
+    kinds, cats = amap.tables()
+    backend.register_arrow("access_kinds", kinds)
+    backend.register_arrow("data_categories", cats)
+    patients = context.patients
+    extra = [c for c in EXTRA_IDENTITY_COLUMNS if c in patients.columns]
+    identity_columns = [*IDENTITY_COLUMNS, *extra]
+    backend.register_arrow(
+        "patients",
+        patients.select("patient_id", "tenant", *identity_columns).to_arrow(),
+    )
+    backend.register_arrow(
+        "annotations",
+        context.annotations.select(
+            pl.col("annotation_id").cast(pl.String), "patient_id", "tenant", "text"
+        ).to_arrow(),
+    )
+
+    # ---- the exposure --------------------------------------------------------------
+    say("selecting the accounts' requests")
+    actors = sorted({a.actor for a in selection.accounts})
+    _timed(
+        timings,
+        "scope_events",
+        lambda: run_step(
+            backend,
+            "scope_events",
+            actors=_sql_list(actors),
+            since=selection.since,
+            until=selection.until,
+            match=selection.match,
+        ),
+    )
+    events_in_scope = _count(backend, "scope_events")
+    if events_in_scope == 0:
+        raise VigileError(
+            "no request of the selected account(s) in the window: "
+            + _describe_window(selection)
+            + " (check the account names, --since/--until, or the store)"
+        )
+    say(f"{events_in_scope:,} requests in scope; listing exposed files")
+    _timed(timings, "patient_home", lambda: run_step(backend, "patient_home"))
+    _timed(timings, "scope_exposures", lambda: run_step(backend, "scope_exposures"))
+    _timed(timings, "exposed_files", lambda: run_step(backend, "exposed_files", **params))
+
+    # ---- notes ---------------------------------------------------------------------
+    labels: NoteLabels | None = None
+    notes = pl.from_arrow(
+        _timed(
+            timings, "notes_fetch", lambda: backend.fetch(_step_sql(backend, "notes_to_classify"))
+        )
+    )
+    assert isinstance(notes, pl.DataFrame)
+    if have_annotations:
+        say(f"reading {notes.height:,} exposed notes")
+        labels = _timed(timings, "notes_classify", lambda: label_notes(notes, note_labels))
+        long = labels.long()
+    else:
+        long = pl.DataFrame(schema={"annotation_id": pl.String, "category": pl.String})
+    backend.register_arrow("note_labels", long.to_arrow())
+    _timed(timings, "file_notes", lambda: run_step(backend, "file_notes", **params))
+
+    # ---- persons -------------------------------------------------------------------
+    _timed(
+        timings,
+        "exposed_identities",
+        lambda: run_step(backend, "exposed_identities", identity_columns=identity_columns),
+    )
+    linkage: LinkageStats | None = None
+    if link and have_patients:
+        say("linking exposed files into persons")
+        persons, linkage = _timed(
+            timings, "persons", lambda: link_persons(backend, threshold=threshold)
+        )
+    else:
+        persons = PERSONS_SCHEMA.empty_table()
+        backend.register_arrow("persons", persons)
+
+    # ---- outputs -------------------------------------------------------------------
+    say("writing up")
+    for step in (
+        "exposed_patients",
+        "notifications",
+        "by_tenant",
+        "by_actor",
+        "by_day",
+        "by_category",
+    ):
+        _timed(timings, step, lambda step=step: run_step(backend, step, **params))  # type: ignore[misc]
+    summary_row = backend.fetch(_step_sql(backend, "summary", **params)).to_pylist()[0]
+    summary = {k: (int(v) if isinstance(v, int) else v) for k, v in summary_row.items()}
+    result = ScopeResult(
+        summary=summary,
+        exposed_patients=backend.fetch(
+            "SELECT * FROM exposed_patients ORDER BY tenant, patient_id"
+        ),
+        persons=backend.fetch(
+            "SELECT p.* FROM persons AS p ORDER BY p.person_id, p.tenant, p.patient_id"
+        ),
+        notifications=backend.fetch("SELECT * FROM notifications ORDER BY person_id"),
+        by_tenant=backend.fetch("SELECT * FROM by_tenant ORDER BY patients_exposed DESC, tenant"),
+        by_actor=backend.fetch("SELECT * FROM by_actor ORDER BY patients DESC, tenant, actor"),
+        by_day=backend.fetch("SELECT * FROM by_day ORDER BY day"),
+        by_category=backend.fetch("SELECT * FROM by_category"),
+        identities=backend.fetch("SELECT * FROM exposed_identities"),
+        linkage=linkage,
+        notes=labels,
+        timings=timings,
+        categories=categories,
+    )
+    return result
+
+
+def _step_sql(backend: SqlBackend, name: str, **params: Any) -> str:
+    from vigile.scope.engine import render_step
+
+    return render_step(name, backend.dialect, **params)
+
+
+def _count(backend: SqlBackend, table: str) -> int:
+    return int(backend.fetch(f"SELECT count(*) AS n FROM {table}").column(0)[0].as_py())
+
+
+def _describe_window(selection: Selection) -> str:
+    accounts = ", ".join(
+        (f"{a.tenant}/" if a.tenant else "") + a.actor for a in selection.accounts[:5]
+    ) + (" ..." if len(selection.accounts) > 5 else "")
+    since = selection.since.isoformat() if selection.since else "the beginning"
+    until = selection.until.isoformat() if selection.until else "the end"
+    return f"{accounts} from {since} to {until}"
