@@ -272,3 +272,13 @@ def test_when_a_token_is_replayed_then_the_victims_session_appears_from_another_
     sessions = {e["session"] for e in replayed}
     assert sessions <= {e.get("session") for e in genuine}
     assert {e["src_ip"] for e in replayed}.isdisjoint({e["src_ip"] for e in genuine})
+
+
+def test_when_cases_are_planned_then_no_account_serves_two_cases(small_world: Path) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for case in _jsonl(small_world / "truth" / "attacks.jsonl") + _jsonl(
+        small_world / "truth" / "benign.jsonl"
+    ):
+        for tenant, actor in case["accounts"]:
+            assert (tenant, actor) not in seen, (case["id"], seen.get((tenant, actor)))
+            seen[(tenant, actor)] = str(case["id"])

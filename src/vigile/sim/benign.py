@@ -290,10 +290,17 @@ def _plan_locum(
 def _plan_recall(
     world: World, picker: Picker, g: np.random.Generator, tag: int, prm: dict[str, Any]
 ) -> Plan:
-    p = _free_practice(world, picker, g, need_secretary=True)
-    pr = world.practices[p]
-    a = pr.secretaries[0] if pr.secretaries else pr.doctors[0]
+    a = -1
+    for p in g.permutation(len(world.practices)).tolist():
+        pr = world.practices[p]
+        free = [x for x in pr.secretaries + pr.doctors if x not in picker.used]
+        if free:
+            a = free[0]  # the front desk runs the recall when there is one
+            break
+    if a < 0:
+        raise ValueError("no free account for a vaccine recall")
     picker.used.add(a)
+    p = world.actors[a].practice
     t0 = _start(world, prm, g)
     plan = Plan(tag, "vaccine_recall", [_acct(world, a)], dict(prm))
     plan.add(
