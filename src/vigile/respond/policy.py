@@ -405,16 +405,15 @@ class _Loader:
             else:
                 seen: dict[str, int] = {}
                 for n, item in enumerate(node.value, 1):
+                    rid = _peek_id(item)
+                    if rid is not None and rid in seen:
+                        self.problem(item, f"rules[{n}]: id {rid!r} already used at line {seen[rid]}")
+                        continue
+                    if rid is not None:
+                        seen[rid] = self.line(item)
                     rule = self.rule(item, n)
-                    if rule is None:
-                        continue
-                    if rule.id in seen:
-                        self.problem(
-                            item, f"rules[{n}]: id {rule.id!r} already used at line {seen[rule.id]}"
-                        )
-                        continue
-                    seen[rule.id] = rule.line
-                    rules.append(rule)
+                    if rule is not None:
+                        rules.append(rule)
         allow: list[AllowEntry] = []
         if "allowlist" in top:
             node = top["allowlist"][1]
@@ -428,7 +427,7 @@ class _Loader:
                     if entry is not None:
                         allow.append(entry)
         if self.problems:
-            raise ConfigError(self.problems)
+            raise ConfigError(sorted(self.problems, key=_line_of))
         return Policy(
             file=self.file,
             rules=tuple(rules),
@@ -604,7 +603,9 @@ class _Loader:
         keys = self.mapping(node, f"{where}: escalation", ("within", "steps"))
         if keys is None:
             return 86400.0, ()
-        within = self.duration(keys.get("within"), f"{where}: escalation.within", node) or 86400.0
+        within = 86400.0
+        if "within" in keys:
+            within = self.duration(keys["within"], f"{where}: escalation.within", node) or within
         steps: list[Escalation] = []
         if "steps" not in keys:
             self.problem(node, f"{where}: escalation.steps missing")
@@ -687,6 +688,25 @@ class _Loader:
             line=self.line(node),
             network=network,
         )
+
+
+def _peek_id(node: yaml.Node) -> str | None:
+    """The ``id`` of a rule node, before it is validated."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "id":
+                if isinstance(value, yaml.ScalarNode):
+                    return str(value.value)
+    return None
+
+
+def _line_of(problem: str) -> int:
+    """The line number in a ``file:line: message`` problem (for sorting)."""
+    parts = problem.split(":")
+    for part in parts[1:3]:
+        if part.isdigit():
+            return int(part)
+    return 0
 
 
 def _kind(node: yaml.Node | None) -> str:
