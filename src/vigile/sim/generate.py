@@ -229,7 +229,11 @@ def _write_notes(world: World, out: Path) -> dict[str, int]:
             pats.append(f"P{world.pid[i]}")
             tens.append(pr.tenant)
             created.append(
-                format_ts(start_ms - r.randrange(3, 3000) * MS_DAY - r.randrange(0, 36_000_000))
+                format_ts(
+                    start_ms
+                    - r.randrange(3, 3000) * MS_DAY
+                    + r.randrange(8 * 3_600_000, 19 * 3_600_000)
+                )
             )
             texts.append(text)
             sens_l.append(1 if cats else 0)
