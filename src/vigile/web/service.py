@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
+
 from vigile.errors import ParseError, VigileError
 from vigile.events import AccessEvent, Alert
 from vigile.parsers import Parser, ParserOptions, make_parser
-from vigile.quarantine import Quarantine
 from vigile.respond.clock import Clock, parse_clock
 from vigile.respond.guard import AlertOutcome, AlertSource, Guard
 from vigile.respond.policy import load_policy
@@ -122,6 +123,27 @@ def build_detector(
     return engine
 
 
+class _Quarantine:
+    """Bad lines as JSON Lines (INTERFACE §1: source, line, reason, raw), flushed per batch."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(path, "ab")  # noqa: SIM115 - closed in close()
+        self.count = 0
+
+    def add(self, source: str, line: int, reason: str, raw: bytes) -> None:
+        self.count += 1
+        text = raw.decode("utf-8", "backslashreplace")
+        record = {"source": source, "line": line, "reason": reason, "raw": text}
+        self._handle.write(orjson.dumps(record) + b"\n")
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
 class _StoreWriter:
     """Appends ingested events to the event store from a thread, in batches."""
 
@@ -198,7 +220,7 @@ class Service:
             self.state, self.policy, detector=detector, clock=self.clock, shared=self.shared
         )
         self.guard.listeners.append(self._on_guard_event)
-        self.quarantine = Quarantine(config.quarantine, mode="a") if config.quarantine else None
+        self.quarantine = _Quarantine(config.quarantine) if config.quarantine else None
         self.store = _StoreWriter(config.store) if config.store else None
         self.parsers: dict[str, Parser] = {}
         self.seen: OrderedDict[str, None] = OrderedDict()
@@ -335,6 +357,8 @@ class Service:
                     seen.popitem(last=False)
             result.accepted += 1
             events.append(ev)
+        if self.quarantine is not None and result.quarantined:
+            self.quarantine.flush()
         await self._process(events, result)
         self._add_totals(result)
         return result
@@ -422,6 +446,8 @@ class Service:
                     continue
                 result.accepted += 1
                 events.append(ev)
+            if self.quarantine is not None and result.quarantined:
+                self.quarantine.flush()
             await self._process(events, result)
             self._add_totals(result)
             self._tail_offsets[name] = offset
