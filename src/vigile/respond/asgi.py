@@ -143,6 +143,8 @@ class VigileMiddleware:
             status, out_headers, body = refusal_body(verdict)
             await send({"type": "http.response.start", "status": status, "headers": out_headers})
             await send({"type": "http.response.body", "body": body})
+            if not info.actor and verdict.actor:
+                info.tenant, info.actor = verdict.tenant, verdict.actor
             vh = {"x-vigile-records": "0"}
             for name, value in (
                 ("x-vigile-actor", info.actor),

@@ -46,6 +46,9 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     value: str | None = None
     #: what a decision in simulation mode would have done (``block``, ``throttle``), if any
     simulated: str | None = None
+    #: the account asking, when only its session was given (set on refusals)
+    tenant: str | None = None
+    actor: str | None = None
 
     @property
     def allowed(self) -> bool:

@@ -179,6 +179,8 @@ def _verdict(response: httpx.Response) -> Verdict:
             reason=str(body.get("reason") or ""),
             decision_id=body.get("decision_id"),
             scope=body.get("scope"),
+            tenant=response.headers.get("x-vigile-tenant"),
+            actor=response.headers.get("x-vigile-actor"),
         )
     raise httpx.HTTPStatusError(
         f"decision service answered {response.status_code}",

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Protocol
 
+import msgspec
+
 from vigile.events import AccessEvent, Alert
 from vigile.respond.cache import ALLOW, DecisionCache, SessionMap, Verdict, account_key
 from vigile.respond.clock import Clock, wall_clock
@@ -190,14 +192,18 @@ class Guard:
         from the session (learnt from the events). ``method`` and ``uri`` are
         accepted for enforcers that pass them and reserved for per-route policies.
         """
+        resolved = False
         if session and not actor:
             found = self.sessions.account(session)
             if found is not None:
                 tenant, actor = found
+                resolved = True
         now = self.clock()
         verdict = self.cache.verdict(now, tenant, actor, session, src_ip)
         if verdict is not ALLOW and verdict.decision_id is not None:
             verdict = self._exempt(verdict, now, tenant, actor, session, src_ip)
+            if resolved and not verdict.allowed:
+                verdict = msgspec.structs.replace(verdict, tenant=tenant, actor=actor)
         st = self.stats
         st.verdicts[verdict.decision] += 1
         if verdict.simulated is not None and verdict.status < 400:

@@ -407,7 +407,9 @@ class _Loader:
                 for n, item in enumerate(node.value, 1):
                     rid = _peek_id(item)
                     if rid is not None and rid in seen:
-                        self.problem(item, f"rules[{n}]: id {rid!r} already used at line {seen[rid]}")
+                        self.problem(
+                            item, f"rules[{n}]: id {rid!r} already used at line {seen[rid]}"
+                        )
                         continue
                     if rid is not None:
                         seen[rid] = self.line(item)
@@ -694,9 +696,12 @@ def _peek_id(node: yaml.Node) -> str | None:
     """The ``id`` of a rule node, before it is validated."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "id":
-                if isinstance(value, yaml.ScalarNode):
-                    return str(value.value)
+            if (
+                isinstance(key, yaml.ScalarNode)
+                and key.value == "id"
+                and isinstance(value, yaml.ScalarNode)
+            ):
+                return str(value.value)
     return None
 
 

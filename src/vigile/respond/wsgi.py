@@ -116,6 +116,8 @@ class VigileWSGIMiddleware:
                 f"{status} {_REASONS.get(status, 'Refused')}",
                 [(k.decode(), v.decode()) for k, v in headers],
             )
+            if not info.actor and verdict.actor:
+                info.tenant, info.actor = verdict.tenant, verdict.actor
             vh = {"x-vigile-records": "0"}
             for name, value in (
                 ("x-vigile-actor", info.actor),

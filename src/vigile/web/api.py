@@ -538,6 +538,9 @@ async def _answer(send: Send, v: Verdict, nginx: bool) -> None:
         extra.append((b"retry-after", str(v.retry_after).encode()))
     if v.decision_id:
         extra.append((b"x-vigile-decision-id", v.decision_id.encode()))
+    if v.actor and v.tenant:  # the account of a session-only request: for the enforcer's event
+        extra.append((b"x-vigile-actor", v.actor.encode()))
+        extra.append((b"x-vigile-tenant", v.tenant.encode()))
     await _respond(
         send,
         status,
