@@ -244,7 +244,6 @@ def ingest(
             quarantine=q,
             lateness=lateness,
             dedup_window=dedup_window,
-            chunk=4096,  # even from stdin: storing is not waiting on any single event
         )
         result = target.append(_progress(reader, events, json_out))
     compacted = target.compact(max_parts=compact_above) if compact_above > 0 else []

@@ -21,13 +21,11 @@ Memory is bounded by the two windows, never by the input's size.
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right, insort
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain
 from pathlib import Path
-
-import numpy as np
 
 from vigile.errors import ParseError
 from vigile.events import AccessEvent
@@ -82,7 +80,6 @@ class EventReader:
         quarantine: Quarantine | None = None,
         lateness: float = DEFAULT_LATENESS_S,
         dedup_window: float = DEFAULT_DEDUP_WINDOW_S,
-        chunk: int | None = None,
     ) -> None:
         self.sources: list[Source] = [
             s if not isinstance(s, str | Path) else FileSource(s) for s in sources
@@ -92,9 +89,6 @@ class EventReader:
         self.lateness_us = int(lateness * 1_000_000)
         self.dedup_window_us = int(dedup_window * 1_000_000)
         self.stats = ReadStats()
-        # events are ordered a chunk at a time; a live stream (stdin) gets no batching
-        live = any(getattr(src, "path", None) == "-" for src in self.sources)
-        self.chunk = chunk or (1 if live else 4096)
 
     def _parsed(self, index: int, source: Source) -> Iterator[_Item]:
         parse = self.parser.parse
@@ -138,15 +132,12 @@ class EventReader:
     def _ordered_unique(self, items: Iterable[_Item]) -> Iterator[AccessEvent]:
         """Reorder within ``lateness`` of event time, then drop replayed event ids.
 
-        The semantics are those of the simple per-event algorithm: on each
-        arrival, release (in time order) every waiting event older than
-        ``newest - lateness``; an arrival older than what was already released
-        is *late* and goes out at once. This is the hot path of every command,
-        so events are handled a chunk at a time: when no event of the chunk is
-        late or reordered past the lateness (nearly always), sorting the chunk
-        into the buffer and releasing one slice gives exactly the per-event
-        result; otherwise that chunk takes the per-event path. The output never
-        depends on the chunk size.
+        On each arrival, every waiting event older than ``newest - lateness`` is
+        released in time order; an arrival older than what was already released
+        is *late* and goes out at once. Waiting events sit in a deque kept in
+        order: an arrival in order (nearly all) is appended, one slightly out of
+        order is inserted a few places from the end, releases pop from the left;
+        so each event costs O(1), live (one at a time) or in replay alike.
 
         Event ids are remembered in two generations of ``dedup_window`` each,
         so a duplicate is caught when it comes within one window of the first.
@@ -154,37 +145,35 @@ class EventReader:
         lateness = max(self.lateness_us, 0)
         window = max(self.dedup_window_us, 1)
         stats = self.stats
-        pending: list[_Item] = []
+        pending: deque[_Item] = deque()
         released = newest = -_MAX
         seen: set[str] = set()
         seen_old: set[str] = set()
         generation_end = -_MAX
-        chunk = self.chunk
-        it = iter(items)
-        while True:
-            batch = list(islice(it, chunk))
-            if not batch:
-                out, pending = pending, []
-            elif _in_order(batch, newest, lateness):
-                pending += batch
-                pending.sort()
-                newest = max(newest, batch[-1][0], pending[-1][0])
-                cut = bisect_right(pending, (newest - lateness, _MAX, _MAX))
-                out, pending = pending[:cut], pending[cut:]
+        out: list[_Item] = []
+        for item in chain(items, (None,)):
+            if item is None:  # end of input: release everything
+                out.extend(pending)
+                pending.clear()
             else:
-                out = []
-                for item in batch:
-                    ts = item[0]
-                    if ts < released:
-                        stats.late += 1
-                    insort(pending, item)
+                ts = item[0]
+                if ts < released:
+                    stats.late += 1
+                    out.append(item)
+                else:
+                    if not pending or item > pending[-1]:
+                        pending.append(item)
+                    else:
+                        i = len(pending) - 1
+                        while i > 0 and pending[i - 1] > item:
+                            i -= 1
+                        pending.insert(i, item)
                     newest = max(newest, ts)
-                    cut = bisect_right(pending, (newest - lateness, _MAX, _MAX))
-                    if cut:
-                        out += pending[:cut]
-                        del pending[:cut]
-                        released = max(released, out[-1][0])
-            if out:
+                    horizon = newest - lateness
+                    while pending and pending[0][0] <= horizon:
+                        out.append(pending.popleft())
+                if not out:
+                    continue
                 released = max(released, out[-1][0])
             for ts, _, _, event in out:
                 eid = event.event_id
@@ -197,23 +186,4 @@ class EventReader:
                         continue
                     seen.add(eid)
                 yield event
-            if not batch:
-                return
-
-
-def _in_order(batch: list[_Item], newest: int, lateness: int) -> bool:
-    """True when every item is no older than ``lateness`` before all that came earlier."""
-    ts = np.fromiter((item[0] for item in batch), dtype=np.int64, count=len(batch))
-    before = np.maximum.accumulate(np.concatenate(([newest], ts[:-1])))
-    return bool((ts >= before - lateness).all())
-
-
-def read_events(
-    paths: Sequence[str | Path],
-    fmt: str = "jsonl",
-    *,
-    options: ParserOptions | None = None,
-    quarantine: Quarantine | None = None,
-) -> EventReader:
-    """Shorthand: an :class:`EventReader` over file paths (``-`` for stdin)."""
-    return EventReader(list(paths), fmt, options=options, quarantine=quarantine)
+            out.clear()
