@@ -74,9 +74,7 @@ def classify_texts(
                 + [(i.start, i.end) for i in f]
                 for d, f in zip(docs, found, strict=True)
             ]
-            todo = [
-                n for n, t in enumerate(batch) if t and ids.wants_ner(t, known[n])
-            ]
+            todo = [n for n, t in enumerate(batch) if t and ids.wants_ner(t, known[n])]
             for n, ner_doc in zip(todo, ner.pipe([batch[n] for n in todo]), strict=True):
                 found[n].extend(ids.ner_people(ner_doc, known[n]))
         for v, f in zip(verdicts, found, strict=True):

@@ -53,9 +53,7 @@ _NIR_CONTEXT: Final[re.Pattern[str]] = re.compile(
 _PHONE: Final[re.Pattern[str]] = re.compile(
     r"(?<![\d])(?:(?:\+|00)\s?33\s?(?:\(0\)\s?)?|0)[1-9](?:[ .\-/]?\d\d){4}(?![\d])"
 )
-_EMAIL: Final[re.Pattern[str]] = re.compile(
-    r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b"
-)
+_EMAIL: Final[re.Pattern[str]] = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b")
 _STREET: Final[str] = (
     r"(?:rue|avenue|av\.?|bd|boulevard|chemin|allée|allee|impasse|imp\.?|place|pl\.|route|rte|"
     r"quai|cours|square|lotissement|lot\.|résidence|residence|hameau|lieu-dit|voie|passage|"
@@ -100,7 +98,9 @@ _NOT_NAMES: Final[frozenset[str]] = frozenset(
         "Père Fils Fille Soeur Sœur Frère Mari Epouse Épouse Accompagné Accompagnée Absent "
         "Absente Annulé Annulée Oui Non Ok OK Merci Bonjour Madame Monsieur Mademoiselle "
         "Secrétariat Secrétaire Interne Stagiaire Remplaçant Remplaçante Cabinet Pharmacie "
-        "Labo Laboratoire Kiné Infirmière IDE Vitale Carte Ameli Doctolib Maps"
+        "Labo Laboratoire Kiné Infirmière IDE Vitale Carte Ameli Doctolib Maps Préfère Souhaite "
+        "Retard Ordo Nvx Nouveau Nouvelle Médecin Suivi Suivie Vient Aucun Aucune Pas Nouvel "
+        "Famille Malakoff Harmonie MGEN Axa Maaf Allianz Groupama Macif Matmut Swiss Generali"
     ).split()
 )
 
@@ -167,12 +167,16 @@ def find_patterns(text: str) -> list[Identifier]:
     return sorted(found, key=lambda i: (i.start, i.end))
 
 
-_CAPITALISED: Final[re.Pattern[str]] = re.compile(r"(?<![.!?:\n|] )(?<!^)\b[A-ZÉÈ][a-zéèêëïîôöüç]{2,}\b")
+_CAPITALISED: Final[re.Pattern[str]] = re.compile(
+    r"(?<=[\w'] )[A-ZÉÈ][a-zéèêëïîôöüç]{2,}\b"
+    r"|(?<=, )[A-ZÉÈ][a-zéèêëïîôöüç]{2,} [A-ZÉÈ][a-zéèêëïîôöüç]{2,}"
+)
 
 
 def wants_ner(text: str, known: Iterable[tuple[int, int]]) -> bool:
     """Whether a note may hold a name the patterns missed: a capitalised word
-    inside a sentence, not a known word, not already explained."""
+    inside a clause (right after a word, not after punctuation or a separator),
+    not a known word, not already explained."""
     spans = list(known)
     for m in _CAPITALISED.finditer(text):
         if m.group(0).lower() in _NOT_NAMES:
@@ -187,14 +191,22 @@ def ner_people(ner_doc: Any, known: Iterable[tuple[int, int]]) -> list[Identifie
     """PER entities of a spaCy doc that look like names and are not terms or drugs."""
     spans = list(known)
     out = []
+    text = ner_doc.text
     for ent in ner_doc.ents:
         if ent.label_ != "PER":
             continue
         words = [t for t in ent if t.is_alpha]
         if not words or not all(t.text[0].isupper() for t in words):
             continue
-        if all(t.text.lower() in _NOT_NAMES for t in words):
+        if not any(t.text[1:].islower() for t in words):
+            continue  # "XX", "HTA": not a written name
+        if any(t.text.lower() in _NOT_NAMES for t in words):
             continue
+        before = text[: ent.start_char].rstrip()
+        inside = bool(before) and (before[-1].isalnum() or before[-1] == "'")
+        apposition = bool(before) and before[-1] == "," and len(words) >= 2
+        if not (inside or apposition):
+            continue  # clause-initial: a capitalised verb or noun, not a name
         if any(a < ent.end_char and ent.start_char < b for a, b in spans):
             continue
         out.append(Identifier("person", ent.text, ent.start_char, ent.end_char))

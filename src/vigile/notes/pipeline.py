@@ -47,6 +47,7 @@ SOURCE_GROUPS: Final[tuple[str, ...]] = (
     "vigile_terms",
     "vigile_drugs",
     "vigile_cim10",
+    "vigile_fallback",
     "vigile_fuzzy",
 )
 QUALIFIERS: Final[tuple[str, ...]] = (
@@ -236,7 +237,15 @@ HISTORY_EXTRA: Final[tuple[str, ...]] = (
     "opéré en",
     "opérée en",
 )
-EXTRA_TERMINATION: Final[tuple[str, ...]] = ("/", "|", "•", "+", "mais", "par contre", "en revanche")
+EXTRA_TERMINATION: Final[tuple[str, ...]] = (
+    "/",
+    "|",
+    "•",
+    "+",
+    "mais",
+    "par contre",
+    "en revanche",
+)
 
 
 @dataclass
@@ -319,6 +328,17 @@ def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
         ),
         name="vigile_terms",
     )
+    fb_terms, fb_regex = terminology.matcher_patterns(fallback=True)
+    if fb_terms or fb_regex:
+        nlp.add_pipe(
+            eds.matcher(
+                terms=fb_terms or None,
+                regex=fb_regex or None,
+                attr="NORM",
+                span_setter={"vigile_fallback": True},
+            ),
+            name="vigile_fallback",
+        )
     nlp.add_pipe(eds.drugs(span_setter={"vigile_drugs": True}), name="drugs")
     cim_path = cim10.default_path()
     if cim_path is not None:
@@ -430,11 +450,7 @@ class SeparatorSentences:
             token = doc[i]
             if "\n" in token.text:
                 doc[i + 1].is_sent_start = True
-            elif (
-                token.text in self.SEPARATORS
-                and token.whitespace_
-                and doc[i - 1].whitespace_
-            ):
+            elif token.text in self.SEPARATORS and token.whitespace_ and doc[i - 1].whitespace_:
                 doc[i + 1].is_sent_start = True
         return doc
 
@@ -479,7 +495,7 @@ class FuzzyMatcher:
         from spacy.tokens import Span
 
         covered: set[int] = set()
-        for group in ("vigile_terms", "vigile_drugs", "vigile_cim10"):
+        for group in ("vigile_terms", "vigile_drugs", "vigile_cim10", "vigile_fallback"):
             if group in doc.spans:
                 for span in doc.spans[group]:
                     covered.update(range(span.start, span.end))
@@ -568,9 +584,7 @@ class SpanMerger:
             kept.append(item)
             reach = max(reach, end)
         doc.spans[GROUP] = [
-            Span(doc, s, e, label=k)
-            for s, e, _, k in sorted(kept)
-            if not k.startswith(OVERRIDE)
+            Span(doc, s, e, label=k) for s, e, _, k in sorted(kept) if not k.startswith(OVERRIDE)
         ]
         return doc
 

@@ -6,6 +6,7 @@ how its entries match::
 
     - labels: [health]            # INTERFACE §5 categories, or [] for an override
       generic: false              # true: generic clinical context (see classify.py)
+      fallback: false             # true: a heuristic that loses to any other match
       terms:                      # phrases, matched token by token on NORM
         - "hypertension (artérielle)"   # (x): optional part
         - "{syndrome|épisode} dépressif" # {a|b}: alternatives
@@ -73,6 +74,7 @@ class Group:
     source: str
     labels: tuple[str, ...]
     generic: bool = False
+    fallback: bool = False
     terms: tuple[str, ...] = ()
     regex: tuple[str, ...] = ()
     regex_cs: tuple[str, ...] = ()
@@ -90,16 +92,22 @@ class Terminology:
     language: str
     groups: list[Group] = field(default_factory=list)
 
-    def matcher_patterns(self) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    def matcher_patterns(
+        self, fallback: bool = False
+    ) -> tuple[dict[str, list[str]], dict[str, Any]]:
         """``terms`` and ``regex`` dicts in the form ``eds.matcher`` takes.
 
         Regexes of one label are joined into one alternation (one pass per
         label, not per pattern); case-sensitive ones match the raw text.
+        ``fallback`` selects the fallback groups (word-ending heuristics, which
+        lose to any other match on the same words) instead of the others.
         """
         terms: dict[str, list[str]] = {}
         norm_rx: dict[str, list[str]] = {}
         text_rx: dict[str, list[str]] = {}
         for g in self.groups:
+            if g.fallback != fallback:
+                continue
             if g.terms:
                 bucket = terms.setdefault(g.key, [])
                 for t in g.terms:
@@ -232,7 +240,7 @@ def _problems(data: Any, source: str) -> list[str]:
         unknown = [c for c in g.get("labels", []) if c not in CATEGORIES]
         if unknown:
             problems.append(f"{source}: group {n}: unknown categories {unknown}")
-        extra = set(g) - {"labels", "generic", "terms", "regex", "regex_cs", "note"}
+        extra = set(g) - {"labels", "generic", "fallback", "terms", "regex", "regex_cs", "note"}
         if extra:
             problems.append(f"{source}: group {n}: unknown keys {sorted(extra)}")
         for kind in ("regex", "regex_cs"):
@@ -271,6 +279,7 @@ def load_terminology(language: str = "fr") -> Terminology:
                     source=name,
                     labels=tuple(g.get("labels", [])),
                     generic=bool(g.get("generic", False)),
+                    fallback=bool(g.get("fallback", False)),
                     terms=tuple(str(t) for t in g.get("terms", []) or []),
                     regex=tuple(g.get("regex", []) or []),
                     regex_cs=tuple(g.get("regex_cs", []) or []),
