@@ -55,7 +55,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "page_size": 50,
         "read_annotations": 1.0,
         "ip_pool": 400,
-        "rotate_every": 40,
+        "rotate_every": 0,
         "user_agent": GENUINE_UA,
     },
     "night_paging": {
@@ -223,7 +223,10 @@ class CampaignTask:
         )
         ua = ctx.tables.ua(self.ua)
         ip_idx = np.asarray([ctx.tables.ip(ip) for ip in self.ips], dtype=np.int64)
-        chunk = np.arange(n_req) * per // max(1, self.rotate_every)
+        if self.rotate_every > 0:  # a rotating proxy: a new address every N requests
+            chunk = np.arange(n_req) * per // self.rotate_every
+        else:  # a new address for every session (each account-day)
+            chunk = np.zeros(n_req, dtype=np.int64)
         ip_of = ip_idx[(chunk + int(g.integers(len(ip_idx)))) % len(ip_idx)]
         s = ctx.open_session(
             self.actor,
