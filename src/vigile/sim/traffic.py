@@ -21,7 +21,7 @@ from vigile.sim import rng
 from vigile.sim.batch import EventBatch, Kind, Tables
 from vigile.sim.clock import MS_DAY, MS_MIN, is_holiday, local_midnight_ms
 from vigile.sim.config import AGENDA_UA
-from vigile.sim.world import FLAG_CANARY, World
+from vigile.sim.world import FLAG_CANARY, World, residential_ip
 
 I64 = npt.NDArray[np.int64]
 AnyInt = npt.NDArray[np.integer[Any]]
@@ -484,8 +484,12 @@ class ActorDay:
         sync_filter: int | None,
         not_before: int | None = None,
         not_after: int | None = None,
+        ip_change: tuple[int, int] | None = None,
     ) -> list[Session]:
-        """Emit the requests inside sessions (login, schedule polling, logout)."""
+        """Emit the requests inside sessions (login, schedule polling, logout).
+
+        `ip_change` = (time, address): the address changes mid-session (a laptop moving
+        from the home box to a phone's connection), the session id stays."""
         all_ts = self.ts + [m[0] for m in self.multi]
         if not any(len(x) for x in all_ts):
             return []
@@ -510,20 +514,44 @@ class ActorDay:
                 b_start = int(srt[i + 1]) - int(g.integers(60, 900)) * MS_S
                 if b_start > a_end:
                     bounds = [(first, a_end), (b_start, last)]
+        logouts = [bool(g.random() < 0.7) for _ in bounds]
         sess = [
-            ctx.open_session(actor, s, e, ip, ua, logout=bool(g.random() < 0.7)) for s, e in bounds
+            ctx.open_session(actor, s, e, ip, ua, logout=lo and ip_change is None)
+            for (s, e), lo in zip(bounds, logouts, strict=True)
         ]
+        if ip_change is not None:
+            for s_, lo in zip(sess, logouts, strict=True):
+                if lo:
+                    after = s_.end >= ip_change[0]
+                    ctx.batch.add(
+                        np.array([s_.end]),
+                        Kind.LOGOUT,
+                        ctx.p,
+                        actor,
+                        s_.sid,
+                        ip_change[1] if after else s_.ip,
+                        ua,
+                    )
         if self.ts:
-            ctx.emit_in_sessions(
-                actor,
-                sess,
-                np.concatenate(self.ts),
+            ts = np.concatenate(self.ts)
+            sid, sip, sua = _session_cols(sess, ts)
+            if ip_change is not None:
+                sip = np.where(ts >= ip_change[0], ip_change[1], sip)
+            ctx.batch.add(
+                ts,
                 np.concatenate(self.kind),
+                ctx.p,
+                actor,
+                sid,
+                sip,
+                sua,
                 np.concatenate(self.pid),
                 status=np.concatenate(self.status),
             )
         for ts, kind, counts, values, query in self.multi:
             sid, sip, sua = _session_cols(sess, ts)
+            if ip_change is not None:
+                sip = np.where(ts >= ip_change[0], ip_change[1], sip)
             ctx.batch.add(ts, kind, ctx.p, actor, sid, sip, sua, values, counts=counts, query=query)
         if sync_every > 0:
             for s in sess:
@@ -730,6 +758,10 @@ def practice_day(ctx: PracticeDay) -> None:
             Kind.CREATE_PRESCRIPTION,
             pids_all[idx][m],
         )
+        change = None
+        if g.random() < 0.12 and k > 1:  # moved to the phone's connection mid-session
+            mobile = residential_ip(w.cfg.seed, 103, d_g * 1000 + t)
+            change = (int(np.sort(ts)[k // 2]), tables.ip(mobile))
         ad.close(
             ctx,
             d_g,
@@ -738,6 +770,7 @@ def practice_day(ctx: PracticeDay) -> None:
             lunch_relogin=False,
             sync_every=0,
             sync_filter=None,
+            ip_change=change,
         )
 
 
