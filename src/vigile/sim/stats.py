@@ -186,7 +186,6 @@ LABELS = {
     "sensitive_note_share": "sensitive notes (share of notes)",
     "active_account_days": "active account-days",
     "doctor_days": "doctor-days",
-    "events": "events",
 }
 
 
