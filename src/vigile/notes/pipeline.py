@@ -26,6 +26,8 @@ breaks spaCy's factories).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -297,7 +299,7 @@ def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
     ner = None
     if names:
         if "edsnlp" in sys.modules:  # loaded by someone else first: re-register spaCy's own
-            import spacy.pipeline.factories as factories
+            from spacy.pipeline import factories
 
             register = getattr(factories, "register_factories", None)
             if register is not None:
@@ -305,8 +307,8 @@ def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
         ner = load_ner()
     import logging
 
-    import edsnlp
-    import edsnlp.pipes as eds
+    import edsnlp  # type: ignore[import-untyped]
+    import edsnlp.pipes as eds  # type: ignore[import-untyped]
     from loguru import logger
 
     logger.disable("edsnlp")  # no progress bars or section warnings on the user's terminal
@@ -339,7 +341,8 @@ def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
             ),
             name="vigile_fallback",
         )
-    nlp.add_pipe(eds.drugs(span_setter={"vigile_drugs": True}), name="drugs")
+    with contextlib.redirect_stderr(io.StringIO()):  # its term loader draws a progress bar
+        nlp.add_pipe(eds.drugs(span_setter={"vigile_drugs": True}), name="drugs")
     cim_path = cim10.default_path()
     if cim_path is not None:
         nlp.add_pipe(
@@ -365,11 +368,11 @@ def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
 
 
 def _add_qualifiers(nlp: Any, eds: Any) -> None:
-    from edsnlp.pipes.qualifiers.family import patterns as family_patterns
-    from edsnlp.pipes.qualifiers.history import patterns as history_patterns
-    from edsnlp.pipes.qualifiers.hypothesis import patterns as hyp_patterns
-    from edsnlp.pipes.qualifiers.negation import patterns as neg_patterns
-    from edsnlp.pipes.terminations import termination
+    from edsnlp.pipes.qualifiers.family import patterns as family_patterns  # type: ignore[import-untyped]
+    from edsnlp.pipes.qualifiers.history import patterns as history_patterns  # type: ignore[import-untyped]
+    from edsnlp.pipes.qualifiers.hypothesis import patterns as hyp_patterns  # type: ignore[import-untyped]
+    from edsnlp.pipes.qualifiers.negation import patterns as neg_patterns  # type: ignore[import-untyped]
+    from edsnlp.pipes.terminations import termination  # type: ignore[import-untyped]
 
     ends = sorted({*termination, *EXTRA_TERMINATION})
     nlp.add_pipe(
@@ -448,9 +451,8 @@ class SeparatorSentences:
         n = len(doc)
         for i in range(1, n - 1):
             token = doc[i]
-            if "\n" in token.text:
-                doc[i + 1].is_sent_start = True
-            elif token.text in self.SEPARATORS and token.whitespace_ and doc[i - 1].whitespace_:
+            spaced = token.text in self.SEPARATORS and token.whitespace_ and doc[i - 1].whitespace_
+            if spaced or "\n" in token.text:
                 doc[i + 1].is_sent_start = True
         return doc
 

@@ -185,8 +185,8 @@ def expand(term: str) -> list[str]:
     if rest != len(_TOKEN.findall(term)):
         raise ValueError(f"unbalanced brackets in term {term!r}")
     out: set[str] = set()
-    for f in forms:
-        f = re.sub(r"\s+", " ", f).strip()
+    for form in forms:
+        f = re.sub(r"\s+", " ", form).strip()
         if not f:
             continue
         for v in {f, f.replace("œ", "oe"), f.replace("oe", "œ")}:
@@ -201,7 +201,7 @@ def _seq(tokens: list[str], i: int, closing: str | None) -> tuple[list[str], int
     forms = [""]
     while i < len(tokens):
         tok = tokens[i]
-        if closing is not None and (tok == closing or tok == "|"):
+        if closing is not None and tok in (closing, "|"):
             return forms, i
         if tok in "({":
             end = ")" if tok == "(" else "}"
