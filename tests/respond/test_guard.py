@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tests.helpers import event
@@ -16,6 +17,10 @@ from vigile.respond.guard import Guard
 from vigile.respond.policy import load_policy, parse_policy
 from vigile.respond.shared import RedisShared
 from vigile.respond.state import DecisionRecord, new_id
+
+
+def _ev(**over: object) -> AccessEvent:
+    return msgspec.convert(event(**over), AccessEvent)
 
 
 def test_when_no_decision_exists_then_everyone_is_allowed(guard: Guard) -> None:
@@ -154,7 +159,7 @@ def test_when_a_network_is_blocked_then_every_address_in_it_is(guard: Guard) -> 
 def test_when_only_the_session_is_known_then_account_decisions_still_apply(
     guard: Guard,
 ) -> None:
-    guard.observe(AccessEvent(**event(session="s-77")))  # type: ignore[arg-type]
+    guard.observe(_ev(session="s-77"))
     guard.block("account", "cab-0042/dr.martin.0042", reason="stolen", by="ana")
     assert guard.decide(session="s-77").status == 403
     assert guard.decide(session="s-unknown").allowed
@@ -185,8 +190,8 @@ def test_when_events_are_processed_then_detection_alerts_become_decisions(
     make_guard: Callable[..., Guard], alert: Callable[..., Alert]
 ) -> None:
     g = make_guard(detector=_Detector(alert))
-    assert g.process(AccessEvent(**event(patient_ids=["P1"]))) == []  # type: ignore[arg-type]
-    (outcome,) = g.process(AccessEvent(**event(patient_ids=["P666"], session="s-9")))  # type: ignore[arg-type]
+    assert g.process(_ev(patient_ids=["P1"])) == []
+    (outcome,) = g.process(_ev(patient_ids=["P666"], session="s-9"))
     assert outcome.decisions[0].value == "s-9"
     assert g.decide(session="s-9").status == 403
     assert g.stats.events == 2 and g.stats.alerts == 1
@@ -259,3 +264,43 @@ def test_when_the_cache_resynchronises_then_revoked_decisions_are_gone() -> None
     assert cache.verdict(1.0, session="s").status == 403
     cache.load([])
     assert cache.verdict(1.0, session="s").allowed and cache.seq == 4
+
+
+def test_when_an_account_is_blocked_except_known_places_then_its_office_still_works(
+    make_guard: Callable[..., Guard], alert: Callable[..., Alert]
+) -> None:
+    policy = parse_policy(
+        """
+version: 1
+known_places: {min_days: 2}
+rules:
+  - {id: stolen, match: {}, decision: block, scope: account, duration: 4h,
+     except_known_places: true}
+""",
+        "p.yaml",
+    )
+    g = make_guard(policy=policy)
+    for day in ("2026-02-26", "2026-02-27"):  # the office, two days in a row
+        g.process(_ev(ts=f"{day}T09:00:00+01:00", src_ip="82.64.12.7"))
+    g.process(_ev(ts="2026-03-02T09:00:00+01:00", src_ip="90.1.2.3"))  # home, one day only
+    assert g.places.networks("cab-0042", "dr.martin.0042") == {
+        "82.64.12.0/24": 2,
+        "90.1.2.0/24": 1,
+    }
+    (rec,) = g.handle_alert(alert(src_ip="185.220.101.4")).decisions
+    assert rec.scope == "account" and rec.except_places
+    assert g.decide("cab-0042", "dr.martin.0042", "s-x", "82.64.12.99").allowed  # the office
+    assert g.decide("cab-0042", "dr.martin.0042", "s-x", "90.1.2.3").status == 403
+    assert g.decide("cab-0042", "dr.martin.0042", "s-x", "185.220.101.4").status == 403
+    # while the account is under a decision, nothing it does makes a place known
+    for day in ("2026-03-03", "2026-03-04"):
+        g.process(_ev(ts=f"{day}T09:00:00+01:00", src_ip="185.220.101.4"))
+    assert "185.220.101.0/24" not in g.places.networks("cab-0042", "dr.martin.0042")
+
+
+def test_when_an_alert_names_no_session_then_the_account_is_blocked_except_known_places(
+    guard: Guard, alert: Callable[..., Alert]
+) -> None:
+    (rec,) = guard.handle_alert(alert(session=None, detector="campaign")).decisions
+    assert (rec.scope, rec.except_places) == ("account", True)
+    assert "except its known places" in rec.reason

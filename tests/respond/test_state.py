@@ -39,7 +39,7 @@ def _decision(**over: object) -> DecisionRecord:
 def test_when_opened_twice_then_migrations_run_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     first = open_state(url)
-    assert first.schema_version() == 1
+    assert first.schema_version() == 2
     first.close()
     again = open_state(url)
     assert again.migrate() == []

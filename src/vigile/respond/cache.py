@@ -18,6 +18,7 @@ import ipaddress
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Final, Literal
 
 import msgspec
@@ -179,8 +180,13 @@ class DecisionCache:
         actor: str | None = None,
         session: str | None = None,
         src_ip: str | None = None,
+        spare: Callable[[DecisionRecord, str | None], bool] | None = None,
     ) -> Verdict:
-        """Block beats throttle beats allow; simulated decisions only annotate an allow."""
+        """Block beats throttle beats allow; simulated decisions only annotate an allow.
+
+        ``spare(decision, src_ip)`` is asked about decisions made ``except_places``:
+        True leaves this request out of that decision (the account's known place).
+        """
         keys: list[tuple[str, str]] = []
         if tenant and actor:
             keys.append(("account", account_key(tenant, actor)))
@@ -213,6 +219,10 @@ class DecisionCache:
                     self._remove(i)
             if hits is None:
                 return ALLOW
+            if spare is not None:
+                hits = [h for h in hits if not (h.except_places and spare(h, src_ip))]
+                if not hits:
+                    return ALLOW
             return self._resolve(hits, now)
 
     def _net_hits(

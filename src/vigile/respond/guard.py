@@ -42,6 +42,7 @@ import msgspec
 from vigile.events import AccessEvent, Alert
 from vigile.respond.cache import ALLOW, DecisionCache, SessionMap, Verdict, account_key
 from vigile.respond.clock import Clock, wall_clock
+from vigile.respond.places import KnownPlaces
 from vigile.respond.policy import AllowEntry, Plan, Policy, PolicyRule, load_policy
 from vigile.respond.shared import RedisShared
 from vigile.respond.state import AllowRecord, DecisionRecord, StateStore, iso, new_id
@@ -118,6 +119,7 @@ class Guard:
         self.shared = shared
         self.cache = DecisionCache()
         self.sessions = SessionMap(max_sessions)
+        self.places = KnownPlaces()
         self.stats = GuardStats()
         self.listeners: list[Listener] = []
         self._repeats: dict[tuple[str, str, str], deque[float]] = {}
@@ -199,7 +201,7 @@ class Guard:
                 tenant, actor = found
                 resolved = True
         now = self.clock()
-        verdict = self.cache.verdict(now, tenant, actor, session, src_ip)
+        verdict = self.cache.verdict(now, tenant, actor, session, src_ip, self._spare)
         if verdict is not ALLOW and verdict.decision_id is not None:
             verdict = self._exempt(verdict, now, tenant, actor, session, src_ip)
             if resolved and not verdict.allowed:
@@ -228,26 +230,50 @@ class Guard:
                     return ALLOW
         return verdict
 
+    def _spare(self, rec: DecisionRecord, src_ip: str | None) -> bool:
+        """An ``except_places`` decision leaves the account's known places alone."""
+        if rec.tenant is None or rec.actor is None:
+            return False
+        return self.places.known(rec.tenant, rec.actor, src_ip, self.policy.known_place_days)
+
     def _record(self, decision_id: str | None) -> DecisionRecord | None:
         return None if decision_id is None else self.cache.get(decision_id)
 
     # ---- events and alerts ---------------------------------------------------------------
-    def observe(self, ev: AccessEvent) -> None:
-        """Learn which account a session belongs to (for enforcers that only see sessions)."""
-        if ev.session and ev.status < 400:
+    def observe(self, ev: AccessEvent, *, trusted: bool = True) -> None:
+        """Learn from a served request: its session's account, and (``trusted``) its place."""
+        if ev.status >= 400:
+            return
+        if ev.session:
             self.sessions.remember(ev.session, ev.tenant, ev.actor)
+        if trusted and ev.src_ip:
+            self.places.see(ev.tenant, ev.actor, ev.src_ip, ev.ts.date().toordinal())
 
     def process(self, ev: AccessEvent) -> list[AlertOutcome]:
-        """One served request: remember its session, run detection, act on its alerts."""
+        """One served request: run detection, act on its alerts, remember what is safe to.
+
+        A request's address becomes one of the account's known places only when
+        nothing was said against it: no alert above ``low`` on this request and no
+        decision in force on the account (an attacker's network never becomes known).
+        """
         self.stats.events += 1
-        if ev.session and ev.status < 400:
-            self.sessions.remember(ev.session, ev.tenant, ev.actor)
-        if self.detector is None:
-            return []
-        alerts = self.detector.process(ev)
-        if not alerts:
-            return []
-        return [self.handle_alert(a) for a in alerts]
+        outcomes: list[AlertOutcome] = []
+        if self.detector is not None:
+            alerts = self.detector.process(ev)
+            if alerts:
+                outcomes = [self.handle_alert(a) for a in alerts]
+        suspicious = any(
+            o.alert.severity != "low" and o.alert.tenant == ev.tenant and o.alert.actor == ev.actor
+            for o in outcomes
+        ) or self._under_decision(ev)
+        self.observe(ev, trusted=not suspicious)
+        return outcomes
+
+    def _under_decision(self, ev: AccessEvent) -> bool:
+        if not len(self.cache):
+            return False
+        v = self.cache.verdict(self.clock(), ev.tenant, ev.actor, ev.session, None)
+        return v is not ALLOW and (not v.allowed or v.simulated is not None)
 
     def handle_alert(self, alert: Alert) -> AlertOutcome:
         """Apply the policy to one alert: decisions made, stored, published."""
@@ -310,9 +336,11 @@ class Guard:
             "tenant": alert.tenant,
         }[scope]
         note = ""
-        if value is None:  # the alert names no session / address: fall back to the account
-            note = f" ({scope} unknown: the account instead)"
+        spare = plan.except_places
+        if value is None:  # the alert names no session / address: the account, spared at home
+            note = f" ({scope} unknown: the account, except its known places)"
             scope, value = "account", account_key(alert.tenant, alert.actor)
+            spare = True
         first = alert.reasons[0] if alert.reasons else ""
         step = f", repeat {plan.escalated_after}+" if plan.escalated_after else ""
         reason = f"{alert.severity} {alert.detector}{step}: {first}{note}"
@@ -333,6 +361,7 @@ class Guard:
             actor=alert.actor,
             rate_count=plan.rate.count if plan.rate else None,
             rate_per=plan.rate.per if plan.rate else None,
+            except_places=spare,
         )
 
     def _commit(self, rec: DecisionRecord, now: float) -> DecisionRecord:
@@ -389,6 +418,7 @@ class Guard:
         decision: str = "block",
         rate: tuple[int, float] | None = None,
         simulated: bool = False,
+        except_places: bool = False,
     ) -> DecisionRecord:
         """A manual decision (block, or throttle with ``rate=(count, per_seconds)``)."""
         now = self.clock()
@@ -411,6 +441,7 @@ class Guard:
             actor=actor or None,
             rate_count=rate[0] if rate else None,
             rate_per=rate[1] if rate else None,
+            except_places=except_places and scope == "account",
         )
         with self._lock:
             self._commit(rec, now)

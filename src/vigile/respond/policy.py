@@ -171,6 +171,7 @@ class Escalation:
     duration: float
     rate: Rate | None
     line: int
+    except_places: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ class PolicyRule:
     within: float = 86400.0
     escalation: tuple[Escalation, ...] = ()
     cont: bool = False
+    except_places: bool = False
 
     def matches(self, alert: Alert) -> bool:
         """True when the alert is one this rule is about."""
@@ -212,8 +214,18 @@ class PolicyRule:
             if repeats >= esc.after:
                 chosen = esc
         if chosen is None:
-            return Plan(self, self.decision, self.scope, self.duration, self.rate, 0)
-        return Plan(self, chosen.decision, chosen.scope, chosen.duration, chosen.rate, chosen.after)
+            return Plan(
+                self, self.decision, self.scope, self.duration, self.rate, 0, self.except_places
+            )
+        return Plan(
+            self,
+            chosen.decision,
+            chosen.scope,
+            chosen.duration,
+            chosen.rate,
+            chosen.after,
+            chosen.except_places,
+        )
 
 
 @dataclass(frozen=True)
@@ -226,6 +238,7 @@ class Plan:
     duration: float
     rate: Rate | None
     escalated_after: int
+    except_places: bool = False
 
     @property
     def origin(self) -> str:
@@ -265,6 +278,8 @@ class Policy:
     simulation: bool = False
     description: str = ""
     version: int = 1
+    #: a network is one of an account's known places after this many days served there
+    known_place_days: int = 2
     by_id: dict[str, PolicyRule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -299,7 +314,14 @@ def _alert_tags(alert: Alert) -> frozenset[str]:
 
 
 # ---- loading ---------------------------------------------------------------------------
-_TOP_KEYS: Final = ("version", "description", "simulation", "rules", "allowlist")
+_TOP_KEYS: Final = (
+    "version",
+    "description",
+    "simulation",
+    "known_places",
+    "rules",
+    "allowlist",
+)
 _RULE_KEYS: Final = (
     "id",
     "description",
@@ -311,9 +333,10 @@ _RULE_KEYS: Final = (
     "simulation",
     "escalation",
     "continue",
+    "except_known_places",
 )
 _MATCH_KEYS: Final = ("severity", "min_severity", "detectors", "incident", "tags")
-_STEP_KEYS: Final = ("after", "decision", "scope", "duration", "rate")
+_STEP_KEYS: Final = ("after", "decision", "scope", "duration", "rate", "except_known_places")
 _ALLOW_KEYS: Final = ("scope", "value", "until", "reason")
 
 
@@ -395,6 +418,15 @@ class _Loader:
             self.problem(root, "version: missing (write `version: 1`)")
         description = self.text(top.get("description"), "description") or ""
         simulation = self.flag(top.get("simulation"), "simulation")
+        place_days = 2
+        if "known_places" in top:
+            kp = self.mapping(top["known_places"][1], "known_places", ("min_days",))
+            if kp is not None and "min_days" in kp:
+                value = self.value(kp["min_days"][1])
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    self.problem(kp["min_days"][1], "known_places.min_days: a whole number ≥ 1")
+                else:
+                    place_days = value
         rules: list[PolicyRule] = []
         if "rules" not in top:
             self.problem(root, "rules: missing (a policy needs at least one rule)")
@@ -437,6 +469,7 @@ class _Loader:
             simulation=simulation,
             description=description,
             version=version,
+            known_place_days=place_days,
         )
 
     # -- pieces ----------------------------------------------------------------------------
@@ -537,6 +570,12 @@ class _Loader:
                     incident = self.flag(match["incident"], f"{where}: match.incident")
         simulation = self.flag(keys.get("simulation"), f"{where}: simulation")
         cont = self.flag(keys.get("continue"), f"{where}: continue")
+        spare = self.flag(keys.get("except_known_places"), f"{where}: except_known_places")
+        if spare and scope != "account":
+            self.problem(
+                keys["except_known_places"][0],
+                f"{where}: except_known_places only applies to scope: account",
+            )
         within: float = 86400.0
         steps: tuple[Escalation, ...] = ()
         if "escalation" in keys:
@@ -559,6 +598,7 @@ class _Loader:
             within=within,
             escalation=steps,
             cont=cont,
+            except_places=spare,
         )
 
     def severities(
@@ -637,6 +677,9 @@ class _Loader:
             rate = self.rate(sk.get("rate"), f"{sw}.rate")
             if dec == "throttle" and rate is None:
                 self.problem(item, f"{sw}: a throttle step needs a rate")
+            spare = self.flag(sk.get("except_known_places"), f"{sw}.except_known_places")
+            if spare and sc != "account":
+                self.problem(item, f"{sw}: except_known_places only applies to scope: account")
             if dec is None or sc is None or dur is None:
                 continue
             steps.append(
@@ -647,6 +690,7 @@ class _Loader:
                     duration=dur,
                     rate=rate,
                     line=self.line(item),
+                    except_places=spare,
                 )
             )
         return within, tuple(steps)

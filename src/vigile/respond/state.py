@@ -73,6 +73,8 @@ class DecisionRecord(msgspec.Struct, kw_only=True):
     revoked: float | None = None
     revoked_by: str | None = None
     revoke_reason: str | None = None
+    #: an account decision that spares the account's established networks
+    except_places: bool = False
     seq: int = 0
 
     def active(self, now: float) -> bool:
@@ -110,6 +112,7 @@ class DecisionRecord(msgspec.Struct, kw_only=True):
             "revoked": iso(self.revoked),
             "revoked_by": self.revoked_by,
             "revoke_reason": self.revoke_reason,
+            "except_known_places": self.except_places,
         }
         if self.rate_count is not None:
             out["rate"] = {"count": self.rate_count, "per_seconds": self.rate_per}
@@ -145,7 +148,7 @@ class AllowRecord(msgspec.Struct, kw_only=True):
 
 _DECISION_COLS: Final = (
     "id, seq, decision, scope, value, created, until, reason, alert_id, simulated, origin, "
-    "tenant, actor, rate_count, rate_per, revoked, revoked_by, revoke_reason"
+    "tenant, actor, rate_count, rate_per, revoked, revoked_by, revoke_reason, except_places"
 )
 
 
@@ -169,6 +172,7 @@ def _decision(row: Sequence[Any]) -> DecisionRecord:
         revoked=row[15],
         revoked_by=row[16],
         revoke_reason=row[17],
+        except_places=bool(row[18]),
     )
 
 
@@ -306,7 +310,7 @@ class StateStore:
             rec.seq = self._next_seq()
             self._exec(
                 f"INSERT INTO decisions ({_DECISION_COLS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     rec.id,
                     rec.seq,
@@ -326,6 +330,7 @@ class StateStore:
                     rec.revoked,
                     rec.revoked_by,
                     rec.revoke_reason,
+                    int(rec.except_places),
                 ),
             )
         return rec

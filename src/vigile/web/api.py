@@ -92,6 +92,7 @@ class BlockRequest(BaseModel):
     duration: str | float | None = None
     rate: str | None = None
     simulated: bool = False
+    except_known_places: bool = False
 
 
 class RevokeRequest(BaseModel):
@@ -337,6 +338,7 @@ def create_app(service: Service) -> ASGIApp:
             decision=body.decision,
             rate=(rate.count, rate.per) if rate else None,
             simulated=body.simulated,
+            except_places=body.except_known_places,
         )
         return _Json(rec.to_json(), status_code=201)
 

@@ -275,13 +275,15 @@ def policy_show(
         if r.tags:
             match.append("tags " + "|".join(sorted(r.tags)))
         esc = "; ".join(
-            f"≥{e.after}: {e.decision} {e.scope} {e.duration / 3600:g}h" for e in r.escalation
+            f"≥{e.after}: {e.decision} {e.scope}{' (not known places)' if e.except_places else ''}"
+            f" {e.duration / 3600:g}h"
+            for e in r.escalation
         )
         table.add_row(
             r.id + (" (sim)" if r.simulation else ""),
             ", ".join(match) or "every alert",
             r.decision + (f" {r.rate}" if r.rate else ""),
-            r.scope,
+            r.scope + (" (not known places)" if r.except_places else ""),
             f"{r.duration / 3600:g}h" if r.duration else "",
             esc,
         )

@@ -280,6 +280,7 @@ class Service:
         n = 0
         for ev in EventReader(paths, "jsonl"):
             self.detector.process(ev)
+            self.guard.observe(ev)
             n += 1
         return n
 
