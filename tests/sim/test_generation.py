@@ -282,3 +282,17 @@ def test_when_cases_are_planned_then_no_account_serves_two_cases(small_world: Pa
         for tenant, actor in case["accounts"]:
             assert (tenant, actor) not in seen, (case["id"], seen.get((tenant, actor)))
             seen[(tenant, actor)] = str(case["id"])
+
+
+def test_when_gzip_is_asked_then_the_compressed_events_equal_the_plain_ones(
+    tmp_path: Path, tiny_config: Callable[[int], SimConfig]
+) -> None:
+    import gzip
+
+    plain, packed = tiny_config(3), tiny_config(3)
+    packed.gzip = True
+    generate(plain, tmp_path / "a")
+    doc = generate(packed, tmp_path / "b")
+    assert doc["events_file"] == "events.jsonl.gz"
+    with gzip.open(tmp_path / "b" / "events.jsonl.gz", "rb") as f:
+        assert f.read() == (tmp_path / "a" / "events.jsonl").read_bytes()
