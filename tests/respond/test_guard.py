@@ -304,3 +304,12 @@ def test_when_an_alert_names_no_session_then_the_account_is_blocked_except_known
     (rec,) = guard.handle_alert(alert(session=None, detector="campaign")).decisions
     assert (rec.scope, rec.except_places) == ("account", True)
     assert "except its known places" in rec.reason
+
+
+def test_when_events_of_a_throttled_session_are_processed_then_no_token_is_taken(
+    guard: Guard,
+) -> None:
+    guard.block("session", "s-1", reason="paging", by="ana", decision="throttle", rate=(2, 60.0))
+    for _ in range(5):
+        guard.process(_ev(session="s-1"))
+    assert [guard.decide(session="s-1").status for _ in range(3)] == [200, 200, 429]

@@ -56,7 +56,8 @@ allowlist:
 def test_when_the_shipped_policy_is_loaded_then_it_is_valid() -> None:
     policy = load_policy()
     assert policy.file == str(DEFAULT_POLICY)
-    assert [r.id for r in policy.rules][:2] == ["canary-block", "critical-block"]
+    assert [r.id for r in policy.rules][:3] == ["campaign-member", "canary-block", "critical-block"]
+    assert policy.by_id["campaign-member"].except_places and policy.known_place_days == 2
     assert not policy.simulation
 
 

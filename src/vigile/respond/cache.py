@@ -173,6 +173,24 @@ class DecisionCache:
                     best = rec
             return best
 
+    def matching(
+        self,
+        now: float,
+        tenant: str | None = None,
+        actor: str | None = None,
+        session: str | None = None,
+    ) -> list[DecisionRecord]:
+        """Decisions in force on this account or session (no side effect: no token taken)."""
+        keys: list[tuple[str, str]] = []
+        if tenant and actor:
+            keys.append(("account", account_key(tenant, actor)))
+        if session:
+            keys.append(("session", session))
+        with self._lock:
+            return [
+                rec for key in keys for rec in self._by_key.get(key, {}).values() if rec.active(now)
+            ]
+
     def verdict(
         self,
         now: float,

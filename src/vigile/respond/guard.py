@@ -272,8 +272,7 @@ class Guard:
     def _under_decision(self, ev: AccessEvent) -> bool:
         if not len(self.cache):
             return False
-        v = self.cache.verdict(self.clock(), ev.tenant, ev.actor, ev.session, None)
-        return v is not ALLOW and (not v.allowed or v.simulated is not None)
+        return bool(self.cache.matching(self.clock(), ev.tenant, ev.actor, ev.session))
 
     def handle_alert(self, alert: Alert) -> AlertOutcome:
         """Apply the policy to one alert: decisions made, stored, published."""
