@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,26 +42,23 @@ def report(name: str, **figures: Any) -> dict[str, Any]:
 def run_measured(
     cmd: list[str], stdin: Any = None, env: dict[str, str] | None = None
 ) -> tuple[float, int, str, float]:
-    """Run a command; return (wall seconds, peak RSS of the child in MiB, stdout, CPU seconds).
+    """Run a command; return (wall seconds, its peak RSS in MiB, stdout, its CPU seconds).
 
-    CPU seconds (user + system of the child) are what "per core" figures divide by:
-    they hold on a shared, loaded machine where wall time does not.
+    ``os.wait4`` gives the resource usage of that one child (not the maximum over
+    every child so far). CPU seconds (user + system) are what "per core" figures
+    divide by: they hold on a shared, loaded machine where wall time does not.
     """
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(
-        cmd,
-        stdin=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **(env or {})},
-    )
-    elapsed = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    peak = max(before.ru_maxrss, after.ru_maxrss)  # the max over all children so far
-    return elapsed, peak // 1024, done.stdout, cpu
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdin=stdin, stdout=out, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - t0
+        out.seek(0)
+        text = out.read().decode()
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, text)
+    return elapsed, usage.ru_maxrss // 1024, text, usage.ru_utime + usage.ru_stime
 
 
 def pin_one_core() -> None:
