@@ -229,11 +229,16 @@ def test_when_alerts_are_pushed_then_the_policy_decides_and_they_can_be_read(
         )  # fmt: skip
         body = r.json()
         assert (body["accepted"], body["rejected"]) == (2, 1)
-        assert [x["value"] for x in body["decisions"]] == ["s-1", "s-2"]
-        assert d.get("/v1/decide", headers={"x-vigile-session": "s-1"}).status_code == 403
+        # campaign members: the account is blocked, except at its known places
+        assert [(x["scope"], x["value"], x["except_known_places"]) for x in body["decisions"]] == [
+            ("account", "cab-0042/dr.martin.0042", True),
+            ("account", "cab-0042/dr.b.0042", True),
+        ]
+        who = {"x-vigile-tenant": "cab-0042", "x-vigile-actor": "dr.martin.0042"}
+        assert d.get("/v1/decide", headers=who).status_code == 403
         alerts = rd.get("/v1/alerts").json()["alerts"]
         assert {a["alert_id"] for a in alerts} == {"al-1", "al-2"}
-        assert alerts[0]["outcome"]["rules"] == ["high-block"]
+        assert alerts[0]["outcome"]["rules"] == ["campaign-member"]
         assert rd.get("/v1/alerts/al-1").json()["detector"] == "unexplained-burst"
         assert rd.get("/v1/alerts/nope").status_code == 404
         (incident,) = rd.get("/v1/incidents").json()["incidents"]
@@ -242,7 +247,7 @@ def test_when_alerts_are_pushed_then_the_policy_decides_and_they_can_be_read(
         assert len(detail["alerts"]) == 2 and len(detail["decisions"]) == 2
         active = rd.get("/v1/decisions", params={"active": "true"}).json()["decisions"]
         assert len(active) == 2
-        assert rd.get(f"/v1/decisions/{active[0]['id']}").json()["scope"] == "session"
+        assert rd.get(f"/v1/decisions/{active[0]['id']}").json()["scope"] == "account"
 
 
 def test_when_an_enforcer_long_polls_then_a_new_block_wakes_it_at_once(

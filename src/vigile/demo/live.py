@@ -425,8 +425,13 @@ def run_live(
     attack_hour: float = 9.0,
     campaign_hour: float = 9.25,
     campaign_accounts: int = 5,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The live chapter (see the module docstring); returns its figures."""
+    """The live chapter (see the module docstring); returns its figures.
+
+    ``world`` reuses a world made earlier (``out/world`` is tried by default);
+    otherwise the ``small`` preset is generated with ``seed`` (and ``overrides``).
+    """
     root = out / "live"
     if root.exists():
         shutil.rmtree(root)
@@ -436,7 +441,8 @@ def run_live(
     )
     started = time.perf_counter()
     world_dir = world if world is not None else out / "world"
-    setup = prepare(root, seed, world=world_dir if (world_dir / "world.json").exists() else None)
+    reuse = world_dir if (world_dir / "world.json").exists() else None
+    setup = prepare(root, seed, world=reuse, overrides=overrides)
     console.print(
         f"  application seeded from {setup.world} ({time.perf_counter() - started:.0f} s)"
     )

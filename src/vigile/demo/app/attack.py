@@ -165,6 +165,7 @@ async def campaign_account(
     rotate_every: int = 40,
     max_files: int = 2000,
     start_after: str | None = None,
+    page_size: int = 20,
 ) -> AttackResult:
     """Read one practice's files in id order at a steady pace, notes too, until stopped."""
     result = AttackResult("campaign", f"{tenant}/{actor}", src_ips=list(ips[:1]))
@@ -180,7 +181,13 @@ async def campaign_account(
         page, files = 1, 0
         while files < max_files and not result.stopped:
             state, body = await _get(
-                client, result, f"/api/v1/patients?page={page}&size=50", token, ip, agent, clock
+                client,
+                result,
+                f"/api/v1/patients?page={page}&size={page_size}",
+                token,
+                ip,
+                agent,
+                clock,
             )
             if state != "ok":
                 break
