@@ -135,3 +135,48 @@ def classify_notes(
         },
         schema=OUTPUT_SCHEMA,
     )
+
+
+def sensitive_patients(
+    notes: pl.DataFrame,
+    labels: pl.DataFrame | None = None,
+    *,
+    names: bool = False,
+    language: str = "fr",
+) -> pl.DataFrame:
+    """Patients with at least one sensitive note: what scope counts and detection watches.
+
+    ``notes`` has ``annotation_id``, ``patient_id`` (and ``tenant``, ``text``);
+    ``labels`` is a ``classify_notes`` result or a ``vigile notes`` labels file
+    (read with Polars) — when absent, the notes are classified here. Returns one
+    row per (``tenant``, ``patient_id``) with ``sensitive_notes`` (count) and
+    ``categories`` (``;``-joined union, sorted).
+    """
+    if labels is None:
+        labels = classify_notes(notes, names=names, language=language)
+    keys = ["tenant", "patient_id"] if "tenant" in notes.columns else ["patient_id"]
+    flags = labels.select(
+        pl.col("annotation_id").cast(pl.String),
+        pl.col("sensitive").cast(pl.String).is_in(["1", "true", "True"]).alias("sensitive"),
+        pl.col("categories").cast(pl.String).fill_null(""),
+    )
+    joined = (
+        notes.select(pl.col("annotation_id").cast(pl.String), *keys)
+        .join(flags, on="annotation_id", how="inner")
+        .filter(pl.col("sensitive"))
+    )
+    counts = joined.group_by(keys).agg(pl.len().cast(pl.Int64).alias("sensitive_notes"))
+    cats = (
+        joined.select(*keys, pl.col("categories").str.split(";").alias("c"))
+        .explode("c")
+        .filter(pl.col("c") != "")
+        .unique()
+        .sort([*keys, "c"])
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col("c").str.join(";").alias("categories"))
+    )
+    return (
+        counts.join(cats, on=keys, how="left")
+        .with_columns(pl.col("categories").fill_null(""))
+        .sort(keys)
+    )

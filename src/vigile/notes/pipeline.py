@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -266,16 +267,23 @@ class NotesPipeline:
 
 
 _LOCK = threading.Lock()
-_CACHE: dict[tuple[str, bool], NotesPipeline] = {}
+_CACHE: dict[str, tuple[Any, Terminology]] = {}
+_NER: list[Any] = []  # [model or None] once loaded
 
 
 def get_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
-    """The pipeline for ``language``, built on first use and cached for the process."""
-    key = (language, names)
+    """The pipeline for ``language``, built on first use and cached for the process.
+
+    The NER model is loaded first (before EDS-NLP is imported) on the first call
+    that wants names; the EDS-NLP pipeline is shared by calls with and without.
+    """
     with _LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = build_pipeline(language, names)
-        return _CACHE[key]
+        if names and not _NER:
+            _NER.append(_load_ner_safely())
+        if language not in _CACHE:
+            _CACHE[language] = build_eds(language)
+        nlp, terminology = _CACHE[language]
+        return NotesPipeline(nlp=nlp, ner=_NER[0] if names else None, terminology=terminology)
 
 
 def load_ner() -> Any | None:
@@ -292,19 +300,28 @@ def load_ner() -> Any | None:
     return model
 
 
-def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
-    """Build the EDS-NLP pipeline (and the NER model) for ``language``."""
+def _load_ner_safely() -> Any | None:
+    """``load_ner``, after re-registering spaCy's factories if EDS-NLP came first."""
     import sys
 
-    ner = None
-    if names:
-        if "edsnlp" in sys.modules:  # loaded by someone else first: re-register spaCy's own
-            from spacy.pipeline import factories
+    if "edsnlp" in sys.modules:  # imported first: spaCy's own factories may be shadowed
+        from spacy.pipeline import factories
 
-            register = getattr(factories, "register_factories", None)
-            if register is not None:
-                register()
-        ner = load_ner()
+        register = getattr(factories, "register_factories", None)
+        if register is not None:
+            register()
+    return load_ner()
+
+
+def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
+    """Build a fresh pipeline (uncached; :func:`get_pipeline` is the usual way)."""
+    ner = _load_ner_safely() if names else None
+    nlp, terminology = build_eds(language)
+    return NotesPipeline(nlp=nlp, ner=ner, terminology=terminology)
+
+
+def build_eds(language: str = "fr") -> tuple[Any, Terminology]:
+    """The EDS-NLP pipeline and the terminology it was built from."""
     import logging
 
     import edsnlp  # type: ignore[import-untyped]
@@ -319,26 +336,17 @@ def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
     terminology = load_terminology(language)
     terms, regex = terminology.matcher_patterns()
     nlp = edsnlp.blank("eds")
-    nlp.add_pipe(eds.normalizer())
+    # no "pollution" pass: it only marks tokens to skip, and vigile skips none
+    nlp.add_pipe(eds.normalizer(pollution=False))
     nlp.add_pipe(eds.sentences())
     nlp.add_pipe(
-        eds.matcher(
-            terms=terms,
-            regex=regex,
-            attr="NORM",
-            span_setter={"vigile_terms": True},
-        ),
+        eds.matcher(terms=terms, attr="NORM", span_setter={"vigile_terms": True}),
         name="vigile_terms",
     )
     fb_terms, fb_regex = terminology.matcher_patterns(fallback=True)
-    if fb_terms or fb_regex:
+    if fb_terms:
         nlp.add_pipe(
-            eds.matcher(
-                terms=fb_terms or None,
-                regex=fb_regex or None,
-                attr="NORM",
-                span_setter={"vigile_fallback": True},
-            ),
+            eds.matcher(terms=fb_terms, attr="NORM", span_setter={"vigile_fallback": True}),
             name="vigile_fallback",
         )
     with contextlib.redirect_stderr(io.StringIO()):  # its term loader draws a progress bar
@@ -357,6 +365,11 @@ def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
     # go in before vigile's own components, which are then slotted in front of them.
     _add_qualifiers(nlp, eds)
     nlp.add_pipe(
+        RegexMatcher({"vigile_terms": regex}, words={"vigile_fallback": fb_regex}),
+        name="vigile_regex",
+        after="vigile_cim10" if cim_path is not None else "drugs",
+    )
+    nlp.add_pipe(
         FuzzyMatcher(terminology.fuzzy_vocabulary(), known_words=french_verb_forms()),
         name="vigile_fuzzy",
         before="negation",
@@ -364,7 +377,7 @@ def build_pipeline(language: str = "fr", names: bool = True) -> NotesPipeline:
     nlp.add_pipe(EnumerationNegation(), name="vigile_enumeration", after="negation")
     nlp.add_pipe(SpanMerger(), name="vigile_merge", before="negation")
     nlp.add_pipe(SeparatorSentences(), name="vigile_separators", after="sentences")
-    return NotesPipeline(nlp=nlp, ner=ner, terminology=terminology)
+    return nlp, terminology
 
 
 def _add_qualifiers(nlp: Any, eds: Any) -> None:
@@ -436,6 +449,70 @@ def atc_key(code: str) -> str:
     return label_key(("health",), True)  # pragma: no cover - "" matches everything
 
 
+class RegexMatcher:
+    """vigile's regular expressions, on NORM or on the raw text, into span groups.
+
+    Does what ``eds.matcher``'s regex part does (the same text views and the
+    same span alignment, from EDS-NLP's own helpers) but builds each view of the
+    note once, not once per label. ``words`` groups hold single-word patterns
+    (word endings): they are tried on each word of seven letters or more rather
+    than at every position of the note.
+    """
+
+    name = "vigile_regex"
+
+    def __init__(
+        self, groups: dict[str, dict[str, Any]], words: dict[str, dict[str, Any]] | None = None
+    ) -> None:
+        import re
+
+        self.patterns: list[tuple[str, str, str, re.Pattern[str]]] = []  # group, attr, key, rx
+        for group, regex in groups.items():
+            for key, spec in regex.items():
+                for rx in spec["regex"]:
+                    self.patterns.append((group, spec["attr"], key, re.compile(rx)))
+        self.word_patterns: list[tuple[str, str, re.Pattern[str]]] = []  # group, key, rx
+        for group, regex in (words or {}).items():
+            for key, spec in regex.items():
+                if spec["attr"] != "NORM":
+                    raise ValueError(f"{group}: word patterns match NORM only")
+                for rx in spec["regex"]:
+                    self.word_patterns.append((group, key, re.compile(rx)))
+        self.attrs = sorted({attr for _, attr, _, _ in self.patterns} | {"NORM"})
+        self._word_cache: dict[str, list[tuple[str, str]]] = {}
+
+    def _word(self, word: str) -> list[tuple[str, str]]:
+        hit = self._word_cache.get(word)
+        if hit is None:
+            hit = [(g, k) for g, k, rx in self.word_patterns if rx.fullmatch(word)]
+            if len(self._word_cache) < 200_000:
+                self._word_cache[word] = hit
+        return hit
+
+    def __call__(self, doc: Any) -> Any:
+        from edsnlp.matchers.regex import create_span  # type: ignore[import-untyped]
+        from edsnlp.utils.doc_to_text import get_text  # type: ignore[import-untyped]
+
+        if not len(doc):
+            return doc
+        views = {attr: get_text(doc, attr, False, False) for attr in self.attrs}
+        found: dict[str, list[Any]] = {}
+        for group, attr, key, rx in self.patterns:
+            for m in rx.finditer(views[attr]):
+                span = create_span(doc, m.start(), m.end(), key, attr, "expand", False, False)
+                if span is not None:
+                    found.setdefault(group, []).append(span)
+        if self.word_patterns:
+            for m in _NORM_WORD.finditer(views["NORM"]):
+                for group, key in self._word(m.group()):
+                    span = create_span(doc, m.start(), m.end(), key, "NORM", "expand", False, False)
+                    if span is not None:
+                        found.setdefault(group, []).append(span)
+        for group, spans in found.items():
+            doc.spans[group] = [*doc.spans.get(group, ()), *spans]
+        return doc
+
+
 class SeparatorSentences:
     """Start a new sentence after a line break or a spaced separator.
 
@@ -476,6 +553,7 @@ class FuzzyMatcher:
         self.vocabulary = vocabulary
         self.min_length = min_length
         self.known_words = known_words
+        self._cache: dict[str, str | None] = {}
         self.deletes: dict[str, set[str]] = {}
         for word in vocabulary:
             for d in _deletes(word):
@@ -483,6 +561,14 @@ class FuzzyMatcher:
 
     def lookup(self, word: str) -> str | None:
         """The term ``word`` is a one-typo spelling of, or ``None``."""
+        if word in self._cache:
+            return self._cache[word]
+        found = self._lookup(word)
+        if len(self._cache) < 200_000:
+            self._cache[word] = found
+        return found
+
+    def _lookup(self, word: str) -> str | None:
         if word in self.vocabulary or len(word) < self.min_length or word in self.known_words:
             return None
         candidates: set[str] = set()
@@ -494,22 +580,30 @@ class FuzzyMatcher:
         return best[0] if best else None
 
     def __call__(self, doc: Any) -> Any:
-        from spacy.tokens import Span
-
-        covered: set[int] = set()
-        for group in ("vigile_terms", "vigile_drugs", "vigile_cim10", "vigile_fallback"):
-            if group in doc.spans:
-                for span in doc.spans[group]:
-                    covered.update(range(span.start, span.end))
         found = []
-        for token in doc:
-            if token.i in covered or not token.is_alpha or len(token.text) < self.min_length:
+        for m in _LONG_WORD.finditer(doc.text):
+            term = self.lookup(normalise_word(m.group()))
+            if term is None:
                 continue
-            term = self.lookup(token.norm_)
-            if term is not None:
-                found.append(Span(doc, token.i, token.i + 1, label=self.vocabulary[term]))
+            span = doc.char_span(m.start(), m.end())
+            if span is None or len(span) != 1 or self._covered(doc, span.start):
+                continue
+            found.append(doc[span.start : span.end])
+            found[-1].label_ = self.vocabulary[term]
         doc.spans["vigile_fuzzy"] = found
         return doc
+
+    @staticmethod
+    def _covered(doc: Any, i: int) -> bool:
+        for group in ("vigile_terms", "vigile_drugs", "vigile_cim10", "vigile_fallback"):
+            for span in doc.spans.get(group, ()):
+                if span.start <= i < span.end:
+                    return True
+        return False
+
+
+_LONG_WORD: Final = re.compile(r"[^\W\d_]{8,}")
+_NORM_WORD: Final = re.compile(r"\b[a-z]{7,}\b")
 
 
 def _deletes(word: str) -> set[str]:

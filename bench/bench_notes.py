@@ -1,0 +1,202 @@
+"""Benchmark `vigile notes`: quality on the labelled sets, speed on one core, 169,000 notes.
+
+Quality — precision, recall, F1 of the sensitive/not decision and of the
+categories (micro and per category) on:
+
+* ``dev``: the project's notes the terminology was developed on;
+* ``heldout``: notes written after the terminology was frozen, in another style
+  (the figure measured at the freeze is in docs/notes.md; re-running it here
+  measures today's code, which has since seen those notes);
+* ``sim``: notes composed by the simulator's grammar (``vigile.sim.notes``),
+  labelled by its own rules, written by another engineer.
+
+Speed — notes per second on one core (median of ``--runs``), pipeline start
+apart; then the seed case's 169,000 notes (1 % sensitive, as in the seed case)
+through the real command line, end to end, with peak memory.
+
+    PYTHONPATH=src .venv/bin/python bench/bench_notes.py               # everything
+    PYTHONPATH=src .venv/bin/python bench/bench_notes.py --volume 0    # skip the 169k run
+    PYTHONPATH=src .venv/bin/python bench/bench_notes.py --quality-only --src /tmp/frozen/src
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, median_time, pin_one_core, report, run_measured
+
+EVAL = ROOT / "data" / "notes_eval" / "notes.csv"
+
+
+def load_eval(split: str | None) -> tuple[list[str], list[str], list[tuple[bool, str]]]:
+    ids, texts, gold = [], [], []
+    with EVAL.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if split and row["split"] != split:
+                continue
+            ids.append(row["annotation_id"])
+            texts.append(row["text"])
+            gold.append((row["sensitive"] == "1", row["categories"]))
+    return ids, texts, gold
+
+
+def sim_notes(n: int, seed: int, share: float) -> tuple[list[str], list[tuple[bool, str]]]:
+    from vigile.sim.notes import generate_note
+
+    r = random.Random(seed)
+    texts, gold = [], []
+    for _ in range(n):
+        text, cats = generate_note(r, r.random() < share)
+        texts.append(text)
+        gold.append((bool(cats), ";".join(cats)))
+    return texts, gold
+
+
+def quality(name: str, texts: list[str], gold: list[tuple[bool, str]], names: bool) -> None:
+    from vigile.notes.api import classify_texts
+    from vigile.notes.evaluate import score
+
+    pred = [(r.sensitive, r.categories) for r in classify_texts(texts, names=names)]
+    s = score(gold, pred).as_dict()
+    per = {
+        c: {k: v[k] for k in ("precision", "recall", "f1", "support")}
+        for c, v in s["per_category"].items()
+    }
+    report(
+        f"notes_quality_{name}",
+        notes=s["notes"],
+        sensitive_notes=s["sensitive"]["support"],
+        sensitive_precision=s["sensitive"]["precision"],
+        sensitive_recall=s["sensitive"]["recall"],
+        sensitive_f1=s["sensitive"]["f1"],
+        category_micro_precision=s["categories_micro"]["precision"],
+        category_micro_recall=s["categories_micro"]["recall"],
+        category_micro_f1=s["categories_micro"]["f1"],
+        per_category=per,
+    )
+
+
+def speed(
+    label: str, texts: list[str], n: int, runs: int, names: bool, build: float, join: int = 1
+) -> float:
+    """Notes per second on ``n`` notes, each made of ``join`` notes of ``texts``."""
+    from vigile.notes.api import classify_texts
+
+    r = random.Random(join)
+    sample = [" ".join(r.choice(texts) for _ in range(join)) for _ in range(n)]
+    chars = sum(len(t) for t in sample) / len(sample)
+    cpu: list[float] = []
+
+    def once() -> None:
+        c0 = time.process_time()
+        list(classify_texts(sample, names=names))
+        cpu.append(time.process_time() - c0)
+
+    med, all_runs = median_time(once, runs)
+    cpu_med = sorted(cpu)[len(cpu) // 2]
+    rate = n / med
+    report(
+        f"notes_speed_{label}",
+        notes=n,
+        mean_chars=round(chars, 1),
+        runs=[round(x, 3) for x in all_runs],
+        median_s=round(med, 3),
+        notes_per_s_one_core=round(rate, 1),
+        cpu_s=[round(x, 3) for x in cpu],
+        notes_per_cpu_s=round(n / cpu_med, 1),
+        pipeline_start_s=round(build, 2),
+        names=names,
+        extrapolated_169k_s=round(169_000 / rate + build, 1),
+    )
+    return rate
+
+
+def volume(n: int, names: bool) -> None:
+    """The seed case's count through the command line, end to end."""
+    texts, _ = sim_notes(n, seed=169, share=0.01)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "annotations.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["annotation_id", "patient_id", "tenant", "author", "created", "text"])
+            for i, t in enumerate(texts):
+                w.writerow([f"n{i}", f"p{i // 2}", "t1", "dr1", "2025-11-03 10:00", t])
+        cmd = [
+            sys.executable,
+            "-m",
+            "vigile",
+            "notes",
+            "--annotations",
+            str(path),
+            "--out",
+            str(Path(tmp) / "labels.csv"),
+            "--json",
+        ]
+        if not names:
+            cmd.append("--no-names")
+        env = {"PYTHONPATH": str(ROOT / "src")}
+        seconds, peak_mb, stdout = run_measured(cmd, env=env)
+    import json
+
+    summary: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    report(
+        "notes_169k",
+        notes=summary["notes"],
+        sensitive=summary["sensitive"],
+        wall_s=round(seconds, 1),
+        under_15_min=seconds < 900,
+        classify_s=summary["seconds"],
+        classify_cpu_s=summary["cpu_seconds"],
+        pipeline_start_s=summary["build_seconds"],
+        notes_per_s=summary["notes_per_second"],
+        peak_rss_mb=peak_mb,
+        names=names,
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--speed-notes", type=int, default=5000)
+    ap.add_argument("--volume", type=int, default=169_000, help="0: skip the end-to-end run")
+    ap.add_argument("--sim-notes", type=int, default=2000)
+    ap.add_argument("--no-names", action="store_true", help="skip spaCy's NER for names")
+    ap.add_argument("--quality-only", action="store_true")
+    ap.add_argument("--src", type=Path, help="evaluate the vigile package found here instead")
+    args = ap.parse_args()
+    if args.src is not None:
+        sys.path.insert(0, str(args.src.resolve()))
+        for mod in [m for m in sys.modules if m == "vigile" or m.startswith("vigile.")]:
+            del sys.modules[mod]
+    pin_one_core()
+    names = not args.no_names
+    from vigile.notes.pipeline import get_pipeline
+
+    t0 = time.perf_counter()
+    get_pipeline("fr", names)
+    build = time.perf_counter() - t0
+    for split in ("dev", "heldout", None):
+        _, texts, gold = load_eval(split)
+        quality(split or "all", texts, gold, names)
+    s_texts, s_gold = sim_notes(args.sim_notes, seed=7, share=0.5)
+    quality("sim", s_texts, s_gold, names)
+    if args.quality_only:
+        return 0
+    _, e_texts, _ = load_eval(None)
+    mix, _ = sim_notes(2000, seed=11, share=0.3)
+    speed("short", e_texts + mix, args.speed_notes, args.runs, names, build)
+    speed("long", e_texts + mix, args.speed_notes // 2, args.runs, names, build, join=4)
+    if args.volume:
+        volume(args.volume, names)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
