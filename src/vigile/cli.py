@@ -208,7 +208,7 @@ def ingest(
     default_tenant: TenantOpt = None,
     parser_option: ParserOpt = None,
     lateness: LatenessOpt = 0.0,  # the store sorts each part: no need to wait
-    dedup_window: DedupOpt = 3600.0,
+    dedup_window: DedupOpt = 0.0,  # the store removes repeats exactly, in bounded memory
     compact_above: Annotated[
         int,
         typer.Option(help="Afterwards, merge the parts of any day that has more than this many."),
