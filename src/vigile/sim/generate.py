@@ -89,6 +89,7 @@ def generate(cfg: SimConfig, out: Path, progress: Progress | None = None) -> dic
     SEARCH.build(world)
     say(f"{len(world.practices)} practices, {len(world.pid):,} patient files; writing context")
     notes_summary = write_context(world, out)
+    world.drop_identity()  # identities are written; traffic needs no persons or towns
     tasks: dict[tuple[int, int], list[Any]] = {}
     for plan in attacks + benign:
         for key, ts in plan.tasks.items():

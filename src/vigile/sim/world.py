@@ -145,6 +145,12 @@ class World:
         """The local dates of the window."""
         return [self.start + dt.timedelta(days=i) for i in range(self.cfg.days)]
 
+    def drop_identity(self) -> None:
+        """Free the per-file identity arrays once patients.csv and persons.csv exist."""
+        self.person = np.zeros(0, dtype=np.int32)
+        self.home_town = np.zeros(0, dtype=np.int32)
+        self.is_dup = np.zeros(0, dtype=bool)
+
     def practice_slice(self, p: int) -> slice:
         """The records of practice p."""
         pr = self.practices[p]
