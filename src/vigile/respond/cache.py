@@ -89,6 +89,8 @@ class DecisionCache:
         self._nets = {}
         self._buckets: dict[str, _Bucket] = {}
         self._ids: dict[str, tuple[str, str]] = {}
+        #: accounts and sessions some decision is about (a cheap first test for `concerns`)
+        self._flagged: dict[object, set[str]] = {}
         self._lock = threading.Lock()
         #: highest change number applied
         self.seq = 0
@@ -106,6 +108,8 @@ class DecisionCache:
             if rec.decision == "allow":
                 return
             key = (rec.scope, rec.value)
+            for mark in _marks(rec):
+                self._flagged.setdefault(mark, set()).add(rec.id)
             self._by_key.setdefault(key, {})[rec.id] = rec
             self._ids[rec.id] = key
             if rec.scope == "ip" and "/" in rec.value:
@@ -118,7 +122,14 @@ class DecisionCache:
             return
         bucket = self._by_key.get(key)
         if bucket is not None:
-            bucket.pop(decision_id, None)
+            rec = bucket.pop(decision_id, None)
+            if rec is not None:
+                for mark in _marks(rec):
+                    ids = self._flagged.get(mark)
+                    if ids is not None:
+                        ids.discard(decision_id)
+                        if not ids:
+                            del self._flagged[mark]
             if not bucket:
                 del self._by_key[key]
         self._nets.pop(decision_id, None)
@@ -130,6 +141,7 @@ class DecisionCache:
             self._by_key.clear()
             self._nets.clear()
             self._ids.clear()
+            self._flagged.clear()
             seq = self.seq
         for rec in records:
             self.apply(rec)
@@ -172,6 +184,26 @@ class DecisionCache:
                 if best is None or _stronger(rec, best):
                     best = rec
             return best
+
+    def concerns(self, tenant: str, actor: str, session: str | None, now: float) -> bool:
+        """True when a decision in force is about this account or session (no side effect)."""
+        flagged = self._flagged
+        if not flagged:
+            return False
+        ids = flagged.get((tenant, actor))
+        if session:
+            more = flagged.get(("s", session))
+            if more:
+                ids = more if not ids else ids | more
+        if not ids:
+            return False
+        with self._lock:
+            for decision_id in list(ids):
+                key = self._ids.get(decision_id)
+                rec = self._by_key[key].get(decision_id) if key is not None else None
+                if rec is not None and rec.active(now):
+                    return True
+        return False
 
     def matching(
         self,
@@ -313,6 +345,16 @@ class DecisionCache:
         return ALLOW
 
 
+def _marks(rec: DecisionRecord) -> list[object]:
+    """What a decision is about, for :meth:`DecisionCache.concerns`."""
+    marks: list[object] = []
+    if rec.tenant and rec.actor:
+        marks.append((rec.tenant, rec.actor))
+    if rec.scope == "session":
+        marks.append(("s", rec.value))
+    return marks
+
+
 def _stronger(a: DecisionRecord, b: DecisionRecord) -> bool:
     if _RANK[a.decision] != _RANK[b.decision]:
         return _RANK[a.decision] > _RANK[b.decision]
@@ -337,12 +379,11 @@ class SessionMap:
         return len(self._map)
 
     def remember(self, session: str, tenant: str, actor: str) -> None:
+        old = self._map.get(session)
+        if old is not None and old[0] == tenant and old[1] == actor:
+            return  # known: least recently *learnt* goes first, which is close enough
         with self._lock:
             m = self._map
-            old = m.get(session)
-            if old is not None and old == (tenant, actor):
-                m.move_to_end(session)
-                return
             m[session] = (tenant, actor)
             if len(m) > self.capacity:
                 m.popitem(last=False)

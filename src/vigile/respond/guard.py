@@ -247,7 +247,7 @@ class Guard:
         if ev.session:
             self.sessions.remember(ev.session, ev.tenant, ev.actor)
         if trusted and ev.src_ip:
-            self.places.see(ev.tenant, ev.actor, ev.src_ip, ev.ts.date().toordinal())
+            self.places.see(ev.tenant, ev.actor, ev.src_ip, ev.ts.toordinal())
 
     def process(self, ev: AccessEvent) -> list[AlertOutcome]:
         """One served request: run detection, act on its alerts, remember what is safe to.
@@ -270,9 +270,7 @@ class Guard:
         return outcomes
 
     def _under_decision(self, ev: AccessEvent) -> bool:
-        if not len(self.cache):
-            return False
-        return bool(self.cache.matching(self.clock(), ev.tenant, ev.actor, ev.session))
+        return self.cache.concerns(ev.tenant, ev.actor, ev.session, self.clock())
 
     def handle_alert(self, alert: Alert) -> AlertOutcome:
         """Apply the policy to one alert: decisions made, stored, published."""

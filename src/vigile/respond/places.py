@@ -56,6 +56,11 @@ class KnownPlaces:
         if net is None:
             return
         key = (tenant, actor)
+        nets = self._accounts.get(key)
+        if nets is not None:  # the usual case: this place, already counted today
+            entry = nets.get(net)
+            if entry is not None and entry[1] == day:
+                return
         with self._lock:
             nets = self._accounts.get(key)
             if nets is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import gzip
 import logging
 import os
@@ -242,6 +243,10 @@ class Service:
             n = await asyncio.to_thread(self._learn_history, self.config.history)
             log.info("detection warmed up on %d historical events", n)
         self.guard.start()
+        # what was loaded so far (context, rules, history) lives as long as the process:
+        # out of the collector's sight, so that its pauses stay short on the decision path
+        gc.collect()
+        gc.freeze()
         for path, fmt in self.config.tail:
             self._tasks.append(asyncio.create_task(self._follow(path, fmt)))
         if self.state.dialect == "postgres" and self.config.sync_every > 0:
@@ -288,7 +293,7 @@ class Service:
     def _on_guard_event(self, kind: str, payload: Any) -> None:
         if kind == "alert":
             self._alert_seq += 1
-        if self.loop is None:
+        if self.loop is None or self.loop.is_closed():
             return
         try:
             running = asyncio.get_running_loop()
