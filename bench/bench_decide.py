@@ -147,7 +147,7 @@ async def _load(url: str, token: str, rate: float, seconds: float, conns: int,
     host, port = url.removeprefix("http://").split(":")
     templates = []
     for r in requests:
-        lines = [f"GET /v1/decide HTTP/1.1", f"Host: {host}", f"Authorization: Bearer {token}",
+        lines = ["GET /v1/decide HTTP/1.1", f"Host: {host}", f"Authorization: Bearer {token}",
                  "X-Vigile-Enforcer: nginx", "X-Original-Method: GET",
                  "X-Original-URI: /api/v1/patients/P10000123"]  # fmt: skip
         if "session" in r:
@@ -247,7 +247,9 @@ def over_http(decisions: int, rate: float, seconds: float, conns: int) -> dict[s
         port = free_port()
         server_cmd = [sys.executable, "-m", "vigile", "serve", "--port", str(port), "--state",
                       url_state, "--no-detect", "--log-level", "warning"]  # fmt: skip
-        pin = ["taskset", "-c", "0"] if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else []
+        pin = (
+            ["taskset", "-c", "0"] if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else []
+        )
         server = subprocess.Popen(pin + server_cmd, env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)  # fmt: skip
         try:
@@ -282,8 +284,8 @@ def over_http(decisions: int, rate: float, seconds: float, conns: int) -> dict[s
                 )
                 wpin = ["taskset", "-c", "1"] if pin else []
                 run = subprocess.run(
-                    wpin + [wrk, "-t1", "-c8", "-d5s", "--latency", "-s", str(script),
-                            f"http://127.0.0.1:{port}/v1/decide"],
+                    [*wpin, wrk, "-t1", "-c8", "-d5s", "--latency", "-s", str(script),
+                     f"http://127.0.0.1:{port}/v1/decide"],
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 for line in run.stdout.splitlines():

@@ -116,7 +116,9 @@ def main() -> None:
                "--context", str(world / "context"), "--log-level", "warning"]  # fmt: skip
         if args.store:
             cmd += ["--store", f"{tmp}/store"]
-        pin = ["taskset", "-c", "0"] if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else []
+        pin = (
+            ["taskset", "-c", "0"] if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else []
+        )
         server = subprocess.Popen(pin + cmd, env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)  # fmt: skip
         try:
@@ -154,8 +156,10 @@ def main() -> None:
         seconds=round(result["seconds"], 2),
         events_per_s=round(result["accepted"] / result["seconds"]),
         batch=args.batch,
-        batch_ms={"median": round(statistics.median(batch) * 1000, 1),
-                  "max": round(max(batch) * 1000, 1)},  # fmt: skip
+        batch_ms={
+            "median": round(statistics.median(batch) * 1000, 1),
+            "max": round(max(batch) * 1000, 1),
+        },
         detection=True,
         store=args.store,
         target_events_per_s=20_000,
