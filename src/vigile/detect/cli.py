@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ ContextOpt = Annotated[
     Path | None, typer.Option("--context", "-c", help="Context directory (INTERFACE §2).")
 ]
 StoreOpt = Annotated[
-    Path | None, typer.Option("--store", "-s", help="Read events from a store made by `vigile ingest`.")
+    Path | None,
+    typer.Option("--store", "-s", help="Read events from a store made by `vigile ingest`."),
 ]
 
 
@@ -29,13 +31,19 @@ def _cli() -> Any:
 
 
 def detect_command(
-    alerts: Annotated[Path, typer.Option("--alerts", "-a", help="Alerts JSON Lines to write (`-`: stdout).")],
+    alerts: Annotated[
+        Path, typer.Option("--alerts", "-a", help="Alerts JSON Lines to write (`-`: stdout).")
+    ],
     events: Annotated[
         list[Path] | None,
-        typer.Option("--events", "-e", help="Event files (plain or .gz); `-` reads standard input."),
+        typer.Option(
+            "--events", "-e", help="Event files (plain or .gz); `-` reads standard input."
+        ),
     ] = None,
     store: StoreOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, nginx, apache or fhir.")] = "jsonl",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="jsonl, nginx, apache or fhir.")
+    ] = "jsonl",
     context: ContextOpt = None,
     rules: RulesOpt = None,
     checkpoint: Annotated[
@@ -45,17 +53,27 @@ def detect_command(
             "restarts without re-learning)."
         ),
     ] = None,
-    append: Annotated[bool, typer.Option(help="Append to the alerts file instead of replacing it.")] = False,
+    append: Annotated[
+        bool, typer.Option(help="Append to the alerts file instead of replacing it.")
+    ] = False,
     quarantine: Annotated[Path | None, typer.Option(help="Where bad lines go.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     log_format: Annotated[str | None, typer.Option(help="nginx/Apache `log_format`.")] = None,
-    route_map: Annotated[Path | None, typer.Option(help="Route map (YAML) for access logs.")] = None,
-    default_tenant: Annotated[str | None, typer.Option(help="Practice when the input names none.")] = None,
+    route_map: Annotated[
+        Path | None, typer.Option(help="Route map (YAML) for access logs.")
+    ] = None,
+    default_tenant: Annotated[
+        str | None, typer.Option(help="Practice when the input names none.")
+    ] = None,
     parser_option: Annotated[
         list[str] | None, typer.Option("--parser-option", help="Parser option KEY=VALUE.")
     ] = None,
-    lateness: Annotated[float, typer.Option(help="Seconds of event time to wait for late lines.")] = 30.0,
-    dedup_window: Annotated[float, typer.Option(help="Seconds over which an event_id counts once.")] = 3600.0,
+    lateness: Annotated[
+        float, typer.Option(help="Seconds of event time to wait for late lines.")
+    ] = 30.0,
+    dedup_window: Annotated[
+        float, typer.Option(help="Seconds over which an event_id counts once.")
+    ] = 3600.0,
 ) -> None:
     """Replay events in time order through the detectors and write alerts (INTERFACE §3).
 
@@ -75,6 +93,9 @@ def detect_command(
     started = time.perf_counter()
     index = ContextIndex.load(context)
     engine = Engine(ruleset, index)
+    # the context and rules live as long as the process: keep them out of the collector's way
+    gc.collect()
+    gc.freeze()
     resumed = False
     same_rules = True
     if checkpoint is not None and checkpoint.exists():
@@ -93,8 +114,15 @@ def detect_command(
             stream = st.scan()
             for alert in engine.run(stream):
                 sink.write(encode(alert) + b"\n")
-            n = engine.stats.events + engine.stats.skipped_before_watermark
-            counts = {"read": n, "accepted": n, "quarantined": 0, "skipped": 0, "duplicates": 0, "late": 0}
+            n = engine.n_events + engine.stats.skipped_before_watermark
+            counts = {
+                "read": n,
+                "accepted": n,
+                "quarantined": 0,
+                "skipped": 0,
+                "duplicates": 0,
+                "late": 0,
+            }
         else:
             from vigile.stream import EventReader
 
@@ -102,11 +130,18 @@ def detect_command(
             main._check_inputs(events)
             options = main._parser_options(log_format, route_map, default_tenant, parser_option)
             qpath = quarantine or (
-                Path("quarantine.jsonl") if out_path == "-" else alerts.with_suffix(".quarantine.jsonl")
+                Path("quarantine.jsonl")
+                if out_path == "-"
+                else alerts.with_suffix(".quarantine.jsonl")
             )
             with Quarantine(qpath) as q, main._bulk_allocation():
                 reader = EventReader(
-                    events, fmt, options=options, quarantine=q, lateness=lateness, dedup_window=dedup_window
+                    events,
+                    fmt,
+                    options=options,
+                    quarantine=q,
+                    lateness=lateness,
+                    dedup_window=dedup_window,
                 )
                 for alert in engine.run(reader):
                     sink.write(encode(alert) + b"\n")
@@ -121,7 +156,7 @@ def detect_command(
     if checkpoint is not None:
         engine.save(str(checkpoint))
     elapsed = time.perf_counter() - started
-    st = engine.stats.as_dict()
+    st = engine.report()
     summary: dict[str, Any] = {
         **counts,
         "events": st["events"],
@@ -253,7 +288,9 @@ def rules_check(
     if ruleset is not None:
         for r in ruleset.rules.values():
             if r.doc is None:
-                problems.append(f"{r.path}:1: no {Path(r.path).with_suffix('.md').name} beside the rule")
+                problems.append(
+                    f"{r.path}:1: no {Path(r.path).with_suffix('.md').name} beside the rule"
+                )
     main = _cli()
     if json_out:
         n = len(ruleset) if ruleset is not None else 0
@@ -262,19 +299,27 @@ def rules_check(
         raise ConfigError(problems)
     if not json_out:
         assert ruleset is not None
-        main.out.print(f"{len(ruleset)} rules OK ({ruleset.directory or 'files'}; settings {ruleset.settings_path})")
+        main.out.print(
+            f"{len(ruleset)} rules OK ({ruleset.directory or 'files'}; settings {ruleset.settings_path})"
+        )
 
 
 # ---- explain -----------------------------------------------------------------------------
 def explain_command(
     alert_id: Annotated[str, typer.Argument(help="The alert_id to explain.")],
     alerts: Annotated[Path, typer.Option("--alerts", "-a", help="The alerts file.")],
-    events: Annotated[list[Path] | None, typer.Option("--events", "-e", help="Event files.")] = None,
+    events: Annotated[
+        list[Path] | None, typer.Option("--events", "-e", help="Event files.")
+    ] = None,
     store: StoreOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, nginx, apache or fhir.")] = "jsonl",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="jsonl, nginx, apache or fhir.")
+    ] = "jsonl",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     limit: Annotated[int, typer.Option(help="Events to show (all with --json).")] = 40,
-    show_patients: Annotated[bool, typer.Option(help="Show patient ids (default: counts).")] = False,
+    show_patients: Annotated[
+        bool, typer.Option(help="Show patient ids (default: counts).")
+    ] = False,
 ) -> None:
     """Show an alert's reasons and the events behind it (its samples and the account's window)."""
     from vigile.detect.explain import explain, print_explanation

@@ -109,7 +109,9 @@ class ContextIndex:
         notes = ctx.annotations
         if notes.height:
             grouped = (
-                notes.select("patient_id", pl.col("tenant").fill_null(""), pl.col("author").fill_null(""))
+                notes.select(
+                    "patient_id", pl.col("tenant").fill_null(""), pl.col("author").fill_null("")
+                )
                 .unique()
                 .group_by("patient_id")
                 .agg(pl.struct("tenant", "author"))
@@ -119,9 +121,7 @@ class ContextIndex:
         appts = ctx.appointments
         if appts.height:
             frame = (
-                appts.select(
-                    (pl.col("start").dt.epoch("s")).alias("start"), "tenant", "patient_id"
-                )
+                appts.select((pl.col("start").dt.epoch("s")).alias("start"), "tenant", "patient_id")
                 .drop_nulls()
                 .sort("start")
             )
@@ -141,7 +141,9 @@ class ContextIndex:
         for start in range(0, n, 1_000_000):
             part = frame.slice(start, 1_000_000)
             ids = part.get_column("patient_id").to_list()
-            hashes[start : start + len(ids)] = np.fromiter((h(x.encode()) for x in ids), np.uint64, len(ids))
+            hashes[start : start + len(ids)] = np.fromiter(
+                (h(x.encode()) for x in ids), np.uint64, len(ids)
+            )
             codes[start : start + len(ids)] = np.fromiter(
                 (code[t] for t in part.get_column("tenant").to_list()), np.int32, len(ids)
             )
@@ -157,10 +159,15 @@ class ContextIndex:
         """The practices holding a file with this id (usually one; ``[]`` if unknown)."""
         if not len(self._pt_hash):
             return []
-        h = np.uint64(xxhash.xxh3_64_intdigest(patient_id.encode()))
-        lo = int(self._pt_hash.searchsorted(h, "left"))
-        hi = int(self._pt_hash.searchsorted(h, "right"))
-        return [self.tenants[int(c)] for c in self._pt_tenant[lo:hi]]
+        h = xxhash.xxh3_64_intdigest(patient_id.encode())
+        arr = self._pt_hash
+        i = int(arr.searchsorted(np.uint64(h)))
+        out = []
+        n = len(arr)
+        while i < n and int(arr[i]) == h:
+            out.append(self.tenants[int(self._pt_tenant[i])])
+            i += 1
+        return out
 
     # ---- appointments ------------------------------------------------------------------
     def appointments_between(self, lo_s: float, hi_s: float) -> Iterator[tuple[int, str, str]]:

@@ -36,6 +36,14 @@ from vigile.events import AccessEvent, Alert, event_key
 
 __all__ = ["Engine", "EngineStats"]
 
+
+def _overrides(det: Any, method: str) -> bool:
+    """True when a detector defines ``method`` itself (not the base class's no-op)."""
+    from vigile.detect.detectors.base import DetectorBase
+
+    impl = getattr(type(det), method, None)
+    return impl is not None and impl is not getattr(DetectorBase, method, None)
+
 _MEDIUM: Final = SEVERITY_RANK["medium"]
 _DAY: Final = 86400.0
 
@@ -55,7 +63,9 @@ class EngineStats:
         return {
             "events": self.events,
             "alerts": self.alerts,
-            "by_severity": dict(sorted(self.by_severity.items(), key=lambda kv: SEVERITY_RANK[kv[0]])),
+            "by_severity": dict(
+                sorted(self.by_severity.items(), key=lambda kv: SEVERITY_RANK[kv[0]])
+            ),
             "by_detector": dict(sorted(self.by_detector.items())),
             "by_rule": {k: dict(v) for k, v in sorted(self.by_rule.items())},
             "skipped_before_watermark": self.skipped_before_watermark,
@@ -83,7 +93,8 @@ class Engine:
             if mine:
                 self.detectors.append(cls(mine, self.env))
         self.correlators = [d for d in self.detectors if hasattr(d, "observe")]
-        self._dispatch: dict[tuple[str, bool], tuple[Any, ...]] = {}
+        self._dispatch: dict[tuple[str, bool], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+        self.n_events = 0
         self.clock = EventClock()
         self.facts = Facts()
         self.stats = EngineStats()
@@ -96,17 +107,19 @@ class Engine:
         self._longest_cooldown = max((r.cooldown for r in self.rules.rules.values()), default=0.0)
 
     # ---- dispatch ----------------------------------------------------------------------
-    def _targets(self, action: str, schedule: bool) -> tuple[Any, ...]:
+    def _targets(self, action: str, schedule: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The detectors that score this kind of event, and those of them that learn."""
         key = (action, schedule)
         found = self._dispatch.get(key)
         if found is None:
-            found = tuple(
+            scorers = tuple(
                 d
                 for d in self.detectors
                 if (d.actions is None or action in d.actions)
                 and (not schedule or getattr(d, "schedule", False))
             )
-            self._dispatch[key] = found
+            learners = tuple(d for d in scorers if _overrides(d, "learn"))
+            found = self._dispatch[key] = (scorers, learners)
         return found
 
     # ---- the loop ------------------------------------------------------------------------
@@ -121,48 +134,102 @@ class Engine:
     def process(self, ev: AccessEvent) -> list[Alert] | None:
         """Score one event, emit its alerts, learn from it."""
         f = self.facts
-        t = self.clock.seconds(ev.ts)
+        ts = ev.ts
+        clock = self.clock
+        if (
+            ts.hour != clock.key_h
+            or ts.day != clock.key_d
+            or ts.tzinfo is not clock.key_tz
+            or ts.month != clock.key_m
+            or ts.year != clock.key_y
+        ):
+            clock.seconds(ts)
+        t = clock.base + ts.minute * 60 + ts.second + ts.microsecond * 1e-6
         if t <= self.watermark:
             if t < self.watermark or event_key(ev) in self.watermark_keys:
                 self.stats.skipped_before_watermark += 1
                 return None
         if t != self._last_t:
             self._last_t = t
-            self._last_events = [ev]
-        else:
-            self._last_events.append(ev)
-        self.stats.events += 1
+            self._last_events.clear()
+        self._last_events.append(ev)
+        self.n_events += 1
         if t >= self.next_sweep:
             self._sweep(t)
-        f.t = t
-        f.day = self.clock.day
-        f.hour = self.clock.hour
-        key = (ev.tenant, ev.actor)
-        f.key = key
         tracker = self.tracker
+        key = (ev.tenant, ev.actor)
         acc = tracker.accounts.data.get(key)
+        day = clock.day
         if acc is None:
             if tracker.start < 0:
                 tracker.start = t
             acc = tracker.account(key, t)
+        elif (
+            ev.resource == "appointment"
+            and ev.action == "list"
+            and acc.last_day == day
+            and ev.src_ip == acc.last_ip
+            and ev.session == acc.last_sid
+            and ev.user_agent == acc.last_ua
+        ):
+            # the practice's own schedule, polled from the same place as before: no
+            # detector looks at it, only the entities' clocks move
+            acc.last = t
+            acc.net_t = t
+            acc.ten.last = t
+            ses = acc.last_ses
+            if ses is not None:
+                ses.last = t
+            return None
+        f.t = t
+        f.day = day
+        f.hour = clock.hour
+        f.key = key
         f.acc = acc
-        ten = tracker.tenants.data.get(ev.tenant)
+        ten = acc.ten
         if ten is None:
-            ten = tracker.tenant(ev.tenant, t)
+            ten = acc.ten = tracker.tenant(ev.tenant, t)
         f.ten = ten
         f.alerted = -1
-        tracker.observe(ev, f, acc)
-        self.explainer.observe(ev, f, acc)
-        targets = self._targets(ev.action, f.schedule)
+        # fingerprint facts: inline fast path (same place, session and client as the
+        # account's previous event today), else the tracker's slow path
+        if (
+            acc.last_day == f.day
+            and ev.src_ip == acc.last_ip
+            and ev.session == acc.last_sid
+            and ev.user_agent == acc.last_ua
+        ):
+            f.new_account = acc.is_new
+            f.established = acc.is_established
+            if f.dirty:
+                f.net_new_acc = f.net_new_tenant = f.ua_new = False
+                f.session_new = f.session_moved = False
+                f.dirty = False
+            f.changed = False
+            f.net = acc.last_net
+            f.ses = acc.last_ses
+        else:
+            tracker.observe(ev, f, acc)
+        explainer = self.explainer
+        explainer.observe(ev, f, acc)
+        scorers, learners = self._targets(ev.action, f.schedule)
         out: list[Alert] | None = None
-        for det in targets:
+        for det in scorers:
             found = det.score(ev, f)
             if found:
                 out = self._emit(found, ev, f, out)
-        for det in targets:
+        for det in learners:
             det.learn(ev, f)
-        self.explainer.learn(ev, f, acc)
-        tracker.learn(ev, f, acc)
+        explainer.learn(ev, f, acc)
+        acc.last = t
+        ten.last = t
+        if f.changed:
+            tracker.learn(ev, f, acc)
+        else:
+            acc.net_t = t
+            ses = acc.last_ses
+            if ses is not None:
+                ses.last = t
         return out
 
     def _emit(
@@ -223,6 +290,11 @@ class Engine:
             self.next_sweep = t + min(float(s.sweep_every), 3600.0)
 
     # ---- bounded state -----------------------------------------------------------------
+    def report(self) -> dict[str, Any]:
+        """The engine's counts (events, alerts by severity and rule) as plain data."""
+        self.stats.events = self.n_events
+        return self.stats.as_dict()
+
     def state_sizes(self) -> dict[str, int]:
         """Entries held by every table and detector (what the memory cap bounds)."""
         sizes = {table.name: len(table) for table in self.tracker.tables()}
@@ -252,8 +324,10 @@ class Engine:
             "next_sweep": self.next_sweep,
             "next_daily": self.next_daily,
             "stats": self.stats,
+            "n_events": self.n_events,
         }
         keys = {event_key(e) for e in self._last_events}
+        self.stats.events = self.n_events
         if self._last_t == self.watermark:
             keys |= self.watermark_keys
         return Checkpoint(
@@ -285,6 +359,7 @@ class Engine:
                 det.load_state(st["detectors"][det.name])
         self.next_sweep = st["next_sweep"]
         self.next_daily = st["next_daily"]
+        self.n_events = st.get("n_events", 0)
         self.watermark = cp.watermark
         self.watermark_keys = set(cp.last_keys)
         return cp.rules == self.rules.fingerprint()

@@ -138,6 +138,8 @@ class AccountState:
         "days",
         "first",
         "flag_day",
+        "is_established",
+        "is_new",
         "key",
         "last",
         "last_day",
@@ -146,17 +148,21 @@ class AccountState:
         "last_ses",
         "last_sid",
         "last_ua",
+        "net_t",
         "nets",
         "other_until",
         "other_net",
         "peer",
         "role",
         "seen",
+        "ten",
         "tenant",
         "uas",
     )
 
-    def __init__(self, key: tuple[str, str], t: float, role: str, peer: str, created: float | None) -> None:
+    def __init__(
+        self, key: tuple[str, str], t: float, role: str, peer: str, created: float | None
+    ) -> None:
         self.key = key
         self.tenant, self.actor = key
         self.role = role
@@ -176,7 +182,11 @@ class AccountState:
         self.uas: dict[str, float] = {}
         self.other_until = -1.0
         self.other_net = ""
+        self.net_t = t
+        self.is_new = False
+        self.is_established = False
         self.seen: dict[str, float] = {}
+        self.ten: TenantState | None = None
 
 
 class Facts:
@@ -187,8 +197,8 @@ class Facts:
         "alerted",
         "bulk",
         "changed",
-        "concurrent",
         "day",
+        "dirty",
         "established",
         "explained_by",
         "hour",
@@ -198,7 +208,6 @@ class Facts:
         "net_new_tenant",
         "new_account",
         "new_ids",
-        "other_net",
         "records",
         "schedule",
         "ses",
@@ -226,9 +235,8 @@ class Facts:
         self.ua_new = False
         self.session_new = False
         self.session_moved = False
-        self.concurrent = False
         self.changed = False
-        self.other_net = ""
+        self.dirty = False
         self.established = False
         self.new_account = False
         self.single = False
@@ -292,7 +300,9 @@ class Tracker:
             tenant, actor = key
             role = self.index.roles.get(key, "") or "unknown"
             peer = f"{role}/{size_bucket(self.index.doctors.get(tenant, 1))}"
-            acc = self.accounts.put(key, AccountState(key, t, role, peer, self.index.created_s.get(key)))
+            acc = self.accounts.put(
+                key, AccountState(key, t, role, peer, self.index.created_s.get(key))
+            )
         return acc
 
     def tenant(self, tenant: str, t: float) -> TenantState:
@@ -302,34 +312,61 @@ class Tracker:
         return ten
 
     def observe(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
-        """Fill the fingerprint facts (no learning)."""
-        t = f.t
-        s = self.s
-        if acc.created is not None:
-            f.new_account = t - acc.created < s.new_account_age
-        else:
-            f.new_account = acc.first - self.start > s.warmup and t - acc.first < s.new_account_age
-        f.established = acc.days >= s.min_history_days
-        ip, sid, ua = ev.src_ip, ev.session, ev.user_agent
-        if ip == acc.last_ip and sid == acc.last_sid and ua == acc.last_ua and acc.last_day == f.day:
-            # the same place and session as the account's previous event
-            f.changed = False
-            f.net = acc.last_net
+        """Fill the fingerprint facts (no learning).
+
+        The fast path: the same address, session and client as the account's previous
+        event on the same day - nothing new to say, only the network and session carry
+        over. ``concurrent`` (another network of the account active within the
+        concurrency window) is left to :meth:`concurrent`, computed on demand.
+        """
+        if acc.last_day != f.day:
+            self._new_day(acc, f)
+        f.new_account = acc.is_new
+        f.established = acc.is_established
+        if f.dirty:
             f.net_new_acc = f.net_new_tenant = f.ua_new = False
             f.session_new = f.session_moved = False
+            f.dirty = False
+        if ev.src_ip == acc.last_ip and ev.session == acc.last_sid and ev.user_agent == acc.last_ua:
+            f.changed = False
+            f.net = acc.last_net
             f.ses = acc.last_ses
-            f.concurrent = t <= acc.other_until
-            f.other_net = acc.other_net if f.concurrent else ""
             return
+        self._slow(ev, f, acc)
+
+    def _new_day(self, acc: AccountState, f: Facts) -> None:
+        s = self.s
+        t = f.t
+        if acc.last_day >= 0:
+            acc.days += 1
+        else:
+            acc.days = 1
+        acc.last_day = f.day
+        ten = f.ten
+        if ten.last_day != f.day:
+            ten.last_day = f.day
+            ten.days += 1
+        if acc.created is not None:
+            acc.is_new = t - acc.created < s.new_account_age
+        else:
+            acc.is_new = acc.first - self.start > s.warmup and t - acc.first < s.new_account_age
+        # the first active day does not count as history yet
+        acc.is_established = acc.days > s.min_history_days
+        acc.last_ip = None  # the first event of a day takes the slow path
+
+    def _slow(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
+        ip, sid, ua = ev.src_ip, ev.session, ev.user_agent
+        s = self.s
         net = self.net(ip) if ip else ""
         f.changed = True
         f.net = net
         ten = f.ten
-        f.net_new_acc = bool(net) and f.established and net not in acc.nets
-        f.net_new_tenant = bool(net) and ten.days >= s.min_history_days and net not in ten.nets
-        f.ua_new = ua is not None and f.established and ua not in acc.uas
+        established = acc.is_established
+        if net:
+            f.net_new_acc = established and net not in acc.nets
+            f.net_new_tenant = ten.days > s.min_history_days and net not in ten.nets
+        f.ua_new = ua is not None and established and ua not in acc.uas
         ses = None
-        f.session_new = f.session_moved = False
         if sid:
             ses = self.sessions.data.get(sid)
             if ses is None:
@@ -341,31 +378,38 @@ class Tracker:
             elif ua is not None and ses.ua is not None and ua != ses.ua:
                 f.session_moved = True
         f.ses = ses
-        # another network of the account active within the concurrency window
-        window = s.concurrency_window
-        other, other_t = "", -1.0
-        for n2, t2 in acc.nets.items():
-            if n2 != net and t2 > other_t:
-                other, other_t = n2, t2
-        f.concurrent = bool(net) and other_t >= t - window
-        f.other_net = other if f.concurrent else ""
+        f.dirty = True
+
+    def concurrent(self, f: Facts) -> str:
+        """Another network of the account active within the concurrency window ("" if none)."""
+        acc = f.acc
+        if acc.other_until < f.t:
+            return ""
+        return acc.other_net if acc.other_net != f.net else ""
 
     def learn(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
-        """Remember where the account was (skipped when the event raised a medium+ alert)."""
+        """Remember where the account was (no new place is trusted from a medium+ alert)."""
         t = f.t
         acc.last = t
-        if acc.last_day != f.day:
-            acc.last_day = f.day
-            acc.days += 1
-            ten = f.ten
-            if ten.last_day != f.day:
-                ten.last_day = f.day
-                ten.days += 1
+        f.ten.last = t
+        if not f.changed:
+            acc.net_t = t
+            ses = acc.last_ses
+            if ses is not None:
+                ses.last = t
+            return
+        self._learn_slow(ev, f, acc)
+
+    def _learn_slow(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
+        t = f.t
+        s = self.s
         ten = f.ten
-        ten.last = t
         ip, sid, ua = ev.src_ip, ev.session, ev.user_agent
         net = f.net
         trusted = f.alerted < 1
+        # the network we leave: remember when it was last used
+        if acc.last_net and acc.last_net in acc.nets:
+            acc.nets[acc.last_net] = max(acc.nets[acc.last_net], acc.net_t)
         if sid:
             ses = f.ses
             if ses is None:
@@ -376,26 +420,17 @@ class Tracker:
             acc.last_ses = ses
         else:
             acc.last_ses = None
-        if (
-            ip == acc.last_ip
-            and sid == acc.last_sid
-            and ua == acc.last_ua
-            and net in acc.nets
-        ):
-            acc.nets[net] = t
-            if trusted:
-                ten.nets[net] = t
-            return
         acc.last_ip, acc.last_sid, acc.last_ua, acc.last_net = ip, sid, ua, net
+        acc.net_t = t
         if net:
             if trusted or net in acc.nets:
                 acc.nets[net] = t
                 if len(acc.nets) > 64:
-                    prune_times(acc.nets, t - self.s.account_idle, 48)
+                    prune_times(acc.nets, t - s.account_idle, 48)
             if trusted:
                 ten.nets[net] = t
                 if len(ten.nets) > 512:
-                    prune_times(ten.nets, t - self.s.account_idle, 400)
+                    prune_times(ten.nets, t - s.account_idle, 400)
             src = self.sources.data.get(net)
             if src is None:
                 src = self.sources.put(net, SourceState(t))
@@ -403,19 +438,18 @@ class Tracker:
             src.accounts[f.key] = t
             src.tenants[ev.tenant] = t
             if len(src.accounts) > 256:
-                prune_times(src.accounts, t - self.s.source_idle, 200)
-                prune_times(src.tenants, t - self.s.source_idle, 200)
+                prune_times(src.accounts, t - s.source_idle, 200)
+                prune_times(src.tenants, t - s.source_idle, 200)
         if ua is not None and (trusted or ua in acc.uas):
             acc.uas[ua] = t
             if len(acc.uas) > 32:
-                prune_times(acc.uas, t - self.s.account_idle, 24)
-        # which other network is active, for the concurrency fact of the next events
-        window = self.s.concurrency_window
+                prune_times(acc.uas, t - s.account_idle, 24)
+        # which other network is active, for the concurrency of the next events
         other, other_t = "", -1.0
         for n2, t2 in acc.nets.items():
             if n2 != net and t2 > other_t:
                 other, other_t = n2, t2
-        acc.other_until = other_t + window if other else -1.0
+        acc.other_until = other_t + s.concurrency_window if other else -1.0
         acc.other_net = other
 
 

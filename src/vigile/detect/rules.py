@@ -319,7 +319,9 @@ def load_rules(
             continue
         rule, enabled = loaded
         if rule.id in seen:
-            problems.append(f"{rule.location}: duplicate rule id {rule.id!r} (also {seen[rule.id]})")
+            problems.append(
+                f"{rule.location}: duplicate rule id {rule.id!r} (also {seen[rule.id]})"
+            )
             continue
         seen[rule.id] = rule.location
         if enabled or include_disabled:
@@ -476,7 +478,11 @@ def _load_file(
                 if k == "__duplicates__":
                     continue
                 if k not in _SCOPE_KEYS:
-                    bad(k, f"unknown scope key {k!r} (known: {', '.join(sorted(_SCOPE_KEYS))})", raw_scope)
+                    bad(
+                        k,
+                        f"unknown scope key {k!r} (known: {', '.join(sorted(_SCOPE_KEYS))})",
+                        raw_scope,
+                    )
                 elif not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                     bad(k, f"scope.{k} must be a list of strings", raw_scope)
                 else:
@@ -494,10 +500,16 @@ def _load_file(
             bad(key, f"{key}: {exc}")
             return None
 
-    window = duration("window", bool(det_cls is not None and getattr(det_cls, "needs_window", False)))
+    window = duration(
+        "window", bool(det_cls is not None and getattr(det_cls, "needs_window", False))
+    )
     cooldown = duration("cooldown", True) or 0.0
     escalate_after = doc.get("escalate_after", 0)
-    if isinstance(escalate_after, bool) or not isinstance(escalate_after, int) or escalate_after < 0:
+    if (
+        isinstance(escalate_after, bool)
+        or not isinstance(escalate_after, int)
+        or escalate_after < 0
+    ):
         bad("escalate_after", f"escalate_after must be an integer >= 0, got {escalate_after!r}")
         escalate_after = 0
     max_severity = doc.get("max_severity", "critical")

@@ -218,29 +218,42 @@ class PeerStats:
     ``push(metric, group, value, account)`` at the end of an account-day;
     ``quantile(..., exclude=account)`` leaves that account's own days out (an account
     is never its own peer: a low-and-slow insider must not raise the bar it is judged
-    by). Only account-days without a medium-or-higher alert are pushed.
+    by). Only account-days without a medium-or-higher alert are pushed. The sorted
+    values are cached until the next push; leaving one account out costs O(its days).
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.values: dict[tuple[str, str], deque[tuple[float, Hashable]]] = {}
+        self.own: dict[tuple[str, str], dict[Hashable, list[float]]] = {}
         self._sorted: dict[tuple[str, str], list[float]] = {}
 
     def push(self, metric: str, group: str, value: float, account: Hashable = None) -> None:
         key = (metric, group)
         buf = self.values.get(key)
-        if buf is None:
-            buf = self.values[key] = deque(maxlen=self.capacity)
-        buf.append((float(value), account))
+        own = self.own.get(key)
+        if buf is None or own is None:
+            buf = self.values[key] = deque()
+            own = self.own[key] = {}
+        if len(buf) >= self.capacity:
+            old, who = buf.popleft()
+            mine = own.get(who)
+            if mine is not None:
+                mine.remove(old)
+                if not mine:
+                    del own[who]
+        v = float(value)
+        buf.append((v, account))
+        own.setdefault(account, []).append(v)
         self._sorted.pop(key, None)
 
     def count(self, metric: str, group: str, exclude: Hashable = None) -> int:
-        buf = self.values.get((metric, group))
+        key = (metric, group)
+        buf = self.values.get(key)
         if not buf:
             return 0
-        if exclude is None:
-            return len(buf)
-        return sum(1 for _, a in buf if a != exclude)
+        mine = self.own.get(key, {}).get(exclude) if exclude is not None else None
+        return len(buf) - (len(mine) if mine else 0)
 
     def quantile(
         self, metric: str, group: str, q: float, exclude: Hashable = None
@@ -253,21 +266,23 @@ class PeerStats:
         ordered = self._sorted.get(key)
         if ordered is None:
             ordered = self._sorted[key] = sorted(v for v, _ in buf)
-        if exclude is not None:
-            own = [v for v, a in buf if a == exclude]
-            if own:
-                ordered = list(ordered)
-                for v in own:
-                    del ordered[bisect_left(ordered, v)]
-        if not ordered:
+        mine = sorted(self.own.get(key, {}).get(exclude) or ()) if exclude is not None else []
+        n = len(ordered) - len(mine)
+        if n <= 0:
             return None
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))], len(ordered)
+        k = min(n - 1, int(q * n))
+        # the k-th smallest value once ``mine`` is taken out of ``ordered``
+        j = 0
+        while j < len(mine) and mine[j] <= ordered[k + j]:
+            j += 1
+        return ordered[k + j], n
 
     def state(self) -> dict[str, Any]:
-        return {"values": self.values}
+        return {"values": self.values, "own": self.own}
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.values = st["values"]
+        self.own = st["own"]
         self._sorted.clear()
 
 

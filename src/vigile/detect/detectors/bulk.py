@@ -107,9 +107,15 @@ class BulkDetector(DetectorBase):
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
         s = env.settings
-        self.paging: BoundedTable[_Pages] = BoundedTable("bulk-pages", s.session_idle, s.max_sessions)
-        self.searching: BoundedTable[_Searches] = BoundedTable("bulk-search", s.session_idle, s.max_accounts)
-        self.page_window = max((float(r.window or 0) for r in self.rules if r.mode == "paging"), default=0.0)
+        self.paging: BoundedTable[_Pages] = BoundedTable(
+            "bulk-pages", s.session_idle, s.max_sessions
+        )
+        self.searching: BoundedTable[_Searches] = BoundedTable(
+            "bulk-search", s.session_idle, s.max_accounts
+        )
+        self.page_window = max(
+            (float(r.window or 0) for r in self.rules if r.mode == "paging"), default=0.0
+        )
         self.search_window = max(
             (float(r.window or 0) for r in self.rules if r.mode == "search"), default=0.0
         )
@@ -159,7 +165,11 @@ class BulkDetector(DetectorBase):
                             pages += 1
                 if records >= p.min_records and pages >= p.min_pages:
                     files = self.env.index.files.get(acc.tenant)
-                    share = f" ({records / files:.0%} of the practice's {fmt(files)} files)" if files else ""
+                    share = (
+                        f" ({records / files:.0%} of the practice's {fmt(files)} files)"
+                        if files
+                        else ""
+                    )
                     finding = Finding(
                         rule,
                         records / max(p.min_records, 1),

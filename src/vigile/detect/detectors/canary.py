@@ -18,11 +18,13 @@ class CanaryDetector(DetectorBase):
     Canaries (``canaries.csv`` in the context) have no doctor, no appointment, no
     search hit a genuine user would open: only a sweep of whole file lists, an id
     walk or a scraper reaches them, so a single read is evidence of extraction.
+    The practice's own schedule lists are not looked at (a canary is never booked;
+    one that is would be a change to the context, not a read).
     """
 
     name: ClassVar[str] = "canary"
     actions: ClassVar[frozenset[str] | None] = READ_ACTIONS
-    schedule: ClassVar[bool] = True
+    schedule: ClassVar[bool] = False
 
     class Params(msgspec.Struct, forbid_unknown_fields=True):
         #: also fire on refused requests for a canary (an attempt, nothing served)

@@ -14,6 +14,7 @@ from vigile.detect.rules import Rule
 from vigile.detect.state import BoundedTable
 from vigile.events import AccessEvent
 
+_REFUSED: Final = frozenset({401, 403, 404})
 _DIGITS: Final = re.compile(r"(\d+)\D*$")
 _PREFIX: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_:./#"
 
@@ -37,6 +38,7 @@ class _Walk:
         "last_new",
         "ordered",
         "ordered_ids",
+        "refused_until",
         "seq",
         "seq_ids",
     )
@@ -50,6 +52,7 @@ class _Walk:
         self.last_new: int | None = None
         self.ordered = 0
         self.ordered_ids: deque[str] = deque(maxlen=20)
+        self.refused_until = -1.0
 
 
 @register
@@ -105,13 +108,24 @@ class EnumerationDetector(DetectorBase):
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
         s = env.settings
-        self.walks: BoundedTable[_Walk] = BoundedTable("enumeration", s.session_idle, s.max_accounts)
+        self.walks: BoundedTable[_Walk] = BoundedTable(
+            "enumeration", s.session_idle, s.max_accounts
+        )
         self.window = max(
             (float(r.window or 0) for r in self.rules if r.mode == "refusals"), default=3600.0
         )
         self.max_step = max(
             (r.params.max_step for r in self.rules if r.mode == "sequential"), default=1
         )
+        self.min_seq = min(
+            (r.params.min_run for r in self.rules if r.mode == "sequential"), default=1 << 30
+        )
+        self.min_walk = min(
+            (r.params.min_run for r in self.rules if r.mode == "ordered-walk"), default=1 << 30
+        )
+        self.cross = any(r.mode == "cross-practice" for r in self.rules)
+        self._num: int | None = None
+        self._walk = 0
 
     def _step(self, st: _Walk | None, num: int | None) -> int:
         """The sequential run length after this request (0: broken)."""
@@ -124,20 +138,31 @@ class EnumerationDetector(DetectorBase):
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         ids = ev.patient_ids
+        self._num = None
+        self._walk = 0
         if not ids or len(ids) > 3 or f.schedule:
+            return None
+        if not f.new_ids and ev.status not in _REFUSED:
+            # a patient the account already had: it neither starts nor breaks a walk
+            return None
+        st = self.walks.data.get(f.key)
+        num = self._num = id_number(ids[0])
+        refused = ev.status in _REFUSED
+        run = self._step(st, num)
+        walk = self._walk = self._ordered(st, f.new_ids) if f.new_ids else 0
+        cross = bool(f.unexplained_ids) and self.cross
+        if not (refused or run >= self.min_seq or cross or walk >= self.min_walk):
             return None
         acc = f.acc
         rules = self.rules_for(acc.tenant, acc.role)
-        if not rules:
-            return None
-        st = self.walks.get(f.key)
-        refused = ev.status in (401, 403, 404)
-        num = id_number(ids[0])
         out: list[Finding] | None = None
         for rule in rules:
             p = rule.params
             finding = None
-            if rule.mode == "refusals" and refused:
+            mode = rule.mode
+            if mode == "refusals" and refused:
+                if self.muted(rule, f):
+                    continue
                 lo = f.t - float(rule.window or self.window)
                 n = r = 0
                 if st is not None:
@@ -158,9 +183,8 @@ class EnumerationDetector(DetectorBase):
                         ],
                         {"refused": r, "requests": n, "share": round(r / n, 3)},
                     )
-            elif rule.mode == "sequential":
-                run = self._step(st, num)
-                if run >= p.min_run:
+            elif mode == "sequential":
+                if run >= p.min_run and not self.muted(rule, f):
                     finding = Finding(
                         rule,
                         float(run),
@@ -171,38 +195,38 @@ class EnumerationDetector(DetectorBase):
                         {"run": run + 1, "status": ev.status},
                         event_ids=list(st.seq_ids) if st is not None else [],
                     )
-            elif rule.mode == "cross-practice" and f.unexplained_ids and self.env.index.knows_patients:
-                foreign = []
-                for pid in f.unexplained_ids:
-                    holders = self.env.index.patient_tenants(pid)
-                    if holders and acc.tenant not in holders:
-                        foreign.append(holders[0])
-                if foreign:
+            elif mode == "cross-practice":
+                if f.unexplained_ids and self.env.index.knows_patients and not self.muted(rule, f):
+                    foreign = []
+                    for pid in f.unexplained_ids:
+                        holders = self.env.index.patient_tenants(pid)
+                        if holders and acc.tenant not in holders:
+                            foreign.append(holders[0])
+                    if foreign:
+                        finding = Finding(
+                            rule,
+                            float(len(foreign)),
+                            [
+                                f"served {len(foreign)} file(s) of another practice "
+                                f"({ev.action} {ev.resource} via {ev.route or 'an unnamed route'}): "
+                                "object-level authorisation failed"
+                            ],
+                            {"foreign_files": len(foreign), "route": ev.route, "status": ev.status},
+                        )
+            elif mode == "ordered-walk" and f.new_ids:
+                if walk >= p.min_run and not self.muted(rule, f):
                     finding = Finding(
                         rule,
-                        float(len(foreign)),
+                        float(walk),
                         [
-                            f"served {len(foreign)} file(s) of another practice "
-                            f"({ev.action} {ev.resource} via {ev.route or 'an unnamed route'}): "
-                            "object-level authorisation failed"
-                        ],
-                        {"foreign_files": len(foreign), "route": ev.route, "status": ev.status},
-                    )
-            elif rule.mode == "ordered-walk" and f.new_ids:
-                run = self._ordered(st, f.new_ids)
-                if run >= p.min_run:
-                    finding = Finding(
-                        rule,
-                        float(run),
-                        [
-                            f"the last {run} patients new to this account were opened in strictly "
+                            f"the last {walk} patients new to this account were opened in strictly "
                             "increasing id order: a script walking a list, not care following the "
                             "schedule"
                         ],
-                        {"run": run},
+                        {"run": walk},
                         event_ids=list(st.ordered_ids) if st is not None else [],
                     )
-            if finding is not None and not self.muted(rule, f):
+            if finding is not None:
                 if out is None:
                     out = []
                 out.append(finding)
@@ -224,28 +248,36 @@ class EnumerationDetector(DetectorBase):
         ids = ev.patient_ids
         if not ids or len(ids) > 3 or f.schedule:
             return
-        st = self.walks.get(f.key)
+        if not f.new_ids and ev.status not in _REFUSED:
+            return
+        key = f.key
+        st = self.walks.data.get(key)
         if st is None:
-            st = self.walks.put(f.key, _Walk(f.t))
-        st.last = f.t
-        refused = ev.status in (401, 403, 404)
-        st.attempts.append((f.t, refused))
-        num = id_number(ids[0])
-        st.seq = self._step(st, num)
+            st = self.walks.put(key, _Walk(f.t))
+        t = f.t
+        st.last = t
+        refused = ev.status in _REFUSED
+        if refused:
+            st.refused_until = t + self.window
+        if refused or t <= st.refused_until:
+            # request outcomes are only kept while refusals are recent (the ratio's window)
+            st.attempts.append((t, refused))
+        num = self._num
+        seq = self._step(st, num)
+        st.seq = seq
         if num is not None:
             st.last_id = num
-        if st.seq:
+        if seq:
             if ev.event_id:
                 st.seq_ids.append(ev.event_id)
-        else:
+        elif st.seq_ids:
             st.seq_ids.clear()
         if f.new_ids:
-            run = self._ordered(st, f.new_ids)
+            run = self._walk
             if run <= 1:
                 st.ordered_ids.clear()
             st.ordered = run
-            last = id_number(f.new_ids[-1])
-            st.last_new = last
+            st.last_new = id_number(f.new_ids[-1])
             if ev.event_id:
                 st.ordered_ids.append(ev.event_id)
 

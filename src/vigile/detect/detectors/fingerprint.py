@@ -70,18 +70,22 @@ class FingerprintDetector(DetectorBase):
     }
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
-        if not (f.changed or f.concurrent):
+        data = f.single or f.bulk
+        if not f.changed:
+            if not (data and f.established and f.acc.other_until >= f.t):
+                return None
+        other = self.env.tracker.concurrent(f) if data and f.established else ""
+        if not (f.changed or other):
             return None
         acc = f.acc
         out: list[Finding] | None = None
-        data = f.single or f.bulk
         for rule in self.rules_for(acc.tenant, acc.role):
             p = rule.params
             if getattr(p, "data_only", False) and not data:
                 continue
             mode = rule.mode
             finding = None
-            if mode == "concurrent" and self.muted(rule, f, (f.net, f.other_net)):
+            if mode == "concurrent" and (not other or self.muted(rule, f, (f.net, other))):
                 continue
             if mode == "new-network":
                 if f.net_new_acc and (f.net_new_tenant or not p.new_to_practice):
@@ -146,23 +150,25 @@ class FingerprintDetector(DetectorBase):
                         key=ev.session,
                     )
             elif mode == "concurrent":
-                if f.concurrent and data and f.established:
+                if other:
                     finding = Finding(
                         rule,
                         1.0,
                         [
                             f"patient data requested from {f.net} while the account is active "
-                            f"from {f.other_net} within {durations(self.settings.concurrency_window)}: "
+                            f"from {other} within {durations(self.settings.concurrency_window)}: "
                             "two places at once"
                         ],
-                        {"network": f.net, "other_network": f.other_net},
-                        key=(f.net, f.other_net),
+                        {"network": f.net, "other_network": other},
+                        key=(f.net, other),
                     )
             elif mode == "shared-source" and f.changed and f.net:
                 src = self.env.tracker.sources.get(f.net)
                 if src is not None:
                     lo = f.t - p.lookback
-                    others = [t for t, last in src.tenants.items() if t != acc.tenant and last >= lo]
+                    others = [
+                        t for t, last in src.tenants.items() if t != acc.tenant and last >= lo
+                    ]
                     if len(others) >= p.min_other_tenants:
                         finding = Finding(
                             rule,

@@ -116,7 +116,14 @@ class StuffingDetector(DetectorBase):
                     for key in sorted(accounts, key=str):
                         tenant, actor = key  # type: ignore[misc]
                         out.append(
-                            Finding(rule, float(len(accounts)), [reason], ev_, tenant=tenant, actor=actor)
+                            Finding(
+                                rule,
+                                float(len(accounts)),
+                                [reason],
+                                ev_,
+                                tenant=tenant,
+                                actor=actor,
+                            )
                         )
             elif rule.mode == "success" and not failed and ev.status < 400 and unfamiliar:
                 accounts, _ = self._spray(lo, f, False)

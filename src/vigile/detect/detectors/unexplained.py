@@ -9,7 +9,15 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, fmt, median, register
+from vigile.detect.detectors.base import (
+    DetectorBase,
+    Env,
+    Finding,
+    durations,
+    fmt,
+    median,
+    register,
+)
 from vigile.detect.facts import Facts
 from vigile.detect.rules import Rule
 from vigile.detect.state import BoundedTable
@@ -58,7 +66,9 @@ class Threshold:
     def describe(self, p: BaselineParams, new_account: bool, unit: str) -> str:
         parts = []
         if self.prior_used:
-            parts.append(f"prior {fmt(p.prior)} {unit} (fewer than {p.min_peers} peer account-days yet)")
+            parts.append(
+                f"prior {fmt(p.prior)} {unit} (fewer than {p.min_peers} peer account-days yet)"
+            )
         else:
             parts.append(
                 f"{p.peer_quantile * 100:.0f}th percentile of {fmt(self.peer_n)} {self.group} "
@@ -241,11 +251,12 @@ class UnexplainedDetector(DetectorBase):
                 count = k
                 if st is not None:
                     times = st.times
-                    # times are in order: count from the right while inside the window
-                    i = len(times) - 1
-                    while i >= 0 and times[i] >= lo:
-                        i -= 1
-                    count += len(times) - 1 - i
+                    # times are in order and pruned to the window by learn(): skip the few
+                    # that fell out of it since
+                    i, n = 0, len(times)
+                    while i < n and times[i] < lo:
+                        i += 1
+                    count += n - i
                 if count < th.value:
                     continue
             else:
@@ -254,7 +265,11 @@ class UnexplainedDetector(DetectorBase):
                     continue
                 if mode == "persistent":
                     p = rule.params
-                    days = list(st.over)[-(p.of_days - 1) :] if st is not None and p.of_days > 1 else []
+                    days = (
+                        list(st.over)[-(p.of_days - 1) :]
+                        if st is not None and p.of_days > 1
+                        else []
+                    )
                     before, window_days = sum(days), len(days)
                     if before + 1 < p.days:
                         continue
@@ -324,7 +339,9 @@ class UnexplainedDetector(DetectorBase):
                 return
             st = self.accounts.put(
                 f.key,
-                _Account(f.t, self.history, self.persist_rule.params.of_days if self.persist_rule else 1),
+                _Account(
+                    f.t, self.history, self.persist_rule.params.of_days if self.persist_rule else 1
+                ),
             )
         st.last = f.t
         if st.day != f.day:

@@ -14,7 +14,17 @@ from vigile.events import READ_ACTIONS, AccessEvent
 
 
 class _Volume:
-    __slots__ = ("day", "day_peak", "day_records", "hist", "hist_peak", "hour", "hour_records", "last", "th")
+    __slots__ = (
+        "day",
+        "day_peak",
+        "day_records",
+        "hist",
+        "hist_peak",
+        "hour",
+        "hour_records",
+        "last",
+        "th",
+    )
 
     def __init__(self, t: float, history: int) -> None:
         self.last = t
@@ -52,15 +62,21 @@ class VolumeDetector(DetectorBase):
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
         s = env.settings
-        self.accounts: BoundedTable[_Volume] = BoundedTable("volume", s.account_idle, s.max_accounts)
+        self.accounts: BoundedTable[_Volume] = BoundedTable(
+            "volume", s.account_idle, s.max_accounts
+        )
+        #: no rule can fire below this many records in a day
+        self.floor = min((r.params.min_count for r in self.rules), default=0)
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         r = f.records
         if not r or ev.status >= 400 or f.schedule:
             return None
-        st = self.accounts.get(f.key)
+        st = self.accounts.data.get(f.key)
         same_day = st is not None and st.day == f.day
         day_records = (st.day_records if same_day else 0) + r
+        if day_records < self.floor:
+            return None
         hour_records = (st.hour_records if same_day and st.hour == f.hour else 0) + r
         acc = f.acc
         out: list[Finding] | None = None
@@ -83,8 +99,15 @@ class VolumeDetector(DetectorBase):
             finding = Finding(
                 rule,
                 value / max(th.value, 1e-9),
-                [f"{fmt(value)} patient records read {what}; {th.describe(p, f.new_account, 'records')}"],
-                {"records": value, "mode": rule.mode, "new_account": f.new_account, **th.evidence()},
+                [
+                    f"{fmt(value)} patient records read {what}; {th.describe(p, f.new_account, 'records')}"
+                ],
+                {
+                    "records": value,
+                    "mode": rule.mode,
+                    "new_account": f.new_account,
+                    **th.evidence(),
+                },
             )
             if out is None:
                 out = []
@@ -95,7 +118,7 @@ class VolumeDetector(DetectorBase):
         r = f.records
         if not r or ev.status >= 400 or f.schedule:
             return
-        st = self.accounts.get(f.key)
+        st = self.accounts.data.get(f.key)
         if st is None:
             st = self.accounts.put(f.key, _Volume(f.t, self.settings.history_days))
         st.last = f.t
