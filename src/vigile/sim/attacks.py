@@ -49,7 +49,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "accounts": 5,
         "start_day": 3,
         "spread_days": 5,
-        "rate_per_hour": 150.0,
+        "rate_per_hour": 60.0,
         "hours": [9.0, 18.0],
         "mode": "read",
         "page_size": 50,
