@@ -142,7 +142,9 @@ def volume(n: int, names: bool) -> None:
         if not names:
             cmd.append("--no-names")
         env = {"PYTHONPATH": str(ROOT / "src")}
-        seconds, peak_mb, stdout = run_measured(cmd, env=env)
+        measured = run_measured(cmd, env=env)
+        seconds, peak_mb, stdout = measured[0], measured[1], measured[2]
+        child_cpu = measured[3] if len(measured) > 3 else None
     import json
 
     summary: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
@@ -151,6 +153,7 @@ def volume(n: int, names: bool) -> None:
         notes=summary["notes"],
         sensitive=summary["sensitive"],
         wall_s=round(seconds, 1),
+        cpu_s=None if child_cpu is None else round(child_cpu, 1),
         under_15_min=seconds < 900,
         classify_s=summary["seconds"],
         classify_cpu_s=summary["cpu_seconds"],
@@ -169,6 +172,7 @@ def main() -> int:
     ap.add_argument("--sim-notes", type=int, default=2000)
     ap.add_argument("--no-names", action="store_true", help="skip spaCy's NER for names")
     ap.add_argument("--quality-only", action="store_true")
+    ap.add_argument("--volume-only", action="store_true", help="only the 169k end-to-end run")
     ap.add_argument("--src", type=Path, help="evaluate the vigile package found here instead")
     args = ap.parse_args()
     if args.src is not None:
@@ -177,6 +181,9 @@ def main() -> int:
             del sys.modules[mod]
     pin_one_core()
     names = not args.no_names
+    if args.volume_only:
+        volume(args.volume, names)
+        return 0
     from vigile.notes.pipeline import get_pipeline
 
     t0 = time.perf_counter()
