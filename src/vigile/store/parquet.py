@@ -42,7 +42,7 @@ from vigile.store.base import AppendResult, EventFilter, StoreInfo
 
 FORMAT: Final = "vigile-event-store"
 VERSION: Final = 1
-DEFAULT_BATCH: Final = 250_000
+DEFAULT_BATCH: Final = 131_072
 _CHUNK: Final = 16_384  # events turned into Arrow columns at a time
 _EXPOSURE_ROW_GROUP: Final = 32_768
 _EVENT_ROW_GROUP: Final = 131_072
@@ -137,7 +137,8 @@ class ParquetStore:
             marker.write_bytes(orjson.dumps({"format": FORMAT, "version": VERSION}))
         else:
             raise InputError(f"{self.root}: no event store here (create one with `vigile ingest`)")
-        self.con = duckdb.connect(config={"threads": threads})
+        # a modest cap: the store's queries stream, and DuckDB spills past it
+        self.con = duckdb.connect(config={"threads": threads, "memory_limit": "256MB"})
         self._recover()
 
     # ---- layout -----------------------------------------------------------------
