@@ -168,3 +168,53 @@ def test_when_a_stolen_account_reads_a_canary_then_its_next_request_is_refused(
     assert office.get("/api/v1/patients?size=1").status_code == 200
     thief.close()
     office.close()
+
+
+def test_when_the_application_runs_on_postgresql_then_it_serves_the_same(
+    setup: LiveSetup, tmp_path: Path
+) -> None:
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    base = "postgresql://postgres@localhost:5432/test"
+    try:
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"no PostgreSQL at {base}: the application's PostgreSQL mode is not tested")
+    schema = f"app_{uuid.uuid4().hex[:10]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    try:
+        from vigile.demo.app.db import Database
+        from vigile.demo.app.security import NoteCipher
+        from vigile.demo.app.seed import seed
+
+        db = Database(url)
+        counts = seed(db, setup.context, passwords_out=tmp_path / "pw.csv",
+                      cipher=NoteCipher(setup.note_key))  # fmt: skip
+        db.close()
+        assert counts["patients"] > 1000
+        passwords = load_passwords(tmp_path / "pw.csv")
+        actor, (tenant, _, password) = next(
+            (a, v) for a, v in sorted(passwords.items()) if v[1] == "doctor"
+        )
+        app = create_app(AppConfig(db=url, note_key=setup.note_key))
+        with ServerThread(app) as server, httpx.Client(base_url=server.url) as c:
+            token = c.post("/api/v1/auth/login", json={"login": actor, "password": password})
+            c.headers["authorization"] = f"Bearer {token.json()['token']}"
+            page = c.get("/api/v1/patients?size=5")
+            assert page.status_code == 200 and page.headers["x-vigile-tenant"] == tenant
+            pid = page.json()["patients"][0]["patient_id"]
+            assert (
+                c.post(f"/api/v1/patients/{pid}/annotations", json={"text": "vu"}).status_code
+                == 201
+            )
+            assert (
+                c.get(f"/api/v1/patients/{pid}/annotations").json()["annotations"][-1]["text"]
+                == "vu"
+            )
+            assert c.post("/api/v1/patients", json={"last_name": "Roux"}).status_code == 201
+        app.state.db.close()
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
