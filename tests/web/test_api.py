@@ -346,3 +346,17 @@ def test_when_an_event_makes_an_alert_then_vigile_logs_name_no_patient(
     assert not any("P666" in r.getMessage() for r in caplog.records)
     with s.client("decide") as d:
         assert d.get("/v1/decide", headers={"x-vigile-session": "s-c"}).status_code == 403
+
+
+def test_when_the_service_stops_then_detection_state_is_checkpointed_and_restored(
+    serve: Callable[..., Running], tmp_path: Path
+) -> None:
+    checkpoint = tmp_path / "detect.ckpt"
+    s = serve(detect=True, checkpoint=checkpoint)
+    with s.client("ingest") as c:
+        assert c.post("/v1/events", content=orjson.dumps(event())).json()["accepted"] == 1
+    s.service._save_checkpoint()
+    assert checkpoint.exists() and checkpoint.stat().st_size > 0
+    again = serve(detect=True, checkpoint=checkpoint)
+    watermark = getattr(again.service.detector, "watermark", None)
+    assert watermark is not None and watermark > 0  # it resumed where the first one stopped

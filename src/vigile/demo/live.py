@@ -426,11 +426,13 @@ def run_live(
     campaign_hour: float = 9.25,
     campaign_accounts: int = 5,
     overrides: dict[str, Any] | None = None,
+    vigile_args: list[str] | None = None,
 ) -> dict[str, Any]:
     """The live chapter (see the module docstring); returns its figures.
 
     ``world`` reuses a world made earlier (``out/world`` is tried by default);
     otherwise the ``small`` preset is generated with ``seed`` (and ``overrides``).
+    ``vigile_args`` are passed to ``vigile serve`` (``["--rules", DIR]``...).
     """
     root = out / "live"
     if root.exists():
@@ -450,7 +452,7 @@ def run_live(
     history = root / "history.jsonl"
     window = split_events(setup.world, start, end, history)
     clock = ScaledClock(origin=start, wall_origin=time.time() + 5.0, speed=speed)
-    stack = start_stack(setup, clock, history=history)
+    stack = start_stack(setup, clock, history=history, extra_vigile=vigile_args)
     base = datetime.fromtimestamp(start, PARIS)
     console.print(
         f"  vigile {stack.vigile_url} · application {stack.app_url} · "
