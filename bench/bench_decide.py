@@ -314,6 +314,7 @@ def main() -> None:
     if args.client:
         _client_main(args)
         return
+    load = os.getloadavg()
     local = in_process(args.decisions, args.calls)
     http = over_http(args.decisions, args.rate, args.seconds, args.connections)
     report(
@@ -324,6 +325,8 @@ def main() -> None:
         in_process_p99_ms=round(local["latency_us"]["p99"] / 1000, 4),
         http_p99_ms=http["latency_ms"].get("p99"),
         rate=args.rate,
+        load_average=[round(x, 2) for x in load],
+        cpus=os.cpu_count(),
     )
 
 
