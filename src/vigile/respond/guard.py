@@ -544,6 +544,19 @@ class Guard:
         self._allow = [a for a in self._allow if a.until > now] + [rec]
         return rec
 
+    def disallow(self, allow_id: str, *, by: str) -> bool:
+        """Withdraw a run-time allowlist entry; ``False`` if there is no such entry in force."""
+        now = self.clock()
+        if self.state is None:
+            before = len(self._allow)
+            self._allow = [a for a in self._allow if a.id != allow_id]
+            return len(self._allow) < before
+        if not self.state.revoke_allow(allow_id, now):
+            return False
+        self._allow = self.state.allowlist(now)
+        self.state.audit(by, "disallow", {"allow": allow_id}, now)
+        return True
+
     def allowlist(self) -> list[dict[str, Any]]:
         """The policy file's and the run-time allowlist entries in force."""
         now = self.clock()

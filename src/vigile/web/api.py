@@ -390,11 +390,8 @@ def create_app(service: Service) -> ASGIApp:
 
     @api.delete("/v1/allowlist/{allow_id}")
     async def disallow(allow_id: str, who: Admin) -> Response:
-        if not service.state.revoke_allow(allow_id, service.guard.clock()):
+        if not service.guard.disallow(allow_id, by=who.name):
             raise HTTPException(404, "no such allowlist entry")
-        service.guard.sync()
-        service.guard._allow = service.state.allowlist(service.guard.clock())
-        service.state.audit(who.name, "disallow", {"allow": allow_id}, service.guard.clock())
         return Response(status_code=204)
 
     @api.get("/v1/audit")

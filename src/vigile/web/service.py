@@ -496,7 +496,7 @@ class Service:
             },
             "detection": self.detector is not None,
             "redis": self.shared is not None,
-            "ingest": self.totals.as_dict() | {"errors": None},
+            "ingest": {k: v for k, v in self.totals.as_dict().items() if k != "errors"},
             "decisions_in_force": {
                 "block": sum(1 for d in active if d.decision == "block" and not d.simulated),
                 "throttle": sum(1 for d in active if d.decision == "throttle" and not d.simulated),
