@@ -109,6 +109,32 @@ NEGATION_PRECEDING: Final[tuple[str, ...]] = (
     "négatif",
     "négative",
 )
+#: Expressions that hold a negation word but negate nothing around them.
+NEGATION_PSEUDO: Final[tuple[str, ...]] = (
+    "non accompagné",
+    "non accompagnée",
+    "non binaire",
+    "non-binaire",
+    "non francophone",
+    "non pratiquant",
+    "non pratiquante",
+    "sans papiers",
+    "sans-papiers",
+    "sans domicile",
+    "sans abri",
+    "sans-abri",
+    "sans emploi",
+    "sans titre de séjour",
+    "sans ressources",
+    "sans couverture",
+    "sans mutuelle",
+    "ne pas appeler",
+    "ne pas laisser",
+    "ne pas facturer",
+    "pas de rdv",
+    "pas de créneau",
+    "pas de règlement",
+)
 NEGATION_FOLLOWING: Final[tuple[str, ...]] = (
     ": 0",
     ":0",
@@ -391,6 +417,7 @@ def _add_qualifiers(nlp: Any, eds: Any) -> None:
     nlp.add_pipe(
         eds.negation(
             span_getter=GROUP,
+            pseudo=sorted({*neg_patterns.pseudo, *NEGATION_PSEUDO}),
             preceding=sorted({*neg_patterns.preceding, *NEGATION_PRECEDING}),
             following=sorted({*neg_patterns.following, *NEGATION_FOLLOWING}),
             termination=ends,
