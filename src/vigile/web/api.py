@@ -22,7 +22,7 @@ address, method and URI from headers and answers from memory. The dashboard
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
@@ -141,8 +141,14 @@ Read = Annotated[TokenRecord, Depends(_need("read"))]
 Admin = Annotated[TokenRecord, Depends(_need("admin"))]
 
 
-def create_app(service: Service) -> ASGIApp:
-    """The ASGI application serving ``service``."""
+def create_app(
+    service: Service, *, extend: Sequence[Callable[[FastAPI, Service], None]] = ()
+) -> ASGIApp:
+    """The ASGI application serving ``service``.
+
+    ``extend`` hooks add routes to the same FastAPI app (the dashboard, issue 8,
+    mounts itself this way: ``vigile.web.dashboard.mount(api, service)``).
+    """
     auth = TokenAuth(service.state)
     metrics = Metrics(service)
 
@@ -398,6 +404,8 @@ def create_app(service: Service) -> ASGIApp:
     async def audit(_: Admin, limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> Response:
         return _Json({"audit": service.state.audit_log(limit)})
 
+    for hook in extend:
+        hook(api, service)
     return DecideFastPath(api, service, auth, metrics)
 
 

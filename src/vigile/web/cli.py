@@ -136,8 +136,16 @@ def serve(
         clock=clock,
     )
     service = Service(config)
+    extend = []
+    try:  # the dashboard (issue 8) mounts itself when it is installed
+        from vigile.web.dashboard import mount  # type: ignore[import-not-found, unused-ignore]
+
+        extend.append(mount)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("vigile.web.dashboard"):
+            raise
     uvicorn.run(
-        create_app(service),
+        create_app(service, extend=extend),
         host=host,
         port=port,
         log_level=log_level if log_level != "info" else "warning",
