@@ -104,9 +104,9 @@ class TenantState:
 
 
 class SessionState:
-    """A session id: where it started (network, user agent) and when it was last used."""
+    """A session id: where it started (network, user agent), where it is used now."""
 
-    __slots__ = ("first", "key", "last", "login", "moved", "net", "ua")
+    __slots__ = ("cur", "first", "key", "last", "login", "moved", "net", "prev", "switch_t", "ua")
 
     def __init__(self, key: Hashable, net: str, ua: str | None, t: float, login: bool) -> None:
         self.key = key
@@ -116,6 +116,10 @@ class SessionState:
         self.last = t
         self.login = login
         self.moved: dict[str, float] = {}
+        #: the network in use now, the one before it, and when the session switched
+        self.cur = net
+        self.prev = ""
+        self.switch_t = -1.0
 
 
 class SourceState:
@@ -152,6 +156,8 @@ class AccountState:
         "nets",
         "other_until",
         "other_net",
+        "prev_net",
+        "switch_t",
         "peer",
         "role",
         "seen",
@@ -182,6 +188,8 @@ class AccountState:
         self.uas: dict[str, float] = {}
         self.other_until = -1.0
         self.other_net = ""
+        self.prev_net = ""
+        self.switch_t = -1.0
         self.net_t = t
         self.is_new = False
         self.is_established = False
@@ -213,6 +221,7 @@ class Facts:
         "ses",
         "session_moved",
         "session_new",
+        "session_shared",
         "single",
         "t",
         "ten",
@@ -235,6 +244,7 @@ class Facts:
         self.ua_new = False
         self.session_new = False
         self.session_moved = False
+        self.session_shared = False
         self.changed = False
         self.dirty = False
         self.established = False
@@ -325,7 +335,7 @@ class Tracker:
         f.established = acc.is_established
         if f.dirty:
             f.net_new_acc = f.net_new_tenant = f.ua_new = False
-            f.session_new = f.session_moved = False
+            f.session_new = f.session_moved = f.session_shared = False
             f.dirty = False
         if ev.src_ip == acc.last_ip and ev.session == acc.last_sid and ev.user_agent == acc.last_ua:
             f.changed = False
@@ -372,20 +382,28 @@ class Tracker:
             if ses is None:
                 f.session_new = True
             elif ses.key != f.key:
-                f.session_moved = True  # one token, two accounts
-            elif net and ses.net and net != ses.net and net not in ses.moved:
-                f.session_moved = True
+                f.session_moved = f.session_shared = True  # one token, two accounts
+            elif net and ses.cur and net != ses.cur:
+                # the session changes network: a handover (home broadband, mobile) or a
+                # replayed token; back and forth between two networks is a shared token
+                if net == ses.prev and f.t - ses.switch_t <= s.concurrency_window:
+                    f.session_shared = True
+                elif net not in ses.moved and net != ses.net:
+                    f.session_moved = True
             elif ua is not None and ses.ua is not None and ua != ses.ua:
                 f.session_moved = True
         f.ses = ses
         f.dirty = True
 
     def concurrent(self, f: Facts) -> str:
-        """Another network of the account active within the concurrency window ("" if none)."""
+        """The other network of an alternation (A -> B -> A within the concurrency window)
+        the account is in, or "" - the account is in two places at once."""
         acc = f.acc
         if acc.other_until < f.t:
             return ""
-        return acc.other_net if acc.other_net != f.net else ""
+        if acc.other_net != f.net:
+            return acc.other_net
+        return acc.prev_net if acc.prev_net != f.net else ""
 
     def learn(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
         """Remember where the account was (no new place is trusted from a medium+ alert)."""
@@ -407,6 +425,7 @@ class Tracker:
         ip, sid, ua = ev.src_ip, ev.session, ev.user_agent
         net = f.net
         trusted = f.alerted < 1
+        acc_prev_net = acc.last_net
         # the network we leave: remember when it was last used
         if acc.last_net and acc.last_net in acc.nets:
             acc.nets[acc.last_net] = max(acc.nets[acc.last_net], acc.net_t)
@@ -414,8 +433,10 @@ class Tracker:
             ses = f.ses
             if ses is None:
                 ses = self.sessions.put(sid, SessionState(f.key, net, ua, t, ev.action == "login"))
-            elif net != ses.net and net:
-                ses.moved[net] = t
+            elif net and net != ses.cur:
+                if net != ses.net:
+                    ses.moved[net] = t
+                ses.prev, ses.cur, ses.switch_t = ses.cur, net, t
             ses.last = t
             acc.last_ses = ses
         else:
@@ -444,13 +465,14 @@ class Tracker:
             acc.uas[ua] = t
             if len(acc.uas) > 32:
                 prune_times(acc.uas, t - s.account_idle, 24)
-        # which other network is active, for the concurrency of the next events
-        other, other_t = "", -1.0
-        for n2, t2 in acc.nets.items():
-            if n2 != net and t2 > other_t:
-                other, other_t = n2, t2
-        acc.other_until = other_t + s.concurrency_window if other else -1.0
-        acc.other_net = other
+        # two places at once: the account goes back to the network it just left (an
+        # A -> B -> A alternation within the window); a single move is a handover
+        old = acc_prev_net
+        if net and old and net != old:
+            if net == acc.prev_net and t - acc.switch_t <= s.concurrency_window:
+                acc.other_until = t + s.concurrency_window
+                acc.other_net = old
+            acc.prev_net, acc.switch_t = old, t
 
 
 class Explainer:

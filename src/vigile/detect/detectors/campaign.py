@@ -14,7 +14,7 @@ from vigile.events import AccessEvent, Alert
 
 
 class _Member:
-    __slots__ = ("agents", "first", "foreign", "incident", "key", "last", "nets")
+    __slots__ = ("agents", "first", "foreign", "incident", "key", "last", "nets", "rules", "tod")
 
     def __init__(self, key: tuple[str, str], t: float) -> None:
         self.key = key
@@ -24,6 +24,10 @@ class _Member:
         self.agents: dict[str, float] = {}
         self.foreign = False
         self.incident: str | None = None
+        #: the rules that fired on the account (its modus operandi)
+        self.rules: set[str] = set()
+        #: local time of day (seconds) when it turned abnormal
+        self.tod = 0.0
 
 
 @register
@@ -32,18 +36,20 @@ class CampaignCorrelator(DetectorBase):
 
     An account *turns abnormal* when it gets an alert at ``min_severity`` or above
     (any rule but this one). Two abnormal accounts of different practices are
-    *linked* when they share a network within the window, or when both act from
-    networks foreign to their practices with the same client (user agent) and
-    turned abnormal within ``link_within`` of each other. A connected group of at
-    least ``min_accounts`` accounts across ``min_tenants`` practices is a campaign:
-    every member gets an alert carrying the incident id, and so does every alert of
-    a member from then on (and every account that links to it later).
+    *linked* when they share a network, or when both act from networks foreign to
+    their practices with the same client (user agent), turned abnormal within
+    ``link_within`` of each other and in the same hours of the day (``same_hours``),
+    and show the same modus operandi: the rules that fired on them (context rules
+    such as "new network" left aside) overlap by ``min_similarity`` (Jaccard) at least. A connected group
+    of at least ``min_accounts`` accounts across ``min_tenants`` practices is a
+    campaign: every member gets an alert carrying the incident id, and so does every
+    alert of a member from then on (and every account that links to it later).
     """
 
     name: ClassVar[str] = "campaign"
     actions: ClassVar[frozenset[str] | None] = frozenset()
     needs_window: ClassVar[bool] = True
-    state_attrs: ClassVar[tuple[str, ...]] = ("members", "incidents")
+    state_attrs: ClassVar[tuple[str, ...]] = ("members", "incidents", "signatures")
 
     class Params(msgspec.Struct, forbid_unknown_fields=True):
         min_severity: str
@@ -51,6 +57,12 @@ class CampaignCorrelator(DetectorBase):
         min_tenants: int
         link_within: Seconds
         link_on_agent: bool
+        min_similarity: float
+        #: turned abnormal at times of day at most this far apart ("the same hours")
+        same_hours: Seconds
+        #: rules that say where or how an account connects, not what it does: left out of
+        #: the modus operandi compared between accounts
+        context_rules: list[str]
 
         def check(self) -> list[str]:
             if self.min_severity not in SEVERITY_RANK:
@@ -63,6 +75,9 @@ class CampaignCorrelator(DetectorBase):
         self.window = float(self.rule.window or 86400.0) if self.rule else 86400.0
         self.members: dict[tuple[str, str], _Member] = {}
         self.incidents: dict[str, dict[str, Any]] = {}
+        #: every account with findings in the window: its signals, foreign networks, clients
+        self.signatures: dict[tuple[str, str], _Member] = {}
+        self.context = frozenset(self.rule.params.context_rules) if self.rule else frozenset()
 
     def observe(
         self, finding: Finding, alert: Alert | None, ev: AccessEvent, f: Facts
@@ -73,24 +88,29 @@ class CampaignCorrelator(DetectorBase):
         key = (finding.tenant or ev.tenant, finding.actor or ev.actor)
         m = self.members.get(key)
         same = key == f.key
-        if m is not None and same:
-            m.last = f.t
-            if f.net:
-                m.nets[f.net] = f.t
-            if ev.user_agent:
-                m.agents[ev.user_agent] = f.t
-            m.foreign = m.foreign or f.net_new_tenant or (bool(f.net) and f.net not in f.ten.nets)
         p = rule.params
+        sig = self.signatures.get(key)
+        if sig is None:
+            sig = self.signatures[key] = _Member(key, f.t)
+        sig.last = f.t
+        if finding.rule.id not in self.context:
+            sig.rules.add(finding.rule.id)
+        if same:
+            foreign = bool(f.net) and f.net not in f.ten.nets
+            if f.net and foreign:
+                sig.nets[f.net] = f.t
+            if ev.user_agent:
+                sig.agents[ev.user_agent] = f.t
+            sig.foreign = sig.foreign or foreign
+        if m is not None:
+            m.last = f.t
         if alert is None or SEVERITY_RANK[alert.severity] < SEVERITY_RANK[p.min_severity]:
             return None
         if m is None:
-            m = self.members[key] = _Member(key, f.t)
-            if same:
-                if f.net:
-                    m.nets[f.net] = f.t
-                if ev.user_agent:
-                    m.agents[ev.user_agent] = f.t
-                m.foreign = bool(f.net) and f.net not in f.ten.nets
+            m = self.members[key] = sig
+            m.first = f.t
+            ts = ev.ts
+            m.tod = ts.hour * 3600.0 + ts.minute * 60.0 + ts.second
             self._expire(f.t)
         if m.incident is not None:
             return None
@@ -102,10 +122,20 @@ class CampaignCorrelator(DetectorBase):
         shared = a.nets.keys() & b.nets.keys()
         if shared:
             return "network " + sorted(shared)[0]
-        if p.link_on_agent and a.foreign and b.foreign and abs(a.first - b.first) <= p.link_within:
+        gap = abs(a.tod - b.tod)
+        same_hours = min(gap, 86400.0 - gap) <= p.same_hours
+        if (
+            p.link_on_agent
+            and a.foreign
+            and b.foreign
+            and same_hours
+            and abs(a.first - b.first) <= p.link_within
+        ):
             agents = a.agents.keys() & b.agents.keys()
-            if agents:
-                return "client " + sorted(agents)[0] + " from foreign networks"
+            union = a.rules | b.rules
+            similar = len(a.rules & b.rules) / len(union) if union else 0.0
+            if agents and similar >= p.min_similarity:
+                return f"client {sorted(agents)[0]} from foreign networks, same signals"
         return None
 
     def _group(self, m: _Member, f: Facts, ev: AccessEvent) -> list[Finding] | None:
@@ -180,6 +210,8 @@ class CampaignCorrelator(DetectorBase):
         lo = now - self.window
         for k in [k for k, x in self.members.items() if x.last < lo and x.incident is None]:
             del self.members[k]
+        for k in [k for k, x in self.signatures.items() if x.last < lo and k not in self.members]:
+            del self.signatures[k]
         for x in self.members.values():
             for n in [n for n, t in x.nets.items() if t < lo]:
                 del x.nets[n]

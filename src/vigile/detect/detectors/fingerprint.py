@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from functools import partial
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -21,9 +22,11 @@ class FingerprintDetector(DetectorBase):
     * ``new-network`` – an account with history acts from a network (IPv4 /24,
       IPv6 /48) it never used, optionally one its practice never used either;
     * ``new-agent`` – ... with a user agent it never used;
-    * ``session-moved`` – one session id used from a second network or client, or
-      by a second account: a replayed or stolen token (genuine desktop sessions do
-      not change address mid-session);
+    * ``session-moved`` – one session id used from a second network or client: an
+      address change (home broadband, mobile) or a replayed token - a weak sign alone;
+    * ``session-shared`` – the session goes back and forth between two networks
+      within the concurrency window, or is used by a second account: one token in two
+      places at once, a replayed or stolen token;
     * ``concurrent`` – patient data read from one network while the same account
       is active from another one: two places at once;
     * ``shared-source`` – the network was used by accounts of other practices within
@@ -39,6 +42,7 @@ class FingerprintDetector(DetectorBase):
         "new-network",
         "new-agent",
         "session-moved",
+        "session-shared",
         "concurrent",
         "shared-source",
     )
@@ -65,9 +69,31 @@ class FingerprintDetector(DetectorBase):
         "new-network": NewNetwork,
         "new-agent": DataOnly,
         "session-moved": SessionMoved,
+        "session-shared": SessionMoved,
         "concurrent": DataOnly,
         "shared-source": SharedSource,
     }
+
+    @staticmethod
+    def _session_reasons(mode: str, ses: Any, f: Facts, ua: str | None) -> list[str]:
+        if ses.key != f.key:
+            return [
+                f"session used by a second account (it belongs to {ses.key[1]}): a replayed or "
+                "stolen session token"
+            ]
+        agent = " with another user agent" if ses.ua is not None and ua != ses.ua else ""
+        if mode == "session-shared":
+            return [
+                f"session used from {f.net} again after {ses.cur}{agent}, back and forth within "
+                f"{durations(f.t - ses.switch_t)}: one token in two places at once (replayed or "
+                "stolen)"
+            ]
+        return [
+            f"session started from {ses.net or 'an unknown address'} {durations(f.t - ses.first)} "
+            f"ago is now used from {f.net or 'another client'}{agent} (last request from "
+            f"{ses.cur or 'there'} {durations(max(0.0, f.t - ses.last))} ago): an address "
+            "change, or a replayed token"
+        ]
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         data = f.single or f.bulk
@@ -117,34 +143,20 @@ class FingerprintDetector(DetectorBase):
                         {"user_agent": ev.user_agent, "known_agents": len(acc.uas)},
                         key=ev.user_agent,
                     )
-            elif mode == "session-moved":
+            elif mode == "session-moved" or mode == "session-shared":
                 ses = f.ses
-                if f.session_moved and ses is not None:
-                    other_account = ses.key != f.key
-                    since = f.t - ses.first
+                hit = f.session_shared if mode == "session-shared" else f.session_moved
+                if hit and ses is not None:
                     finding = Finding(
                         rule,
                         1.0,
-                        [
-                            (
-                                f"session used by a second account (it belongs to {ses.key[1]})"
-                                if other_account
-                                else f"session started from {ses.net or 'an unknown address'} "
-                                f"{durations(since)} ago is now used from {f.net or 'another client'}"
-                                + (
-                                    " with another user agent"
-                                    if ses.ua is not None and ev.user_agent != ses.ua
-                                    else ""
-                                )
-                            )
-                            + ": a replayed or stolen session token",
-                            f"the session's own network was last active {durations(max(0.0, f.t - ses.last))} ago",
-                        ],
+                        partial(self._session_reasons, mode, ses, f, ev.user_agent),
                         {
                             "session_network": ses.net,
+                            "previous_network": ses.cur,
                             "network": f.net,
-                            "session_age_s": round(since, 1),
-                            "other_account": other_account,
+                            "session_age_s": round(f.t - ses.first, 1),
+                            "other_account": ses.key != f.key,
                             "user_agent_changed": ses.ua is not None and ev.user_agent != ses.ua,
                         },
                         key=ev.session,
