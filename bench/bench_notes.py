@@ -4,9 +4,11 @@ Quality — precision, recall, F1 of the sensitive/not decision and of the
 categories (micro and per category) on:
 
 * ``dev``: the project's notes the terminology was developed on;
-* ``heldout``: notes written after the terminology was frozen, in another style
-  (the figure measured at the freeze is in docs/notes.md; re-running it here
-  measures today's code, which has since seen those notes);
+* ``heldout`` and ``heldout2``: notes written after the terminology was frozen
+  (commits a73d69a and 4ef1616), each in another style; the figures measured at
+  each freeze are in docs/notes.md (``--src`` on an archive of that commit
+  reproduces them); re-running here measures today's code, which has since seen
+  those notes;
 * ``sim``: notes composed by the simulator's grammar (``vigile.sim.notes``),
   labelled by its own rules, written by another engineer.
 
@@ -189,7 +191,7 @@ def main() -> int:
     t0 = time.perf_counter()
     get_pipeline("fr", names)
     build = time.perf_counter() - t0
-    for split in ("dev", "heldout", None):
+    for split in ("dev", "heldout", "heldout2", None):
         _, texts, gold = load_eval(split)
         quality(split or "all", texts, gold, names)
     s_texts, s_gold = sim_notes(args.sim_notes, seed=7, share=0.5)
