@@ -27,6 +27,21 @@ from vigile.notes.classify import Verdict
 
 BATCH: Final[int] = 512
 
+#: Categories whose exposure detection should treat as at least ``high`` when read
+#: without a care relationship (docs/notes.md, "Integration").
+HIGH_RISK_CATEGORIES: Final[frozenset[str]] = frozenset(
+    {
+        "mental_health",
+        "sexual_health",
+        "reproductive",
+        "sex_life",
+        "gender_identity",
+        "genetic",
+        "judicial",
+        "violence",
+    }
+)
+
 OUTPUT_SCHEMA: Final[dict[str, pl.DataType]] = {
     "annotation_id": pl.String(),
     "sensitive": pl.Boolean(),

@@ -10,11 +10,12 @@ The rules (reasoning in docs/notes.md, "How qualifiers change the verdict"):
   "pas d'idées suicidaires") does not give its category — the condition is
   absent — but it records the result of an examination or an interview, which
   is health data: it gives ``health`` *as context*;
-- a negated mention of a non-medical category ("pas de dettes") gives nothing;
-- *context* (negated medical mentions, and generic clinical terms: an exam, a
-  vaccination, a measure, a specialist) gives ``health`` only when nothing more
-  specific about the body or mind (``health``, ``mental_health``, ``addiction``,
-  ``sexual_health``, ``reproductive``, ``genetic``) is asserted in the note:
+- a negated mention of a non-clinical category ("pas de dettes") gives nothing;
+- *context* (negated clinical mentions, and generic clinical terms: an exam, a
+  vaccination, a measure, a treatment, a care event) gives ``health`` only when no
+  clinical category (``health``, ``mental_health``, ``addiction``,
+  ``sexual_health``, ``reproductive``, ``genetic``, ``sex_life``,
+  ``gender_identity``) is asserted in the note:
   "Grossesse 12 SA, pas de fièvre" is ``reproductive``, "Vaccin grippe fait" is
   ``health``.
 

@@ -6,16 +6,19 @@ Stages, in order (all rule-based, all offline):
 2. ``eds.sentences`` — sentence boundaries (qualifiers never cross them), and
    ``vigile.separators`` — new lines and spaced " - ", " / ", " | " end a sentence too;
 3. ``eds.matcher`` with vigile's terminologies (``terms/fr_*.yaml``), phrases on
-   NORM and regexes, into the span group ``vigile_terms``;
+   NORM, into the span group ``vigile_terms``; their regexes (on NORM or on the raw
+   text) by ``vigile.regex``, which builds each view of the note once;
 4. ``eds.drugs`` — drug names and ATC codes (Romedi), into ``vigile_drugs``;
 5. ``eds.matcher`` with disease names from EDS-NLP's CIM-10 (see cim10.py), into
    ``vigile_cim10``;
-6. ``vigile.fuzzy`` — one typo in a long single-word term ("hypertention",
+6. fallbacks: medical word endings tried word by word (``vigile_fallback``), and
+   ``vigile.fuzzy`` — one typo in a long single-word term ("hypertention",
    "grosesse"), into ``vigile_fuzzy``;
 7. ``vigile.merge`` — one sorted group ``vigile``: a longer match hides the
-   shorter ones inside it, vigile's terms win over drugs and CIM-10 on the same
-   words, administrative overrides hide what they contain;
-8. ``eds.negation``, ``eds.hypothesis``, ``eds.family``, ``eds.history``,
+   shorter ones inside it, vigile's terms win over drugs, CIM-10 and fallbacks on
+   the same words, administrative overrides hide what they contain;
+8. ``eds.negation`` (then ``vigile.enumeration``: a plural negative after a list
+   negates the list), ``eds.hypothesis``, ``eds.family``, ``eds.history``,
    ``eds.reported_speech`` on ``vigile``, with GP abbreviations added to their
    cue lists.
 
