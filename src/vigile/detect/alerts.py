@@ -6,9 +6,11 @@
   session, a source), a repeat inside the rule's ``cooldown`` is counted, not
   written, unless its severity is higher than the last one written (the detector's
   evidence got worse: it goes out at once);
-* **escalation** – when the rule keeps firing after its cool-down, each repeat
-  alert is written again, and after ``escalate_after`` repeats one level higher
-  (capped by ``max_severity``): a condition that continues gets louder;
+* **escalation** – when the rule keeps firing after its cool-down (within two
+  cool-downs of the last alert), the repeat alert is written again at no less than
+  the last level, and after ``escalate_after`` repeats one level higher (capped by
+  ``max_severity``): a condition that continues gets louder; after two quiet
+  cool-downs the next alert starts a new episode;
 * **ids** – ``al-`` + a 64-bit hash of (rule, account, event time, sequence):
   deterministic, so a replay gives byte-identical alerts;
 * **incident** – the campaign correlator's incident of the account, if any.
@@ -60,13 +62,14 @@ class AlertSink:
             return None
         level = SEVERITY_RANK[sev]
         cap = SEVERITY_RANK[rule.max_severity]
-        if level > cap:
-            level = cap
+        level = min(level, cap)
         tenant = finding.tenant or ev.tenant
         actor = finding.actor or ev.actor
         skey = (rule.id, tenant, actor, finding.key)
         st = self.keys.get(skey)
         escalated = False
+        if st is not None and t - st.last >= 2 * rule.cooldown:
+            st = None  # quiet for two cool-downs: a new episode, judged afresh
         if st is not None:
             if t - st.last < rule.cooldown:
                 if level <= st.level:

@@ -110,8 +110,7 @@ def detect_command(
         if store is not None:
             from vigile.store import open_store
 
-            st = open_store(store)
-            stream = st.scan()
+            stream = open_store(store).scan()
             for alert in engine.run(stream):
                 sink.write(encode(alert) + b"\n")
             n = engine.n_events + engine.stats.skipped_before_watermark
@@ -156,14 +155,14 @@ def detect_command(
     if checkpoint is not None:
         engine.save(str(checkpoint))
     elapsed = time.perf_counter() - started
-    st = engine.report()
+    report = engine.report()
     summary: dict[str, Any] = {
         **counts,
-        "events": st["events"],
-        "alerts": st["alerts"],
-        "by_severity": st["by_severity"],
-        "by_detector": st["by_detector"],
-        "by_rule": st["by_rule"],
+        "events": report["events"],
+        "alerts": report["alerts"],
+        "by_severity": report["by_severity"],
+        "by_detector": report["by_detector"],
+        "by_rule": report["by_rule"],
         "incidents": len(engine.incidents()),
         "suppressed": engine.sink.suppressed,
         "context_rejected": len(index.rejected),
@@ -176,7 +175,7 @@ def detect_command(
         summary.update(
             checkpoint=str(checkpoint),
             resumed=resumed,
-            skipped_before_checkpoint=st["skipped_before_watermark"],
+            skipped_before_checkpoint=report["skipped_before_watermark"],
         )
         if not same_rules:
             summary["checkpoint_note"] = "the checkpoint was made with other rules or settings"
@@ -226,7 +225,7 @@ def rules_list(
     from vigile.detect.rules import load_rules
 
     ruleset = load_rules(rules or None, include_disabled=True)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": r.id,
             "detector": r.detector + (f"/{r.mode}" if r.mode else ""),
@@ -300,7 +299,8 @@ def rules_check(
     if not json_out:
         assert ruleset is not None
         main.out.print(
-            f"{len(ruleset)} rules OK ({ruleset.directory or 'files'}; settings {ruleset.settings_path})"
+            f"{len(ruleset)} rules OK ({ruleset.directory or 'files'}; "
+            f"settings {ruleset.settings_path})"
         )
 
 

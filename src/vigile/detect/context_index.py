@@ -96,13 +96,13 @@ class ContextIndex:
                 .group_by("tenant")
                 .len()
             )
-            idx.doctors = dict(counts.iter_rows())  # type: ignore[arg-type]
+            idx.doctors = {str(k): int(v) for k, v in counts.iter_rows()}
         patients = ctx.patients
         if patients.height:
             idx.vip = frozenset(
                 patients.filter(pl.col("vip").fill_null(False)).get_column("patient_id").to_list()
             )
-            idx.files = dict(patients.group_by("tenant").len().iter_rows())  # type: ignore[arg-type]
+            idx.files = {str(k): int(v) for k, v in patients.group_by("tenant").len().iter_rows()}
             idx._index_patients(patients.select("patient_id", "tenant"))
         if ctx.canaries.height:
             idx.canaries = frozenset(ctx.canaries.get_column("patient_id").to_list())

@@ -44,6 +44,7 @@ def _overrides(det: Any, method: str) -> bool:
     impl = getattr(type(det), method, None)
     return impl is not None and impl is not getattr(DetectorBase, method, None)
 
+
 _MEDIUM: Final = SEVERITY_RANK["medium"]
 _DAY: Final = 86400.0
 
@@ -145,10 +146,9 @@ class Engine:
         ):
             clock.seconds(ts)
         t = clock.base + ts.minute * 60 + ts.second + ts.microsecond * 1e-6
-        if t <= self.watermark:
-            if t < self.watermark or event_key(ev) in self.watermark_keys:
-                self.stats.skipped_before_watermark += 1
-                return None
+        if t <= self.watermark and (t < self.watermark or event_key(ev) in self.watermark_keys):
+            self.stats.skipped_before_watermark += 1
+            return None
         if t != self._last_t:
             self._last_t = t
             self._last_events.clear()
@@ -176,7 +176,8 @@ class Engine:
             # detector looks at it, only the entities' clocks move
             acc.last = t
             acc.net_t = t
-            acc.ten.last = t
+            if acc.ten is not None:
+                acc.ten.last = t
             ses = acc.last_ses
             if ses is not None:
                 ses.last = t
@@ -258,8 +259,7 @@ class Engine:
             per = st.by_rule.setdefault(alert.detector, {})
             per[alert.severity] = per.get(alert.severity, 0) + 1
             if alert.tenant == ev.tenant and alert.actor == ev.actor:
-                if level > f.alerted:
-                    f.alerted = level
+                f.alerted = max(f.alerted, level)
                 if level >= _MEDIUM:
                     f.acc.flag_day = f.day
             else:

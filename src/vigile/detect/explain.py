@@ -107,8 +107,8 @@ def print_explanation(result: dict[str, Any], console: Any, limit: int = 40) -> 
         console.print(f"  • {r}", highlight=False)
     events = result["events"]
     table = Table(
-        title=f"{len(events)} events from {result['window']['since']} to {result['window']['until']}"
-        + (f" (first {limit})" if len(events) > limit else ""),
+        title=f"{len(events)} events from {result['window']['since']} to "
+        f"{result['window']['until']}" + (f" (first {limit})" if len(events) > limit else ""),
         title_justify="left",
     )
     for col in ("", "ts", "action", "resource", "status", "records", "src_ip", "session"):

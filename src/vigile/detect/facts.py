@@ -138,6 +138,7 @@ class AccountState:
 
     __slots__ = (
         "actor",
+        "alt_net",
         "created",
         "days",
         "first",
@@ -154,13 +155,13 @@ class AccountState:
         "last_ua",
         "net_t",
         "nets",
-        "other_until",
         "other_net",
-        "prev_net",
-        "switch_t",
+        "other_until",
         "peer",
+        "prev_net",
         "role",
         "seen",
+        "switch_t",
         "ten",
         "tenant",
         "uas",
@@ -190,6 +191,7 @@ class AccountState:
         self.other_net = ""
         self.prev_net = ""
         self.switch_t = -1.0
+        self.alt_net = ""
         self.net_t = t
         self.is_new = False
         self.is_established = False
@@ -307,7 +309,7 @@ class Tracker:
     def account(self, key: tuple[str, str], t: float) -> AccountState:
         acc = self.accounts.data.get(key)
         if acc is None:
-            tenant, actor = key
+            tenant = key[0]
             role = self.index.roles.get(key, "") or "unknown"
             peer = f"{role}/{size_bucket(self.index.doctors.get(tenant, 1))}"
             acc = self.accounts.put(
@@ -403,7 +405,7 @@ class Tracker:
             return ""
         if acc.other_net != f.net:
             return acc.other_net
-        return acc.prev_net if acc.prev_net != f.net else ""
+        return acc.alt_net if acc.alt_net != f.net else ""
 
     def learn(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
         """Remember where the account was (no new place is trusted from a medium+ alert)."""
@@ -424,7 +426,8 @@ class Tracker:
         ten = f.ten
         ip, sid, ua = ev.src_ip, ev.session, ev.user_agent
         net = f.net
-        trusted = f.alerted < 1
+        # a place is learnt from requests that were served and raised nothing above low
+        trusted = f.alerted < 1 and ev.status < 400
         acc_prev_net = acc.last_net
         # the network we leave: remember when it was last used
         if acc.last_net and acc.last_net in acc.nets:
@@ -470,8 +473,10 @@ class Tracker:
         old = acc_prev_net
         if net and old and net != old:
             if net == acc.prev_net and t - acc.switch_t <= s.concurrency_window:
+                # the pair of places the account alternates between
                 acc.other_until = t + s.concurrency_window
                 acc.other_net = old
+                acc.alt_net = net
             acc.prev_net, acc.switch_t = old, t
 
 
@@ -492,7 +497,8 @@ class Explainer:
 
     # ---- appointments window -----------------------------------------------------------
     def advance(self, t: float) -> None:
-        """Load appointments starting before ``t + after + 1 day``; drop those before ``t - before``."""
+        """Load appointments starting before ``t + after + 1 day``; drop those before
+        ``t - before``."""
         if not self.has_appointments:
             return
         if t + self.after > self.loaded_until:
@@ -511,7 +517,7 @@ class Explainer:
         cutoff = t - self.before
         queue = self._appt_queue
         while queue and queue[0][0] < cutoff:
-            start, pid = queue.popleft()
+            _, pid = queue.popleft()
             lst = self.appts.get(pid)
             if lst is not None:
                 lst2 = [e for e in lst if e[0] >= cutoff]
@@ -565,7 +571,7 @@ class Explainer:
             return
         if n == 0:
             return
-        if action == "read" or action == "print":
+        if action in ("read", "print"):
             if n <= _SINGLE_MAX:
                 f.single = True
                 seen = acc.seen

@@ -28,8 +28,9 @@ error, not a silent fallback to a number buried in Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 
@@ -170,7 +171,7 @@ class RuleSet:
     def for_detector(self, name: str) -> list[Rule]:
         return [r for r in self.rules.values() if r.detector == name]
 
-    def __iter__(self) -> Iterable[Rule]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules.values())
 
     def __len__(self) -> int:
@@ -206,8 +207,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
     out.line = node.start_mark.line + 1
     out.lines = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-        value = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
+        value = loader.construct_object(value_node, deep=True)
         skey = str(key)
         if skey in out:
             out.lines.setdefault("__dup__", key_node.start_mark.line + 1)
@@ -219,7 +220,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
 
 _LineLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 
@@ -349,7 +350,7 @@ def _load_settings(path: Path, problems: list[str]) -> Any:
 
     where = str(path)
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.append(f"{where}:{mark.line + 1 if mark else 1}: cannot read settings ({exc})")
@@ -370,7 +371,7 @@ def _load_file(
         problems.append(f"{where}:1: cannot read ({exc})")
         return None
     try:
-        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -422,7 +423,8 @@ def _load_file(
         bad(None, f"detector {detector!r} needs a mode (one of: {', '.join(det_cls.modes)})")
 
     # severity: fixed or bands
-    severity, bands = "low", ()
+    severity = "low"
+    bands: tuple[tuple[float, str], ...] = ()
     raw_sev = doc.get("severity")
     if raw_sev is None:
         bad(None, "missing required key 'severity'")
@@ -443,7 +445,7 @@ def _load_file(
             else:
                 pairs.append((float(threshold), sev))
         pairs.sort(key=lambda p: SEVERITY_RANK[p[1]], reverse=True)
-        for (t_hi, s_hi), (t_lo, s_lo) in zip(pairs, pairs[1:], strict=False):
+        for (t_hi, s_hi), (t_lo, s_lo) in pairwise(pairs):
             if t_hi < t_lo:
                 bad(s_hi, f"band {s_hi} ({t_hi:g}) is below band {s_lo} ({t_lo:g})", raw_sev)
         if not pairs:

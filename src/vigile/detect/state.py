@@ -24,8 +24,8 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 import msgspec
 
-from vigile.errors import InputError
 from vigile.detect.rules import Seconds
+from vigile.errors import InputError
 
 __all__ = [
     "CHECKPOINT_VERSION",
@@ -224,7 +224,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     """
     try:
         with open(path, "rb") as f:
-            cp = pickle.load(f)  # noqa: S301 - our own state file
+            cp = pickle.load(f)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
         raise InputError(f"{path}: not a readable vigile checkpoint ({exc})") from None
     if not isinstance(cp, Checkpoint) or cp.version != CHECKPOINT_VERSION:

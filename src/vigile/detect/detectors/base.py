@@ -21,7 +21,6 @@ A detector never blocks anything and never reads the wall clock. Register it wit
 from __future__ import annotations
 
 import importlib
-from bisect import bisect_left
 import pkgutil
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -119,7 +118,7 @@ class Detector(Protocol):
 
 
 _REGISTRY: dict[str, type[Any]] = {}
-_LOADED = False
+_LOADED: list[bool] = []
 
 T = TypeVar("T")
 
@@ -137,14 +136,13 @@ def register(cls: type[T]) -> type[T]:
 
 def registry() -> dict[str, type[Any]]:
     """Every registered detector, by name (modules of this package are imported once)."""
-    global _LOADED
     if not _LOADED:
         import vigile.detect.detectors as pkg
 
         for info in pkgutil.iter_modules(pkg.__path__):
             if info.name != "base" and not info.name.startswith("_"):
                 importlib.import_module(f"{pkg.__name__}.{info.name}")
-        _LOADED = True
+        _LOADED.append(True)
     return dict(sorted(_REGISTRY.items()))
 
 

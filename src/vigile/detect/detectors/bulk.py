@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import ClassVar, Final
+from itertools import pairwise
+from typing import Any, ClassVar, Final
 
 import msgspec
 
@@ -51,6 +52,16 @@ def parse_query(query: str | None) -> dict[str, str]:
         if key:
             out[key.lower()] = value
     return out
+
+
+def _paging_reason(
+    records: int, pages: int, filtered: bool, window: float, share: str, p: Any
+) -> str:
+    kind = "filtered" if filtered else "unfiltered"
+    return (
+        f"{fmt(records)} records in {pages} {kind} list/export pages within {durations(window)} "
+        f"in one session{share}; threshold {fmt(p.min_records)} records and {p.min_pages} pages"
+    )
 
 
 class _Pages:
@@ -174,10 +185,9 @@ class BulkDetector(DetectorBase):
                         rule,
                         records / max(p.min_records, 1),
                         [
-                            f"{fmt(records)} records in {pages} {'filtered' if filtered else 'unfiltered'} "
-                            f"list/export pages within {durations(float(rule.window or 0))} in one "
-                            f"session{share}; threshold {fmt(p.min_records)} records and "
-                            f"{p.min_pages} pages"
+                            _paging_reason(
+                                records, pages, filtered, float(rule.window or 0), share, p
+                            )
                         ],
                         {
                             "records": records,
@@ -207,7 +217,7 @@ class BulkDetector(DetectorBase):
                 if short / n < p.min_short_share:
                     continue
                 ordered = prefixes[::-1]
-                rising = sum(1 for a, b in zip(ordered, ordered[1:], strict=False) if b > a)
+                rising = sum(1 for a, b in pairwise(ordered) if b > a)
                 finding = Finding(
                     rule,
                     n / max(p.min_searches, 1),

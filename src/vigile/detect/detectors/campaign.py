@@ -40,8 +40,9 @@ class CampaignCorrelator(DetectorBase):
     their practices with the same client (user agent), turned abnormal within
     ``link_within`` of each other and in the same hours of the day (``same_hours``),
     and show the same modus operandi: the rules that fired on them (context rules
-    such as "new network" left aside) overlap by ``min_similarity`` (Jaccard) at least. A connected group
-    of at least ``min_accounts`` accounts across ``min_tenants`` practices is a
+    such as "new network" left aside) overlap by ``min_similarity`` (Jaccard) at
+    least. A connected group of at least ``min_accounts`` accounts across
+    ``min_tenants`` practices is a
     campaign: every member gets an alert carrying the incident id, and so does every
     alert of a member from then on (and every account that links to it later).
     """
@@ -178,8 +179,8 @@ class CampaignCorrelator(DetectorBase):
         all_tenants = {x.key[0] for x in self.members.values() if x.incident == joined} | tenants
         reason = (
             f"one of {size} accounts in {len(all_tenants)} practices that turned abnormal within "
-            f"{durations(self.window)} and are linked by {', '.join(sorted(set(links))[:3]) or 'shared traits'}: "
-            "a coordinated campaign"
+            f"{durations(self.window)} and are linked by "
+            f"{', '.join(sorted(set(links))[:3]) or 'shared traits'}: a coordinated campaign"
         )
         for x in new:
             x.incident = joined

@@ -208,24 +208,29 @@ class EnumerationDetector(DetectorBase):
                             float(len(foreign)),
                             [
                                 f"served {len(foreign)} file(s) of another practice "
-                                f"({ev.action} {ev.resource} via {ev.route or 'an unnamed route'}): "
-                                "object-level authorisation failed"
+                                f"({ev.action} {ev.resource} via "
+                                f"{ev.route or 'an unnamed route'}): object-level authorisation "
+                                "failed"
                             ],
                             {"foreign_files": len(foreign), "route": ev.route, "status": ev.status},
                         )
-            elif mode == "ordered-walk" and f.new_ids:
-                if walk >= p.min_run and not self.muted(rule, f):
-                    finding = Finding(
-                        rule,
-                        float(walk),
-                        [
-                            f"the last {walk} patients new to this account were opened in strictly "
-                            "increasing id order: a script walking a list, not care following the "
-                            "schedule"
-                        ],
-                        {"run": walk},
-                        event_ids=list(st.ordered_ids) if st is not None else [],
-                    )
+            elif (
+                mode == "ordered-walk"
+                and f.new_ids
+                and walk >= p.min_run
+                and not self.muted(rule, f)
+            ):
+                finding = Finding(
+                    rule,
+                    float(walk),
+                    [
+                        f"the last {walk} patients new to this account were opened in strictly "
+                        "increasing id order: a script walking a list, not care following the "
+                        "schedule"
+                    ],
+                    {"run": walk},
+                    event_ids=list(st.ordered_ids) if st is not None else [],
+                )
             if finding is not None:
                 if out is None:
                     out = []

@@ -97,9 +97,8 @@ class FingerprintDetector(DetectorBase):
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         data = f.single or f.bulk
-        if not f.changed:
-            if not (data and f.established and f.acc.other_until >= f.t):
-                return None
+        if not f.changed and not (data and f.established and f.acc.other_until >= f.t):
+            return None
         other = self.env.tracker.concurrent(f) if data and f.established else ""
         if not (f.changed or other):
             return None
@@ -114,14 +113,19 @@ class FingerprintDetector(DetectorBase):
             if mode == "concurrent" and (not other or self.muted(rule, f, (f.net, other))):
                 continue
             if mode == "new-network":
-                if f.net_new_acc and (f.net_new_tenant or not p.new_to_practice):
+                if (
+                    f.net_new_acc
+                    and ev.status < 400
+                    and (f.net_new_tenant or not p.new_to_practice)
+                ):
                     finding = Finding(
                         rule,
                         1.0,
                         [
                             f"first request from network {f.net} for this account"
                             + (" and for its practice" if f.net_new_tenant else "")
-                            + f" after {acc.days} active days using {len(acc.nets)} other network(s)"
+                            + f" after {acc.days} active days using {len(acc.nets)} other "
+                            "network(s)"
                         ],
                         {
                             "network": f.net,
@@ -132,7 +136,7 @@ class FingerprintDetector(DetectorBase):
                         key=f.net,
                     )
             elif mode == "new-agent":
-                if f.ua_new:
+                if f.ua_new and ev.status < 400:
                     finding = Finding(
                         rule,
                         1.0,
@@ -143,7 +147,7 @@ class FingerprintDetector(DetectorBase):
                         {"user_agent": ev.user_agent, "known_agents": len(acc.uas)},
                         key=ev.user_agent,
                     )
-            elif mode == "session-moved" or mode == "session-shared":
+            elif mode in ("session-moved", "session-shared"):
                 ses = f.ses
                 hit = f.session_shared if mode == "session-shared" else f.session_moved
                 if hit and ses is not None:

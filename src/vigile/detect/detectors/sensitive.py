@@ -6,11 +6,10 @@ from typing import ClassVar
 
 import msgspec
 
-from vigile.detect.detectors.base import DetectorBase, Finding, register
+from vigile.detect.detectors.base import DetectorBase, Env, Finding, register
 from vigile.detect.facts import Facts
-from vigile.detect.rules import Seconds
+from vigile.detect.rules import SEVERITY_RANK, Rule, Seconds
 from vigile.detect.state import BoundedTable
-from vigile.detect.rules import SEVERITY_RANK
 from vigile.events import SEVERITIES, AccessEvent
 
 
@@ -57,7 +56,7 @@ class SensitiveDetector(DetectorBase):
                 return [f"new_account_max must be one of {', '.join(SEVERITY_RANK)}"]
             return []
 
-    def __init__(self, rules: list, env) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
         horizon = max((float(r.params.window) for r in self.rules), default=86400.0)
         self.recent: BoundedTable[_Recent] = BoundedTable("vip-reads", horizon, 100_000)

@@ -10,7 +10,7 @@ import msgspec
 
 from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, register
 from vigile.detect.facts import Facts
-from vigile.detect.rules import Rule, Seconds
+from vigile.detect.rules import Rule
 from vigile.detect.state import BoundedTable
 from vigile.events import AccessEvent
 
@@ -114,7 +114,7 @@ class StuffingDetector(DetectorBase):
                     )
                     ev_ = {"accounts": len(accounts), "tenants": len(tenants)}
                     for key in sorted(accounts, key=str):
-                        tenant, actor = key  # type: ignore[misc]
+                        tenant, actor = key[0], key[1]  # type: ignore[index]
                         out.append(
                             Finding(
                                 rule,
@@ -134,8 +134,8 @@ class StuffingDetector(DetectorBase):
                             rule,
                             float(len(mine)),
                             [
-                                f"successful login from {f.net or 'an unknown network'}, unfamiliar to "
-                                f"this account, after {len(mine)} failed login(s) in "
+                                f"successful login from {f.net or 'an unknown network'}, "
+                                f"unfamiliar to this account, after {len(mine)} failed login(s) in "
                                 f"{durations(float(rule.window or 0))}"
                                 + (" during a spray across accounts" if sprayed else "")
                             ],

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from functools import partial
 from collections.abc import Hashable
+from functools import partial
 from typing import Any, ClassVar
 
 import msgspec
@@ -110,7 +110,7 @@ def threshold(
     th = Threshold()
     peers = env.peers
     found = None
-    for group in (peer, peer.split("/")[0] + "/*"):
+    for group in (peer, peer.split("/", maxsplit=1)[0] + "/*"):
         found = peers.quantile(metric, group, p.peer_quantile, exclude=account)
         if found is not None and found[1] >= p.min_peers:
             break
@@ -136,7 +136,7 @@ def threshold(
 def push_peer(env: Env, metric: str, peer: str, value: float, account: Hashable = None) -> None:
     """Record a closed account-day for the account's peer group and its role."""
     env.peers.push(metric, peer, value, account)
-    env.peers.push(metric, peer.split("/")[0] + "/*", value, account)
+    env.peers.push(metric, peer.split("/", maxsplit=1)[0] + "/*", value, account)
 
 
 class _Account:
@@ -238,8 +238,7 @@ class UnexplainedDetector(DetectorBase):
             return None
         st = self.accounts.get(f.key)
         t = f.t
-        same_day = st is not None and st.day == f.day
-        day_count = (st.day_count if same_day else 0) + k
+        day_count = (st.day_count if st is not None and st.day == f.day else 0) + k
         out: list[Finding] | None = None
         for rule in rules:
             th = self._threshold(st, rule, f)
@@ -356,8 +355,7 @@ class UnexplainedDetector(DetectorBase):
         lo = t - self.window
         while times and times[0] < lo:
             times.popleft()
-        if len(times) > st.day_peak:
-            st.day_peak = len(times)
+        st.day_peak = max(st.day_peak, len(times))
 
     def _close_day(self, st: _Account, f: Facts) -> None:
         if st.day >= 0:

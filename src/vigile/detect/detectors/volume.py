@@ -73,11 +73,15 @@ class VolumeDetector(DetectorBase):
         if not r or ev.status >= 400 or f.schedule:
             return None
         st = self.accounts.data.get(f.key)
-        same_day = st is not None and st.day == f.day
-        day_records = (st.day_records if same_day else 0) + r
+        if st is not None and st.day == f.day:
+            day_records = st.day_records + r
+            hour_records = (st.hour_records if st.hour == f.hour else 0) + r
+            same_day = True
+        else:
+            day_records = hour_records = r
+            same_day = False
         if day_records < self.floor:
             return None
-        hour_records = (st.hour_records if same_day and st.hour == f.hour else 0) + r
         acc = f.acc
         out: list[Finding] | None = None
         for rule in self.rules_for(acc.tenant, acc.role):
@@ -100,7 +104,8 @@ class VolumeDetector(DetectorBase):
                 rule,
                 value / max(th.value, 1e-9),
                 [
-                    f"{fmt(value)} patient records read {what}; {th.describe(p, f.new_account, 'records')}"
+                    f"{fmt(value)} patient records read {what}; "
+                    f"{th.describe(p, f.new_account, 'records')}"
                 ],
                 {
                     "records": value,
@@ -140,8 +145,7 @@ class VolumeDetector(DetectorBase):
             st.hour = -1
             st.th = {}
         if st.hour != f.hour:
-            if st.hour_records > st.day_peak:
-                st.day_peak = st.hour_records
+            st.day_peak = max(st.day_peak, st.hour_records)
             st.hour = f.hour
             st.hour_records = 0
         st.day_records += r

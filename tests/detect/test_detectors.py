@@ -1,0 +1,201 @@
+"""Detectors, one behaviour at a time: what fires, and what care explains away."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+
+from tests.detect import scenes
+from tests.detect.builders import PRACTICES, World, pid
+from vigile.detect.context_index import ContextIndex
+from vigile.detect.engine import Engine
+from vigile.detect.rules import load_rules
+from vigile.stream import EventReader
+
+DAY = scenes.DAY
+OFFICE1 = PRACTICES["cab-0001"][0]
+
+
+def run(tmp_path: Path, world: World) -> list[dict[str, Any]]:
+    case = world.write(tmp_path / "case")
+    engine = Engine(load_rules(), ContextIndex.load(case / "context"))
+    enc = msgspec.json.Encoder().encode
+    return [orjson.loads(enc(a)) for a in engine.run(EventReader([case / "events.jsonl"]))]
+
+
+def fired(alerts: list[dict[str, Any]], rule: str, min_level: str = "low") -> list[dict[str, Any]]:
+    order = ("low", "medium", "high", "critical")
+    return [
+        a
+        for a in alerts
+        if a["detector"] == rule and order.index(a["severity"]) >= order.index(min_level)
+    ]
+
+
+def test_when_normal_days_are_replayed_then_nothing_fires(tmp_path: Path) -> None:
+    w = World()
+    w.normal_days(days=6)
+    assert run(tmp_path, w) == []
+
+
+def test_when_a_canary_is_read_then_a_critical_alert_names_it_without_patient_ids(
+    tmp_path: Path,
+) -> None:
+    alerts = run(tmp_path, scenes.canary_read())
+    [a] = fired(alerts, "canary-read")
+    assert a["severity"] == "critical" and a["evidence"]["canaries"] == 1
+    assert pid("cab-0001", 590) not in orjson.dumps(a).decode()
+
+
+def test_when_vip_notes_are_read_with_an_appointment_then_nothing_fires(tmp_path: Path) -> None:
+    w = scenes.vip_unexplained_read()
+    star = pid("cab-0001", 480)
+    w.appointment("cab-0001", "dr.martin.0001", star, w.at(DAY, 16.0))
+    assert not fired(run(tmp_path, w), "vip-unexplained-read")
+    assert not fired(run(tmp_path, w), "vip-file-opened")
+
+
+def test_when_vip_notes_are_read_without_care_then_medium_and_new_accounts_are_capped(
+    tmp_path: Path,
+) -> None:
+    [a] = fired(run(tmp_path, scenes.vip_unexplained_read()), "vip-unexplained-read")
+    assert a["severity"] == "medium"
+    assert "no care relationship" in a["reasons"][0]
+    w = scenes.vip_unexplained_read()
+    w.extra_actors.append(("dr.newcomer.0001", "cab-0001", "doctor", "2026-03-05"))
+    star = pid("cab-0001", 480)
+    sid = w.login(w.at(DAY, 15.0), "cab-0001", "dr.newcomer.0001", OFFICE1)
+    w.read(w.at(DAY, 15.1), "cab-0001", "dr.newcomer.0001", star, sid, OFFICE1, "annotation")
+    newcomer = [a for a in run(tmp_path, w) if a["actor"] == "dr.newcomer.0001"]
+    assert newcomer and all(a["severity"] == "low" for a in newcomer)
+
+
+def test_when_unexplained_reads_are_explained_by_appointments_then_no_burst(tmp_path: Path) -> None:
+    w = scenes._base()
+    sid = w.login(w.at(DAY, 13.9), "cab-0001", "dr.martin.0001", OFFICE1)
+    for k in range(40):
+        p = pid("cab-0001", 420 + (k * 67) % 170)
+        w.appointment("cab-0001", "dr.martin.0001", p, w.at(DAY + 2, 10.0))
+        w.read(
+            w.at(DAY, 14.0) + timedelta(seconds=30 * k),
+            "cab-0001",
+            "dr.martin.0001",
+            p,
+            sid,
+            OFFICE1,
+        )
+    assert run(tmp_path, w) == []
+
+
+def test_when_a_new_account_reads_many_unknown_files_then_it_stays_low(tmp_path: Path) -> None:
+    w = scenes._base()
+    w.extra_actors.append(("dr.locum.0001", "cab-0001", "locum", "2026-03-06"))
+    sid = w.login(w.at(DAY, 8.5), "cab-0001", "dr.locum.0001", OFFICE1)
+    for k in range(300):  # a locum reading the panel of the doctor it covers
+        p = pid("cab-0001", 1 + (k * 211) % 790)
+        w.read(
+            w.at(DAY, 8.6) + timedelta(seconds=25 * k), "cab-0001", "dr.locum.0001", p, sid, OFFICE1
+        )
+    alerts = run(tmp_path, w)
+    assert alerts, "the burst is noted"
+    assert all(a["severity"] == "low" for a in alerts), [
+        (a["detector"], a["severity"]) for a in alerts
+    ]
+
+
+def test_when_unexplained_reads_persist_for_days_then_medium_else_nothing(tmp_path: Path) -> None:
+    alerts = run(tmp_path, scenes.unexplained_persistent())
+    [a] = fired(alerts, "unexplained-persistent")
+    assert a["evidence"]["days_over"] >= 3
+    w = scenes._base()
+    scenes._unexplained_run(w, DAY, 28, 9.0, 900.0, actor="sec.durand.0001")  # one day only
+    assert not fired(run(tmp_path, w), "unexplained-persistent")
+
+
+def test_when_ids_are_walked_then_refusals_sequence_and_cross_practice_fire(tmp_path: Path) -> None:
+    assert fired(run(tmp_path, scenes.enumeration_refusals()), "enumeration-refusals", "high")
+    assert fired(run(tmp_path, scenes.enumeration_sequential()), "enumeration-sequential", "high")
+    [a] = fired(run(tmp_path, scenes.cross_practice_read()), "cross-practice-read", "high")
+    assert a["evidence"]["foreign_files"] == 1
+
+
+def test_when_new_patients_come_in_id_order_then_the_walk_grows_in_severity(tmp_path: Path) -> None:
+    walks = fired(run(tmp_path, scenes.ordered_walk()), "ordered-walk")
+    assert [a["severity"] for a in walks][:2] == ["low", "medium"]
+    assert walks[-1]["evidence"]["run"] >= 30
+
+
+def test_when_lists_are_paged_then_unfiltered_is_high_filtered_low_service_low(
+    tmp_path: Path,
+) -> None:
+    assert fired(run(tmp_path, scenes.bulk_paging()), "bulk-paging", "high")
+    filtered = run(tmp_path, scenes.bulk_filtered())
+    assert fired(filtered, "bulk-filtered") and not fired(filtered, "bulk-paging")
+    assert all(a["severity"] == "low" for a in filtered)
+    service = run(tmp_path, scenes.bulk_service_export())
+    assert [a["detector"] for a in service] == ["bulk-service-export"]
+    assert service[0]["severity"] == "low"
+
+
+def test_when_searches_are_short_prefixes_in_order_then_scraping_is_high(tmp_path: Path) -> None:
+    [a] = fired(run(tmp_path, scenes.search_scraping()), "search-scraping", "high")
+    assert a["evidence"]["short_share"] >= 0.6
+
+
+def test_when_a_session_moves_once_then_low_when_it_bounces_then_high(tmp_path: Path) -> None:
+    moved = run(tmp_path, scenes.session_moved())
+    assert fired(moved, "session-moved") and not fired(moved, "session-shared")
+    assert all(a["severity"] == "low" for a in moved)
+    shared = run(tmp_path, scenes.session_shared())
+    assert fired(shared, "session-shared", "high")
+
+
+def test_when_logins_fail_then_failures_spray_and_success_fire(tmp_path: Path) -> None:
+    assert fired(run(tmp_path, scenes.stuffing_failures()), "stuffing-failures", "medium")
+    spray = fired(run(tmp_path, scenes.stuffing_spray()), "stuffing-spray", "medium")
+    assert len({a["actor"] for a in spray}) == 4  # every targeted account is alerted
+    assert fired(run(tmp_path, scenes.stuffing_success()), "stuffing-success", "high")
+
+
+def test_when_a_typo_at_the_office_fails_a_login_then_nothing_fires(tmp_path: Path) -> None:
+    w = scenes._base()
+    for k in range(3):
+        w.ev(
+            w.at(DAY, 8.0 + k / 60),
+            "cab-0001",
+            "dr.martin.0001",
+            "login_failed",
+            "session",
+            src_ip=OFFICE1,
+            status=401,
+        )
+    assert run(tmp_path, w) == []
+
+
+def test_when_weak_signs_add_up_on_one_account_then_account_risk_lists_them(tmp_path: Path) -> None:
+    [first, *_] = fired(run(tmp_path, scenes.account_risk()), "account-risk", "medium")
+    signals = first["evidence"]["signals"]
+    assert len(signals) >= 2 and sum(signals.values()) >= 90
+    assert first["reasons"][0].startswith("account risk")
+
+
+def test_when_accounts_of_several_practices_extract_alike_then_one_incident(tmp_path: Path) -> None:
+    alerts = run(tmp_path, scenes.campaign())
+    camp = fired(alerts, "campaign", "high")
+    incidents = {a["incident"] for a in camp}
+    assert len(incidents) == 1 and None not in incidents
+    assert {a["tenant"] for a in camp} == {"cab-0001", "cab-0002", "cab-0003"}
+    later = [a for a in alerts if a["ts"] > camp[-1]["ts"]]
+    assert later and all(a["incident"] in incidents for a in later)
+
+
+def test_when_a_shared_network_serves_two_practices_then_it_is_noted(tmp_path: Path) -> None:
+    assert fired(run(tmp_path, scenes.shared_source()), "shared-source")
+
+
+def test_when_a_new_client_is_used_then_new_agent_fires(tmp_path: Path) -> None:
+    assert fired(run(tmp_path, scenes.new_agent()), "new-agent")
