@@ -314,11 +314,20 @@ class _Watcher:
         verb = {"block": "[bold red]BLOCK[/]", "throttle": "[yellow]THROTTLE[/]"}.get(
             d["decision"], d["decision"]
         )
+        spare = " except its known places" if d.get("except_known_places") else ""
         self.console.print(
-            f"  {self._when(d['created'])}  {verb} {d['scope']} {escape(d['value'])}"
-            f"  [dim]({escape(d['origin'])}, until {self._when(d['until'])})[/]",
+            f"  {self._when(d['created'])}  {verb} {d['scope']} {escape(d['value'])}{spare}"
+            f"  [dim]({escape(d['origin'])}, {self._for(d['created'], d['until'])})[/]",
             highlight=False,
         )
+
+    @staticmethod
+    def _for(created: str | None, until: str | None) -> str:
+        if not created or not until:
+            return "until lifted"
+        a = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(until.replace("Z", "+00:00"))
+        return f"for {(b - a).total_seconds() / 3600:g} h"
 
 
 def _pick_accounts(
@@ -358,6 +367,7 @@ async def _live(
     stop = asyncio.Event()
     watcher = _Watcher(stack, console)
     pager, campaigners = _pick_accounts(passwords, window, campaign_accounts)
+    file_ids = _file_ids(setup.context, {passwords[a][0] for a in campaigners})
 
     async def at(virtual: float) -> None:
         await asyncio.sleep(max(0.0, clock.wall_at(virtual) - time.time()))
@@ -373,8 +383,12 @@ async def _live(
         await at(campaign_at)
         console.print(
             f"  [bold]{_hm(clock())}  attacker[/]: the campaign — {len(campaigners)} doctors' "
-            "accounts in as many practices, the genuine client, rotating home addresses"
+            "accounts in as many practices, the genuine client, home addresses, every file "
+            "in id order"
         )
+        from vigile.sim.attacks import DEFAULTS  # the campaign as the simulator plays it
+
+        prm = DEFAULTS["campaign"]
         jobs = []
         for i, actor in enumerate(campaigners):
             tenant, _, pw = passwords[actor]
@@ -382,7 +396,11 @@ async def _live(
             jobs.append(_delayed(
                 clock.wall_seconds(240.0 * i),
                 campaign_account(stack.app_url, actor, tenant, pw, clock, ips=ips,
-                                 agent=GENUINE_AGENT, max_files=600),
+                                 agent=str(prm.get("user_agent") or GENUINE_AGENT),
+                                 rate_per_hour=float(prm.get("rate_per_hour", 60.0)),
+                                 rotate_every=int(prm.get("rotate_every", 0)),
+                                 ids=file_ids.get(tenant, []), until=end,
+                                 max_files=2000),
             ))  # fmt: skip
         results += await asyncio.gather(*jobs)
         return results
@@ -400,6 +418,24 @@ async def _live(
     finish_task.cancel()
     await watch_task
     return {"replay": replayer.stats, "attacks": results, "watcher": watcher}
+
+
+def _file_ids(context: Path, tenants: set[str]) -> dict[str, list[str]]:
+    """Each practice's file ids in id order: what the campaign reads (as in the simulator,
+    the attacker has the list; reading it through the list endpoint is the bulk attack)."""
+    import polars as pl
+
+    frame = (
+        pl.scan_csv(context / "patients.csv", infer_schema_length=0)
+        .select("patient_id", "tenant")
+        .filter(pl.col("tenant").is_in(sorted(tenants)))
+        .sort("patient_id")
+        .collect()
+    )
+    out: dict[str, list[str]] = {}
+    for pid, tenant in frame.iter_rows():
+        out.setdefault(tenant, []).append(pid)
+    return out
 
 
 async def _delayed(seconds: float, job: Any) -> AttackResult:

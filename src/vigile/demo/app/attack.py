@@ -7,9 +7,10 @@ count what the response bodies contain) until the application refuses them:
 * :func:`bulk_paging` — log in from a new address with a script, and page the
   whole patient list as fast as the server answers;
 * :func:`campaign_account` — the seed case's pattern, one stolen doctor's account
-  among several: the genuine client's user agent, residential addresses that
-  rotate, the practice's file list read in id order, file then notes, at a steady
-  pace (150 files an hour of the scaled clock).
+  among several: the genuine client's user agent, a residential address (rotating
+  every ``rotate_every`` requests when set), the practice's file list read in id
+  order, file then notes, at a steady pace (the simulator's campaign rate, in
+  files per hour of the scaled clock).
 
 A refusal with a vigile reference (403) ends the script for that account: the
 attack was stopped. A throttle (429) makes it wait ``Retry-After`` and go on —
@@ -161,13 +162,19 @@ async def campaign_account(
     *,
     ips: list[str],
     agent: str,
-    rate_per_hour: float = 150.0,
-    rotate_every: int = 40,
+    rate_per_hour: float = 60.0,
+    rotate_every: int = 0,
     max_files: int = 2000,
-    start_after: str | None = None,
+    ids: list[str] | None = None,
     page_size: int = 20,
+    until: float | None = None,
 ) -> AttackResult:
-    """Read one practice's files in id order at a steady pace, notes too, until stopped."""
+    """Read one practice's files in id order at a steady pace, notes too, until stopped.
+
+    With ``ids`` (the practice's file ids, as the simulator's campaign has them)
+    the files are read directly; without, the attacker pages the list
+    (``page_size``) to learn them first. ``until`` (virtual time) ends the attack.
+    """
     result = AttackResult("campaign", f"{tenant}/{actor}", src_ips=list(ips[:1]))
     gap = clock.wall_seconds(3600.0 / rate_per_hour)
     ip_index = 0
@@ -178,36 +185,41 @@ async def campaign_account(
         result.started_at = clock()
         if token is None:
             return result
-        page, files = 1, 0
-        while files < max_files and not result.stopped:
-            state, body = await _get(
-                client,
-                result,
-                f"/api/v1/patients?page={page}&size={page_size}",
-                token,
-                ip,
-                agent,
-                clock,
-            )
-            if state != "ok":
-                break
-            ids = [p["patient_id"] for p in body["patients"]]
-            for pid in ids:
-                if start_after is not None and pid <= start_after:
-                    continue
+
+        async def batches() -> Any:
+            if ids is not None:
+                yield ids
+                return
+            page = 1
+            while True:
+                state, body = await _get(
+                    client, result, f"/api/v1/patients?page={page}&size={page_size}", token,
+                    ip, agent, clock,
+                )  # fmt: skip
+                if state != "ok":
+                    return
+                yield [p["patient_id"] for p in body["patients"]]
+                if not body.get("more"):
+                    return
+                page += 1
+
+        files = 0
+        async for batch in batches():
+            for pid in batch:
+                if files >= max_files or (until is not None and clock() >= until):
+                    return result
                 next_at = time.monotonic() + gap
                 for path in (f"/api/v1/patients/{pid}", f"/api/v1/patients/{pid}/annotations"):
                     state, _ = await _get(client, result, path, token, ip, agent, clock)
                     requests += 1
                     if state == "stopped":
                         return result
-                    if requests % rotate_every == 0 and len(ips) > 1:
+                    if rotate_every > 0 and requests % rotate_every == 0 and len(ips) > 1:
                         ip_index = (ip_index + 1) % len(ips)
                         ip = ips[ip_index]
                         result.src_ips.append(ip)
                 files += 1
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            if not body.get("more"):
+            if result.stopped:
                 break
-            page += 1
     return result
