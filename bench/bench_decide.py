@@ -7,8 +7,9 @@ with the load coming from a separate process.
   accounts, addresses, a few networks, throttles) and 100,000 known sessions
   answers ``--calls`` decisions of a realistic mix (most allowed); each call is
   timed on its own.
-* **HTTP** — ``vigile serve`` runs as its own process (pinned to CPU 0 when the
-  machine has two); a load generator, another process (pinned to CPU 1), sends
+* **HTTP** — ``vigile serve`` runs as its own process (``--pin``: on CPU 0;
+  ``--nice -10``: at a higher priority); a load generator, another process
+  (pinned to CPU 1 on a machine with two), sends
   ``--rate`` requests per second *open loop* (each request has a scheduled send
   time and its latency is measured from that time, so a stall is not hidden by
   the client waiting: no coordinated omission) over keep-alive connections, with
@@ -231,7 +232,9 @@ def _client_main(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def over_http(decisions: int, rate: float, seconds: float, conns: int) -> dict[str, Any]:
+def over_http(
+    decisions: int, rate: float, seconds: float, conns: int, *, pin: bool, nice: int
+) -> dict[str, Any]:
     from vigile.respond.state import open_state
     from vigile.web.auth import create_token
     from vigile.web.server import free_port
@@ -247,10 +250,11 @@ def over_http(decisions: int, rate: float, seconds: float, conns: int) -> dict[s
         port = free_port()
         server_cmd = [sys.executable, "-m", "vigile", "serve", "--port", str(port), "--state",
                       url_state, "--no-detect", "--log-level", "warning"]  # fmt: skip
-        pin = (
-            ["taskset", "-c", "0"] if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else []
-        )
-        server = subprocess.Popen(pin + server_cmd, env=env, stdout=subprocess.DEVNULL,
+        two = shutil.which("taskset") and (os.cpu_count() or 1) >= 2
+        prefix = ["taskset", "-c", "0"] if pin and two else []
+        if nice:
+            prefix = ["nice", "-n", str(nice), *prefix]
+        server = subprocess.Popen(prefix + server_cmd, env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)  # fmt: skip
         try:
             import httpx
@@ -282,7 +286,7 @@ def over_http(decisions: int, rate: float, seconds: float, conns: int) -> dict[s
                     'wrk.headers["X-Vigile-Session"] = "s-ok000001"\n'
                     'wrk.headers["X-Real-IP"] = "82.64.12.7"\n'
                 )
-                wpin = ["taskset", "-c", "1"] if pin else []
+                wpin = ["taskset", "-c", "1"] if pin and two else []
                 run = subprocess.run(
                     [*wpin, wrk, "-t1", "-c8", "-d5s", "--latency", "-s", str(script),
                      f"http://127.0.0.1:{port}/v1/decide"],
@@ -306,6 +310,14 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1000.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--pin", action="store_true", help="pin the server to CPU 0")
+    ap.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="the server's niceness (-10: what a systemd unit "
+        "with Nice=-10 gives a latency-sensitive service on a shared host)",
+    )
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--token", help=argparse.SUPPRESS)
@@ -316,7 +328,9 @@ def main() -> None:
         return
     load = os.getloadavg()
     local = in_process(args.decisions, args.calls)
-    http = over_http(args.decisions, args.rate, args.seconds, args.connections)
+    http = over_http(
+        args.decisions, args.rate, args.seconds, args.connections, pin=args.pin, nice=args.nice
+    )
     report(
         "decide",
         in_process=local,
@@ -327,6 +341,8 @@ def main() -> None:
         rate=args.rate,
         load_average=[round(x, 2) for x in load],
         cpus=os.cpu_count(),
+        server_nice=args.nice,
+        server_pinned=args.pin,
     )
 
 
