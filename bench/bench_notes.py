@@ -191,7 +191,7 @@ def main() -> int:
     t0 = time.perf_counter()
     get_pipeline("fr", names)
     build = time.perf_counter() - t0
-    for split in ("dev", "heldout", "heldout2", None):
+    for split in ("dev", "heldout", "heldout2", "heldout3", None):
         _, texts, gold = load_eval(split)
         quality(split or "all", texts, gold, names)
     s_texts, s_gold = sim_notes(args.sim_notes, seed=7, share=0.5)

