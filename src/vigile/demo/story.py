@@ -179,6 +179,59 @@ def detect_and_score(demo: Demo) -> None:
             return
 
 
+def stop_it_live(demo: Demo) -> None:
+    """Chapter 5: the reference application, protected inline, under real attack over HTTP."""
+    if importlib.util.find_spec("vigile.demo.live") is None:
+        return
+    from vigile.demo.live import run_live
+
+    run_live(demo.out / "live", demo.console, demo.seed, world=demo.world)
+
+
+def scope_the_breach(demo: Demo) -> None:
+    """Chapter 6: the campaign's incident scoped to persons, with the notifications."""
+    alerts = demo.out / "alerts.jsonl"
+    if importlib.util.find_spec("vigile.scope.cli") is None or not alerts.exists():
+        return
+    incidents = sorted(
+        {
+            a["incident"]
+            for a in map(orjson.loads, alerts.read_bytes().splitlines())
+            if a.get("incident")
+        }
+    )
+    if not incidents:
+        return
+    from typer.testing import CliRunner
+
+    from vigile.cli import app
+
+    demo.chapter(
+        "6. Scope the breach",
+        "From the campaign's incident: every record exposed, linked into distinct persons, "
+        "which notes were sensitive, and the GDPR art. 33/34 report and letters.",
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "scope",
+            "--store",
+            str(demo.store),
+            "--context",
+            str(demo.world / "context"),
+            "--alerts",
+            str(alerts),
+            "--incident",
+            incidents[0],
+            "--out",
+            str(demo.out / "breach"),
+        ],
+    )
+    demo.console.print(result.output, markup=False, highlight=False, end="")
+    if result.exit_code != 0:
+        demo.console.print(f"[red]`vigile scope` failed ({result.exit_code})")
+
+
 def run(out: Path, seed: int = 7, preset: str = "small", console: Console | None = None) -> None:
     """Tell the whole story into ``out``."""
     demo = Demo(out=out, console=console or Console(), seed=seed, preset=preset)
@@ -188,6 +241,8 @@ def run(out: Path, seed: int = 7, preset: str = "small", console: Console | None
     watch(demo)
     who_touched(demo)
     detect_and_score(demo)
+    stop_it_live(demo)
+    scope_the_breach(demo)
     demo.console.print(
         f"\n[bold green]done[/] in {time.perf_counter() - started:.0f} s; everything is in {out}"
     )

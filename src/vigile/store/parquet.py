@@ -138,7 +138,7 @@ class ParquetStore:
         else:
             raise InputError(f"{self.root}: no event store here (create one with `vigile ingest`)")
         # a modest cap: the store's queries stream, and DuckDB spills past it
-        self.con = duckdb.connect(config={"threads": threads, "memory_limit": "256MB"})
+        self.con = duckdb.connect(config={"threads": threads, "memory_limit": "128MB"})
         self._recover()
 
     # ---- layout -----------------------------------------------------------------
