@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from vigile.errors import InputError
 from vigile.notes.terms import CATEGORIES, expand, label_key, load_terminology, parse_key
 
 
@@ -24,3 +27,8 @@ def test_when_the_french_terminology_loads_then_every_category_has_terms() -> No
 def test_when_a_label_key_is_built_then_it_parses_back() -> None:
     assert parse_key(label_key(("health", "genetic"), True)) == (("health", "genetic"), True)
     assert parse_key("none") == ((), False)
+
+
+def test_when_a_language_has_no_terminology_then_a_clear_error_names_those_available() -> None:
+    with pytest.raises(InputError, match="available: fr"):
+        load_terminology("xx")

@@ -287,4 +287,11 @@ def load_terminology(language: str = "fr") -> Terminology:
             )
     if problems:
         raise ConfigError(problems)
+    if not terminology.groups:
+        from vigile.errors import InputError
+
+        available = sorted({n.split("_", 1)[0] for n in names if "_" in n})
+        raise InputError(
+            f"no terminology for language {language!r} (available: {', '.join(available)})"
+        )
     return terminology
