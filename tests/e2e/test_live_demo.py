@@ -25,13 +25,14 @@ def test_when_the_live_chapter_runs_then_attacks_are_stopped_and_genuine_users_a
         speed=400.0,
         day=3,
         start_hour=7.75,
-        end_hour=10.0,
+        end_hour=10.5,
         attack_hour=8.5,
         campaign_hour=8.75,
         campaign_accounts=3,
         overrides={"practices": 4, "days": 4, "records_per_doctor": 700.0},
     )
     output = text.getvalue()
+    print(output)  # shown when the test fails
     assert "what each attack obtained before it was stopped" in output
     assert figures["genuine"]["requests"] > 300
     assert figures["genuine"]["refused_by_vigile"] == 0, figures["genuine"]["refused_accounts"]
