@@ -449,6 +449,12 @@ def campaign() -> World:
     return w
 
 
+def unexplained_run() -> World:
+    w = _base()
+    _unexplained_run(w, DAY, 20, 15.0, 45.0)
+    return w
+
+
 SCENES: dict[str, Callable[[], World]] = {
     "account-risk": account_risk,
     "bulk-filtered": bulk_filtered,
@@ -473,6 +479,7 @@ SCENES: dict[str, Callable[[], World]] = {
     "unexplained-burst": unexplained_burst,
     "unexplained-daily": unexplained_daily,
     "unexplained-persistent": unexplained_persistent,
+    "unexplained-run": unexplained_run,
     "vip-file-opened": vip_file_opened,
     "vip-unexplained-read": vip_unexplained_read,
     "volume-daily": volume_daily,

@@ -27,11 +27,14 @@ class _Risk:
 
 @register
 class RiskCorrelator(DetectorBase):
-    """Adds up the ``risk`` of the distinct rules that fired on an account within the window.
+    """Adds up the ``risk`` of the distinct signals that fired on an account within the window.
 
     Each rule carries a ``risk`` (points); a weak sign alone (a new network, a burst
-    of unexplained reads, a walk in id order) stays low, but several independent
-    signs on the same account within hours are what extraction looks like. The
+    of unexplained reads, a walk in id order) stays low, but several *independent*
+    signs on the same account within hours are what extraction looks like. Rules that
+    measure the same thing are grouped into ``families`` (volume and unexplained reads
+    of the same files; a new network and two places at once): a family counts once,
+    with its highest risk. The
     correlated alert's severity comes from the rule's bands on the total, and its
     reasons list every contributing signal. It sees every finding, including those
     the sink suppressed as repeats, so an ongoing signal keeps counting.
@@ -43,16 +46,20 @@ class RiskCorrelator(DetectorBase):
     state_attrs: ClassVar[tuple[str, ...]] = ("accounts",)
 
     class Params(msgspec.Struct, forbid_unknown_fields=True):
-        #: distinct rules needed
+        #: distinct signals (families) needed
         min_rules: int
         #: risk multiplier for new accounts (their bursts are expected)
         new_account_factor: float
+        #: rules that measure the same thing (e.g. volume and unexplained reads of the same
+        #: files): within a family only the highest risk counts
+        families: dict[str, list[str]]
 
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
         s = env.settings
         self.window = max((float(r.window or 0) for r in self.rules), default=3600.0)
         self.cooldown = min((float(r.cooldown) for r in self.rules), default=3600.0)
+        self._families: dict[str, dict[str, str]] = {}
         self.accounts: BoundedTable[_Risk] = BoundedTable("risk", self.window, s.max_accounts)
 
     def observe(
@@ -90,10 +97,11 @@ class RiskCorrelator(DetectorBase):
             if same and not r.scope.allows(tenant, f.acc.role):
                 continue
             p = r.params
-            if len(st.entries) < p.min_rules:
+            best = self._by_family(st.entries, r)
+            if len(best) < p.min_rules:
                 continue
             factor = p.new_account_factor if same and f.new_account else 1.0
-            total = sum(e[1] for e in st.entries.values()) * factor
+            total = sum(best.values()) * factor
             sev = r.severity_for(total)
             if sev is None:
                 continue
@@ -116,6 +124,22 @@ class RiskCorrelator(DetectorBase):
                 )
             )
         return out
+
+    def _by_family(
+        self, entries: dict[str, tuple[float, float, str, str]], rule: Rule
+    ) -> dict[str, float]:
+        """The highest risk of each family present (a rule alone is its own family)."""
+        family_of = self._families.get(rule.id)
+        if family_of is None:
+            family_of = self._families[rule.id] = {
+                rid: name for name, rids in rule.params.families.items() for rid in rids
+            }
+        best: dict[str, float] = {}
+        for rid, e in entries.items():
+            fam = family_of.get(rid, rid)
+            if e[1] > best.get(fam, 0.0):
+                best[fam] = e[1]
+        return best
 
     def _reasons(
         self, total: float, items: list[tuple[str, tuple[float, float, str, str]]], factor: float

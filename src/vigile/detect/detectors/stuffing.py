@@ -30,7 +30,8 @@ class StuffingDetector(DetectorBase):
     Modes:
 
     * ``failures`` – one account fails to log in ``min_failures`` times within the
-      window from networks it does not use (a typo at the office does not count);
+      window from networks neither it nor its practice uses (a typo at the office
+      does not count);
     * ``spray`` – failures from unfamiliar networks on ``min_accounts`` accounts of
       ``min_tenants`` practices within the window: a password list run across the
       user base; every account failing while the spray is on is alerted;
@@ -70,8 +71,10 @@ class StuffingDetector(DetectorBase):
         # every unfamiliar failure: (time, account key, network)
         self.recent: deque[tuple[float, Hashable, str]] = deque(maxlen=100_000)
 
-    def _unfamiliar(self, f: Facts) -> bool:
-        return not f.net or f.net not in f.acc.nets
+    @staticmethod
+    def _unfamiliar(f: Facts) -> bool:
+        """Neither the account nor its practice works from this network."""
+        return not f.net or (f.net not in f.acc.nets and f.net not in f.ten.nets)
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         acc = f.acc
@@ -88,7 +91,7 @@ class StuffingDetector(DetectorBase):
             mine = [x for x in st.times if x[0] >= lo] if st is not None else []
             only = getattr(p, "unfamiliar_only", True)
             if only:
-                mine = [x for x in mine if x[1] not in acc.nets]
+                mine = [x for x in mine if x[1] not in acc.nets and x[1] not in f.ten.nets]
             if rule.mode == "failures" and failed and (unfamiliar or not only):
                 n = len(mine) + 1
                 if n >= p.min_failures:

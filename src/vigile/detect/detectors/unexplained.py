@@ -140,7 +140,21 @@ def push_peer(env: Env, metric: str, peer: str, value: float, account: Hashable 
 
 
 class _Account:
-    __slots__ = ("day", "day_count", "day_peak", "hist", "hist_peak", "last", "over", "th", "times")
+    __slots__ = (
+        "day",
+        "day_count",
+        "day_peak",
+        "day_run",
+        "hist",
+        "hist_peak",
+        "hist_run",
+        "last",
+        "over",
+        "run",
+        "run_t",
+        "th",
+        "times",
+    )
 
     def __init__(self, t: float, history: int, persist: int) -> None:
         self.last = t
@@ -150,6 +164,11 @@ class _Account:
         self.times: deque[float] = deque()
         self.hist: deque[float] = deque(maxlen=history)
         self.hist_peak: deque[float] = deque(maxlen=history)
+        #: consecutive new patients none of which was explained, and when the last came
+        self.run = 0
+        self.run_t = -1.0
+        self.day_run = 0
+        self.hist_run: deque[float] = deque(maxlen=history)
         self.over: deque[bool] = deque(maxlen=max(1, persist))
         self.th: dict[str, Threshold] = {}
 
@@ -163,7 +182,9 @@ class UnexplainedDetector(DetectorBase):
     account's own earlier access, a note by the practice, the practice's panel). This
     detector counts those unexplained patients:
 
-    * ``burst`` – within a sliding window (minutes): a run of unexplained reads;
+    * ``run`` – consecutive new patients none of which is explained (no more than
+      the window between two): "a run of unexplained reads is the strongest sign";
+    * ``burst`` – how many within a sliding window (minutes);
     * ``daily`` – since the start of the account's local day;
     * ``persistent`` – days above the threshold among the last active days: the
       low-and-slow insider who stays under any one day's radar.
@@ -176,7 +197,7 @@ class UnexplainedDetector(DetectorBase):
 
     name: ClassVar[str] = "unexplained"
     actions: ClassVar[frozenset[str] | None] = frozenset({"read", "print"})
-    modes: ClassVar[tuple[str, ...] | None] = ("burst", "daily", "persistent")
+    modes: ClassVar[tuple[str, ...] | None] = ("run", "burst", "daily", "persistent")
     state_attrs: ClassVar[tuple[str, ...]] = ("accounts",)
 
     class Persistent(BaselineParams, forbid_unknown_fields=True):
@@ -185,6 +206,7 @@ class UnexplainedDetector(DetectorBase):
         of_days: int
 
     mode_params: ClassVar[dict[str, type]] = {
+        "run": BaselineParams,
         "burst": BaselineParams,
         "daily": BaselineParams,
         "persistent": Persistent,
@@ -198,6 +220,9 @@ class UnexplainedDetector(DetectorBase):
         )
         bursts = [r for r in self.rules if r.mode == "burst"]
         self.window = max((float(r.window or 0) for r in bursts), default=0.0)
+        runs = [r for r in self.rules if r.mode == "run"]
+        #: a run breaks after this long without a new unexplained patient
+        self.run_gap = max((float(r.window or 0) for r in runs), default=0.0)
         self.burst_rule = bursts[0] if bursts else None
         persist = [r for r in self.rules if r.mode == "persistent"]
         self.persist_rule = persist[0] if persist else None
@@ -215,6 +240,9 @@ class UnexplainedDetector(DetectorBase):
         if mode == "burst":
             own = st.hist_peak if st is not None else None
             th = threshold(self.env, "burst_peak", acc.peer, rule.params, own, f.new_account, f.key)
+        elif mode == "run":
+            own = st.hist_run if st is not None else None
+            th = threshold(self.env, "run_peak", acc.peer, rule.params, own, f.new_account, f.key)
         elif mode == "daily":
             own = st.hist if st is not None else None
             th = threshold(
@@ -245,7 +273,13 @@ class UnexplainedDetector(DetectorBase):
             mode = rule.mode
             before = 0
             window_days = 0
-            if mode == "burst":
+            if mode == "run":
+                count = k
+                if st is not None and t - st.run_t <= self.run_gap:
+                    count += st.run
+                if count < th.value:
+                    continue
+            elif mode == "burst":
                 lo = t - float(rule.window or 0)
                 count = k
                 if st is not None:
@@ -289,7 +323,9 @@ class UnexplainedDetector(DetectorBase):
     def _reasons(
         self, rule: Rule, count: int, th: Threshold, new: bool, before: int, days: int
     ) -> list[str]:
-        if rule.mode == "burst":
+        if rule.mode == "run":
+            what = f"{count} patients in a row, new to the account,"
+        elif rule.mode == "burst":
             what = f"{count} patients opened in {durations(float(rule.window or 0))}"
         elif rule.mode == "daily":
             what = f"{count} patients opened today"
@@ -347,8 +383,14 @@ class UnexplainedDetector(DetectorBase):
             self._close_day(st, f)
         k = len(f.unexplained_ids)
         if not k:
+            if f.new_ids:
+                st.run = 0  # an explained new patient breaks the run
             return
         t = f.t
+        st.run = (st.run if t - st.run_t <= self.run_gap else 0) + k
+        st.run_t = t
+        if st.run > st.day_run:
+            st.day_run = st.run
         st.day_count += k
         times = st.times
         times.extend([t] * k)
@@ -370,11 +412,14 @@ class UnexplainedDetector(DetectorBase):
             if clean:
                 push_peer(self.env, "daily_unexplained", acc.peer, st.day_count, f.key)
                 push_peer(self.env, "burst_peak", acc.peer, st.day_peak, f.key)
+                push_peer(self.env, "run_peak", acc.peer, st.day_run, f.key)
                 st.hist.append(st.day_count)
                 st.hist_peak.append(st.day_peak)
+                st.hist_run.append(st.day_run)
         st.day = f.day
         st.day_count = 0
         st.day_peak = 0
+        st.day_run = 0
         st.th = {}
 
     def sweep(self, now: float) -> None:

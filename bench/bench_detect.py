@@ -1,0 +1,145 @@
+"""Benchmark `vigile detect`: events per second on one core including parsing, and memory.
+
+A simulated world is generated once (cached under ``bench/out/``), then ``vigile
+detect`` replays it ``--runs`` times, each run a fresh child process pinned to one
+CPU with Polars on one thread. Reported (one JSON line, medians over the runs):
+
+* ``events_per_s`` – events / wall seconds (the machine may be shared);
+* ``events_per_cpu_s`` – events / CPU seconds of the child (user + system): the
+  per-core figure that holds on a loaded machine;
+* ``read_only_events_per_cpu_s`` – the same for reading alone (parse + time order,
+  no detection), to show what the detectors cost;
+* ``peak_rss_mb`` – the child's peak resident memory (context, state, everything).
+
+    PYTHONPATH=src .venv/bin/python bench/bench_detect.py --preset medium --runs 3
+    PYTHONPATH=src .venv/bin/python bench/bench_detect.py --preset seed --runs 1  # 3,800 doctors
+    PYTHONPATH=src .venv/bin/python bench/bench_detect.py --world DIR  # any world
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from common import OUT, ROOT, report, run_measured
+
+READ_ONLY = r"""
+import gc, os, sys, time
+try:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+except (AttributeError, OSError):
+    pass
+from vigile.stream import EventReader
+gc.set_threshold(200_000, 50, 100)
+n = sum(1 for _ in EventReader([sys.argv[1]]))
+print(n)
+"""
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, POLARS_MAX_THREADS="1", PYTHONPATH=str(ROOT / "src"))
+
+
+def _pinned(cmd: list[str]) -> list[str]:
+    """Run ``cmd`` pinned to one core (taskset when present, else the child pins itself)."""
+    taskset = "/usr/bin/taskset"
+    if os.path.exists(taskset):
+        core = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+        return [taskset, "-c", str(core), *cmd]
+    return cmd
+
+
+def world_for(preset: str, seed: int) -> Path:
+    """A cached simulated world (generated on first use)."""
+    world = OUT / f"detect-world-{preset}-{seed}"
+    if not (world / "world.json").exists():
+        print(f"generating the {preset} world (seed {seed}) into {world} ...", file=sys.stderr)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vigile",
+                "sim",
+                "--preset",
+                preset,
+                "--seed",
+                str(seed),
+                "--out",
+                str(world),
+                "--quiet",
+            ],
+            check=True,
+            env=_env(),
+        )
+    return world
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="medium", help="small | medium | seed")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--world", type=Path, help="use this world instead of generating one")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-read-only", action="store_true", help="skip the reading-only baseline")
+    args = ap.parse_args()
+    world = args.world or world_for(args.preset, args.seed)
+    events = world / "events.jsonl"
+    if not events.exists():
+        events = world / "events.jsonl.gz"
+    walls, cpus, rss, n_events, n_alerts = [], [], [], 0, 0
+    with tempfile.TemporaryDirectory(prefix="vigile-bench-detect-") as tmp:
+        for _ in range(args.runs):
+            cmd = _pinned(
+                [
+                    sys.executable,
+                    "-m",
+                    "vigile",
+                    "detect",
+                    "--events",
+                    str(events),
+                    "--context",
+                    str(world / "context"),
+                    "--alerts",
+                    str(Path(tmp) / "alerts.jsonl"),
+                    "--json",
+                ]
+            )
+            wall, peak, out, cpu = run_measured(cmd, env=_env())
+            summary = json.loads(out.strip().splitlines()[-1])
+            n_events, n_alerts = summary["events"], summary["alerts"]
+            walls.append(wall)
+            cpus.append(cpu)
+            rss.append(peak)
+        read_cpu = None
+        if not args.no_read_only:
+            _, _, _, read_cpu = run_measured(
+                _pinned([sys.executable, "-c", READ_ONLY, str(events)]), env=_env()
+            )
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
+    figures = {
+        "world": str(world),
+        "events": n_events,
+        "alerts": n_alerts,
+        "runs": args.runs,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "events_per_s": round(n_events / wall),
+        "events_per_cpu_s": round(n_events / cpu),
+        "peak_rss_mb": max(rss),
+        "target_events_per_s": 150_000,
+        "target_peak_rss_mb": 2048,
+    }
+    if read_cpu:
+        figures["read_only_events_per_cpu_s"] = round(n_events / read_cpu)
+        figures["detection_us_per_event"] = round((cpu - read_cpu) / n_events * 1e6, 2)
+    report("detect", **figures)
+
+
+if __name__ == "__main__":
+    main()
