@@ -389,8 +389,7 @@ class UnexplainedDetector(DetectorBase):
         t = f.t
         st.run = (st.run if t - st.run_t <= self.run_gap else 0) + k
         st.run_t = t
-        if st.run > st.day_run:
-            st.day_run = st.run
+        st.day_run = max(st.day_run, st.run)
         st.day_count += k
         times = st.times
         times.extend([t] * k)
