@@ -168,13 +168,15 @@ class EventReader:
                         while i > 0 and pending[i - 1] > item:
                             i -= 1
                         pending.insert(i, item)
-                    newest = max(newest, ts)
+                    if ts > newest:
+                        newest = ts
                     horizon = newest - lateness
                     while pending and pending[0][0] <= horizon:
                         out.append(pending.popleft())
                 if not out:
                     continue
-                released = max(released, out[-1][0])
+                if out[-1][0] > released:
+                    released = out[-1][0]
             for ts, _, _, event in out:
                 eid = event.event_id
                 if eid is not None:
