@@ -114,16 +114,19 @@ def evaluate(
     benign = _cases(world / "truth" / "benign.jsonl")
     al = load_alerts(alerts_path)
     qual = al.frame.filter(pl.col("severity") >= lo)
-    events = pl.read_parquet(
-        world / "truth" / "attack_events.parquet",
-        columns=["case", "ts", "tenant", "actor", "status", "records"],
+    # the truth tables can hold tens of millions of rows: scan them lazily, stream
+    events = (
+        pl.scan_parquet(world / "truth" / "attack_events.parquet")
+        .select("case", "ts", "tenant", "actor", "status", "records")
+        .with_columns(_ms("ts").alias("t"))
+        .drop("ts")
     )
-    events = events.with_columns(_ms("ts").alias("t"))
-    expo = pl.read_parquet(
-        world / "truth" / "attack_exposures.parquet",
-        columns=["case", "ts", "tenant", "actor", "patient_id"],
+    expo = (
+        pl.scan_parquet(world / "truth" / "attack_exposures.parquet")
+        .select("case", "ts", "tenant", "actor", "patient_id")
+        .with_columns(_ms("ts").alias("t"))
+        .drop("ts")
     )
-    expo = expo.with_columns(_ms("ts").alias("t"))
 
     # windows of attack accounts
     win_rows = []
@@ -157,38 +160,44 @@ def evaluate(
     )
     acc = windows.join(first, on=["case", "tenant", "actor"], how="left")
     big = 1 << 62
-    ev = events.join(
-        acc.select("case", "tenant", "actor", "first_alert", "first_block"),
-        on=["case", "tenant", "actor"],
-        how="left",
-    ).with_columns(pl.col("first_alert").fill_null(big), pl.col("first_block").fill_null(big))
-    served = pl.col("status") < 300
-    rec = ev.group_by(["case", "tenant", "actor"]).agg(
-        pl.col("records").filter(served).sum().alias("records"),
-        pl.col("records")
-        .filter(served & (pl.col("t") < pl.col("first_alert")))
-        .sum()
-        .alias("records_before_alert"),
-        pl.col("records")
-        .filter(served & (pl.col("t") < pl.col("first_block")))
-        .sum()
-        .alias("records_before_block"),
+    marks = acc.select("case", "tenant", "actor", "first_alert", "first_block").lazy()
+    ev = events.join(marks, on=["case", "tenant", "actor"], how="left").with_columns(
+        pl.col("first_alert").fill_null(big), pl.col("first_block").fill_null(big)
     )
-    ex = expo.join(
-        acc.select("case", "tenant", "actor", "first_alert", "first_block"),
-        on=["case", "tenant", "actor"],
-        how="left",
-    ).with_columns(pl.col("first_alert").fill_null(big), pl.col("first_block").fill_null(big))
-    pat = ex.group_by("case").agg(
-        pl.col("patient_id").n_unique().alias("patients"),
-        pl.col("patient_id")
-        .filter(pl.col("t") < pl.col("first_alert"))
-        .n_unique()
-        .alias("patients_before_alert"),
-        pl.col("patient_id")
-        .filter(pl.col("t") < pl.col("first_block"))
-        .n_unique()
-        .alias("patients_before_block"),
+    served = pl.col("status") < 300
+    rec = (
+        ev.group_by(["case", "tenant", "actor"])
+        .agg(
+            pl.col("records").filter(served).sum().alias("records"),
+            pl.col("records")
+            .filter(served & (pl.col("t") < pl.col("first_alert")))
+            .sum()
+            .alias("records_before_alert"),
+            pl.col("records")
+            .filter(served & (pl.col("t") < pl.col("first_block")))
+            .sum()
+            .alias("records_before_block"),
+        )
+        .collect(engine="streaming")
+    )
+    # each exposed patient once per case, with its earliest exposure before each mark
+    ex = (
+        expo.join(marks, on=["case", "tenant", "actor"], how="left")
+        .with_columns(pl.col("first_alert").fill_null(big), pl.col("first_block").fill_null(big))
+        .group_by("case", "patient_id")
+        .agg(
+            (pl.col("t") < pl.col("first_alert")).any().alias("before_alert"),
+            (pl.col("t") < pl.col("first_block")).any().alias("before_block"),
+        )
+    )
+    pat = (
+        ex.group_by("case")
+        .agg(
+            pl.len().alias("patients"),
+            pl.col("before_alert").sum().alias("patients_before_alert"),
+            pl.col("before_block").sum().alias("patients_before_block"),
+        )
+        .collect(engine="streaming")
     )
     acc = acc.join(rec, on=["case", "tenant", "actor"], how="left").fill_null(0)
     per_attack = []
