@@ -360,3 +360,17 @@ def test_when_the_service_stops_then_detection_state_is_checkpointed_and_restore
     again = serve(detect=True, checkpoint=checkpoint)
     watermark = getattr(again.service.detector, "watermark", None)
     assert watermark is not None and watermark > 0  # it resumed where the first one stopped
+
+
+def test_when_a_store_is_given_then_ingested_events_are_kept_in_it(
+    serve: Callable[..., Running], tmp_path: Path
+) -> None:
+    from vigile.store import open_store
+
+    s = serve(store=tmp_path / "store")
+    lines = b"\n".join(orjson.dumps(event(event_id=f"ev-{i}")) for i in range(20))
+    with s.client("ingest") as c:
+        assert c.post("/v1/events", content=lines).json()["accepted"] == 20
+    assert s.service.store is not None
+    s.service.store.close()  # what shutdown does: the last batch is written
+    assert open_store(tmp_path / "store").info().events == 20
