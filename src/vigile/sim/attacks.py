@@ -20,7 +20,7 @@ Kinds:
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,11 +31,15 @@ from vigile.sim.config import GENUINE_UA
 from vigile.sim.scenario import (
     I64,
     MS_S,
+    Picker,
     Plan,
+    Planner,
+    account,
     emit_file_reads,
     emit_pages,
     is_workday,
     minutes,
+    plan_cases,
     steady_times,
     uniform_in_sessions,
     workdays_from,
@@ -121,71 +125,15 @@ def merged(cfg_attacks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-@dataclass
-class Picker:
-    """Chooses accounts for scenarios, never the same account twice."""
-
-    world: World
-    g: np.random.Generator
-    used: set[int] = field(default_factory=set)
-
-    def pick(
-        self,
-        roles: tuple[str, ...],
-        practice: int | None = None,
-        exclude_practices: set[int] | None = None,
-    ) -> int:
-        """A free account with one of the roles (optionally in a given practice)."""
-        cands = [
-            a.gidx
-            for a in self.world.actors
-            if a.role in roles
-            and a.gidx not in self.used
-            and (practice is None or a.practice == practice)
-            and (not exclude_practices or a.practice not in exclude_practices)
-            and a.active_from == 0
-        ]
-        if not cands:
-            cands = [
-                a.gidx
-                for a in self.world.actors
-                if a.role in roles and a.gidx not in self.used and a.active_from == 0
-            ]
-        if not cands:
-            raise ValueError(f"no free account with role {roles}")
-        a = cands[int(self.g.integers(len(cands)))]
-        self.used.add(a)
-        return a
-
-
-def _acct(world: World, gidx: int) -> tuple[str, str]:
-    a = world.actors[gidx]
-    return (world.practices[a.practice].tenant, a.actor)
-
-
 def _panel(world: World, p: int, upto_day: int) -> I64:
     """Ids of a practice's files existing before a day, in id order (what lists return)."""
     sl = world.practice_slice(p)
     return world.pid[sl][world.created_day[sl] < upto_day]
 
 
-def plan_attacks(world: World, picker: Picker, tag0: int = 1) -> list[Plan]:
-    """Plan every configured attack."""
-    params = merged(world.cfg.attacks)
-    plans: list[Plan] = []
-    tag = tag0
-    for kind in KINDS:
-        prm = params[kind]
-        for i in range(int(prm.get("count", 1))):
-            g = rng.generator(world.cfg.seed, rng.STREAM_PLAN, KINDS.index(kind), i)
-            try:
-                plan = _PLANNERS[kind](world, picker, g, tag, prm)
-            except ValueError:  # the world is too small for one more such attack
-                plan = None
-            if plan is not None:
-                plans.append(plan)
-                tag += 1
-    return plans
+def plan_attacks(world: World, picker: Picker) -> list[Plan]:
+    """Plan every configured attack (tags 1, 2, ...)."""
+    return plan_cases(world, picker, merged(world.cfg.attacks), _PLANNERS, rng.STREAM_PLAN, 1)
 
 
 def _start(world: World, prm: dict[str, Any], g: np.random.Generator, spread: int = 0) -> int:
@@ -284,7 +232,7 @@ def _plan_campaign(
     ips = [residential_ip(world.cfg.seed, 300 + tag, k) for k in range(int(prm["ip_pool"]))]
     hours = (float(prm["hours"][0]), float(prm["hours"][1]))
     plan = Plan(
-        tag, "campaign", [_acct(world, a) for a in chosen], {**prm, "accounts": len(chosen)}
+        tag, "campaign", [account(world, a) for a in chosen], {**prm, "accounts": len(chosen)}
     )
     per_req = 1 if prm["mode"] == "read" else int(prm["page_size"])
     for a in chosen:
@@ -375,7 +323,7 @@ def _plan_night_paging(
     a = picker.pick(("doctor", "secretary"))
     p = world.actors[a].practice
     t0 = _start(world, prm, g)
-    plan = Plan(tag, "night_paging", [_acct(world, a)], dict(prm))
+    plan = Plan(tag, "night_paging", [account(world, a)], dict(prm))
     ip = residential_ip(world.cfg.seed, 400 + tag, 0)
     for t in range(t0, min(world.cfg.days, t0 + int(prm["nights"]))):
         plan.add(
@@ -430,7 +378,7 @@ def _plan_low_and_slow(
     p = world.actors[a].practice
     t0 = _start(world, prm, g)
     panel = g.permutation(_panel(world, p, t0))
-    plan = Plan(tag, "low_and_slow", [_acct(world, a)], dict(prm))
+    plan = Plan(tag, "low_and_slow", [account(world, a)], dict(prm))
     pos = 0
     for t in workdays_from(world, t0):
         k = max(1, int(g.poisson(float(prm["per_day"]))))
@@ -490,7 +438,7 @@ def _plan_enumeration(
     t0 = _start(world, prm, g)
     own_ids = _panel(world, p, t0)
     first = int(own_ids[int(g.integers(len(own_ids)))]) - int(g.integers(0, 200))
-    plan = Plan(tag, "enumeration", [_acct(world, a)], dict(prm))
+    plan = Plan(tag, "enumeration", [account(world, a)], dict(prm))
     rate = float(prm["rate_per_minute"])
     plan.add(
         p,
@@ -581,7 +529,7 @@ def _plan_search_scraping(
     prefixes = [""]
     for _ in range(n):
         prefixes = [x + c for x in prefixes for c in letters]
-    plan = Plan(tag, "search_scraping", [_acct(world, a)], dict(prm))
+    plan = Plan(tag, "search_scraping", [account(world, a)], dict(prm))
     days = workdays_from(world, t0) or [t0]
     per_day = int(60 * 7 * float(prm["rate_per_minute"]))
     for k, t in enumerate(days):
@@ -632,7 +580,7 @@ def _plan_token_replay(
     a = picker.pick(("secretary", "doctor"))
     p = world.actors[a].practice
     t0 = _start(world, prm, g)
-    plan = Plan(tag, "token_replay", [_acct(world, a)], dict(prm))
+    plan = Plan(tag, "token_replay", [account(world, a)], dict(prm))
     state: dict[str, bool] = {}
     ip = hosting_ip(world.cfg.seed, 700 + tag, 0)
     for t in workdays_from(world, t0):
@@ -732,8 +680,8 @@ def _plan_credential_stuffing(
     plan = Plan(
         tag,
         "credential_stuffing",
-        [_acct(world, a) for a in targets],
-        {**prm, "compromised_accounts": [_acct(world, a) for a in sorted(comp)]},
+        [account(world, a) for a in targets],
+        {**prm, "compromised_accounts": [account(world, a) for a in sorted(comp)]},
     )
     for a in targets:
         p = world.actors[a].practice
@@ -793,7 +741,7 @@ def _plan_vip_snooping(
         sl = world.practice_slice(p)
         vips = world.pid[sl][(world.flags[sl] & FLAG_VIP) != 0]
         t0 = _start(world, prm, g)
-        plan = Plan(tag, "vip_snooping", [_acct(world, a)], dict(prm))
+        plan = Plan(tag, "vip_snooping", [account(world, a)], dict(prm))
         days = [t for t in workdays_from(world, t0)][: int(prm["days"])]
         pool = g.permutation(vips)
         for k, t in enumerate(days):
@@ -804,7 +752,7 @@ def _plan_vip_snooping(
     return None
 
 
-_PLANNERS = {
+_PLANNERS: dict[str, Planner] = {
     "campaign": _plan_campaign,
     "night_paging": _plan_night_paging,
     "low_and_slow": _plan_low_and_slow,

@@ -21,15 +21,18 @@ from typing import Any
 import numpy as np
 
 from vigile.sim import rng
-from vigile.sim.attacks import Picker
 from vigile.sim.batch import Kind
 from vigile.sim.config import MIGRATION_UA
 from vigile.sim.scenario import (
     I64,
     MS_S,
+    Picker,
     Plan,
+    Planner,
+    account,
     emit_file_reads,
     minutes,
+    plan_cases,
     steady_times,
     workdays_from,
 )
@@ -64,11 +67,6 @@ def merged(cfg_benign: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if kind not in DEFAULTS:
             raise ValueError(f"unknown benign case {kind!r} (known: {', '.join(KINDS)})")
     return {k: {**d, **cfg_benign.get(k, {})} for k, d in DEFAULTS.items()}
-
-
-def _acct(world: World, gidx: int) -> tuple[str, str]:
-    a = world.actors[gidx]
-    return (world.practices[a.practice].tenant, a.actor)
 
 
 def _new_account(
@@ -224,23 +222,9 @@ class RecallTask:
         ctx.emit_in_sessions(self.actor, [live[0]], pts, Kind.PRINT_PATIENT, pids[m], tag=self.tag)
 
 
-def plan_benign(world: World, picker: Picker, tag0: int = 1) -> list[Plan]:
-    """Plan every configured benign hard case (may add accounts to the world)."""
-    params = merged(world.cfg.benign)
-    plans: list[Plan] = []
-    tag = tag0
-    for kind in KINDS:
-        prm = params[kind]
-        for i in range(int(prm.get("count", 1))):
-            g = rng.generator(world.cfg.seed, rng.STREAM_BENIGN, KINDS.index(kind), i)
-            try:
-                plan = _PLANNERS[kind](world, picker, g, -tag, prm)
-            except ValueError:  # the world is too small for one more such case
-                plan = None
-            if plan is not None:
-                plans.append(plan)
-                tag += 1
-    return plans
+def plan_benign(world: World, picker: Picker) -> list[Plan]:
+    """Plan every configured benign hard case (tags -1, -2, ...; may add accounts)."""
+    return plan_cases(world, picker, merged(world.cfg.benign), _PLANNERS, rng.STREAM_BENIGN, -1)
 
 
 def _free_practice(
@@ -271,7 +255,7 @@ def _plan_locum(
     plan = Plan(
         tag,
         "locum_panel",
-        [_acct(world, loc.gidx)],
+        [account(world, loc.gidx)],
         {**prm, "covered_doctor": world.actors[pr.doctors[k]].actor, "files": len(pids)},
     )
     days = workdays_from(world, t0)[: int(prm["days"])]
@@ -302,7 +286,7 @@ def _plan_recall(
     picker.used.add(a)
     p = world.actors[a].practice
     t0 = _start(world, prm, g)
-    plan = Plan(tag, "vaccine_recall", [_acct(world, a)], dict(prm))
+    plan = Plan(tag, "vaccine_recall", [account(world, a)], dict(prm))
     plan.add(
         p,
         t0,
@@ -323,7 +307,7 @@ def _plan_new_doctor(
     picker.used.add(doc.gidx)
     sl = world.practice_slice(p)
     weights = np.where((world.flags[sl] & FLAG_CANARY) == 0, world.weight[sl], 0.0)
-    plan = Plan(tag, "new_doctor", [_acct(world, doc.gidx)], dict(prm))
+    plan = Plan(tag, "new_doctor", [account(world, doc.gidx)], dict(prm))
     for t in workdays_from(world, t0)[: int(prm["discovery_days"])]:
         n = int(g.poisson(float(prm["per_day"])))
         cdf = np.cumsum(weights)
@@ -344,7 +328,7 @@ def _plan_evening(
     lo, hi = int(prm["files"][0]), int(prm["files"][1])
     cand = world.pid[sl][(world.doctor_of[sl] == k) & (world.weight[sl] > 0.2)]
     pids = g.permutation(cand)[: int(g.integers(lo, hi + 1))]
-    plan = Plan(tag, "evening_catchup", [_acct(world, a)], {**prm, "files": len(pids)})
+    plan = Plan(tag, "evening_catchup", [account(world, a)], {**prm, "files": len(pids)})
     plan.add(
         p,
         t0,
@@ -400,7 +384,7 @@ def _plan_migration(
         name, n = f"svc.migration{n}.{p + 1:04d}", n + 1
     svc.actor = name
     picker.used.add(svc.gidx)
-    plan = Plan(tag, "data_migration", [_acct(world, svc.gidx)], dict(prm))
+    plan = Plan(tag, "data_migration", [account(world, svc.gidx)], dict(prm))
     plan.add(
         p,
         t0,
@@ -411,7 +395,7 @@ def _plan_migration(
     return plan
 
 
-_PLANNERS = {
+_PLANNERS: dict[str, Planner] = {
     "locum_panel": _plan_locum,
     "vaccine_recall": _plan_recall,
     "new_doctor": _plan_new_doctor,

@@ -18,14 +18,14 @@ import numpy.typing as npt
 import polars as pl
 
 from vigile.sim import rng
-from vigile.sim.attacks import Picker, plan_attacks
-from vigile.sim.batch import Columns, EventBatch, Kind, Tables
+from vigile.sim.attacks import plan_attacks
+from vigile.sim.batch import Columns, EventBatch, Tables
 from vigile.sim.benign import plan_benign
 from vigile.sim.clock import MS_DAY, format_ts, local_midnight_ms, offset_minutes
 from vigile.sim.config import SimConfig
 from vigile.sim.identity import PoolSeries, identity_frame, person_traits, record_variations
 from vigile.sim.notes import generate_note
-from vigile.sim.scenario import Plan
+from vigile.sim.scenario import Picker, Plan
 from vigile.sim.stats import StatsCollector
 from vigile.sim.traffic import SEARCH, Agenda, Appointments, PracticeDay, practice_day
 from vigile.sim.world import FLAG_CANARY, FLAG_NOTE, FLAG_VIP, PID_BASE, World, build_world
@@ -43,16 +43,6 @@ from vigile.sim.writer import (
 
 I64 = npt.NDArray[np.int64]
 Progress = Callable[[str], None]
-READ_KINDS = np.array(
-    [
-        Kind.READ_PATIENT,
-        Kind.READ_ANNOTATION,
-        Kind.READ_DOCUMENT,
-        Kind.READ_PRESCRIPTION,
-        Kind.PRINT_PATIENT,
-    ],
-    dtype=np.int64,
-)
 CHUNK = 200_000
 
 

@@ -8,12 +8,14 @@ that it can ride the victim's own sessions when a real attacker would.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from vigile.sim import rng
 from vigile.sim.batch import Kind
 from vigile.sim.clock import MS_MIN, is_holiday
 from vigile.sim.traffic import PracticeDay, Session
@@ -21,6 +23,34 @@ from vigile.sim.world import World
 
 I64 = npt.NDArray[np.int64]
 MS_S = 1000
+
+
+@dataclass
+class Picker:
+    """Chooses accounts for scenarios, never the same account twice."""
+
+    world: World
+    g: np.random.Generator
+    used: set[int] = field(default_factory=set)
+
+    def pick(self, roles: tuple[str, ...]) -> int:
+        """A free account, present from the start of the window, with one of the roles."""
+        cands = [
+            a.gidx
+            for a in self.world.actors
+            if a.role in roles and a.gidx not in self.used and a.active_from == 0
+        ]
+        if not cands:
+            raise ValueError(f"no free account with role {roles}")
+        a = cands[int(self.g.integers(len(cands)))]
+        self.used.add(a)
+        return a
+
+
+def account(world: World, gidx: int) -> tuple[str, str]:
+    """(tenant, actor) of an account."""
+    a = world.actors[gidx]
+    return (world.practices[a.practice].tenant, a.actor)
 
 
 class Task(Protocol):
@@ -48,6 +78,34 @@ class Plan:
     def add(self, p: int, t: int, task: Task) -> None:
         """Schedule a task."""
         self.tasks.setdefault((p, t), []).append(task)
+
+
+Planner = Callable[[World, Picker, np.random.Generator, int, dict[str, Any]], "Plan | None"]
+
+
+def plan_cases(
+    world: World,
+    picker: Picker,
+    params: dict[str, dict[str, Any]],
+    planners: dict[str, Planner],
+    stream: int,
+    sign: int,
+) -> list[Plan]:
+    """Plan `count` cases of every kind; tags are sign * 1, 2, ...  A case that the world
+    is too small for (no free account) is skipped."""
+    plans: list[Plan] = []
+    kinds = tuple(planners)
+    for kind in kinds:
+        prm = params[kind]
+        for i in range(int(prm.get("count", 1))):
+            g = rng.generator(world.cfg.seed, stream, kinds.index(kind), i)
+            try:
+                plan = planners[kind](world, picker, g, sign * (len(plans) + 1), prm)
+            except ValueError:
+                plan = None
+            if plan is not None:
+                plans.append(plan)
+    return plans
 
 
 def is_workday(world: World, t: int) -> bool:
