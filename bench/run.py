@@ -26,6 +26,10 @@ QUICK: list[list[str]] = [
     ["bench_store.py", "--events", "10000000"],
     ["bench_sim.py"],
     ["bench_detect.py"],
+    ["bench_notes.py", "--volume", "0"],
+    ["bench_scope.py"],
+    ["bench_decide.py"],
+    ["bench_http_ingest.py"],
 ]
 FULL: list[list[str]] = [
     ["bench_jsonl.py", "--events", "2000000", "--runs", "5"],
@@ -35,6 +39,11 @@ FULL: list[list[str]] = [
     ["bench_store.py", "--events", "50000000"],
     ["bench_sim.py"],
     ["bench_detect.py"],
+    ["bench_notes.py"],
+    ["bench_scope.py"],
+    ["bench_decide.py"],
+    ["bench_http_ingest.py"],
+    ["bench_live.py"],
 ]
 
 
