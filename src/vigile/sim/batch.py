@@ -126,27 +126,15 @@ class Tables:
 
     def ip(self, text: str) -> int:
         """Index of an address."""
-        i = self._ip_index.get(text)
-        if i is None:
-            i = self._ip_index[text] = len(self.ips)
-            self.ips.append(text)
-        return i
+        return _intern(self._ip_index, self.ips, text)
 
     def ua(self, text: str) -> int:
         """Index of a user agent."""
-        i = self._ua_index.get(text)
-        if i is None:
-            i = self._ua_index[text] = len(self.uas)
-            self.uas.append(text)
-        return i
+        return _intern(self._ua_index, self.uas, text)
 
     def query(self, text: str) -> int:
         """Index of a query string (table reset every day)."""
-        i = self._q_index.get(text)
-        if i is None:
-            i = self._q_index[text] = len(self.queries)
-            self.queries.append(text)
-        return i
+        return _intern(self._q_index, self.queries, text)
 
     def reset_queries(self) -> None:
         """Forget the day's queries."""
@@ -159,6 +147,14 @@ class Tables:
             self._tokens = random.Random(self.seed * 1_000_003 + 77)
         self.sessions.append(f"s-{self._tokens.getrandbits(96):024x}")
         return len(self.sessions) - 1
+
+
+def _intern(index: dict[str, int], values: list[str], text: str) -> int:
+    i = index.get(text)
+    if i is None:
+        i = index[text] = len(values)
+        values.append(text)
+    return i
 
 
 Scalar = int | I64
