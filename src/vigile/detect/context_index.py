@@ -30,12 +30,43 @@ import numpy as np
 import polars as pl
 import xxhash
 
-from vigile.context import Context, load_context
+from vigile.context import SPECS, Context, Rejected, empty_table, load_table
+from vigile.errors import InputError
 
 __all__ = ["ContextIndex", "size_bucket"]
 
 _EPOCH_DAY: Final = date(1970, 1, 1)
 _APPT_CHUNK: Final = 65_536
+
+
+def _scan_patients(path: Path) -> pl.DataFrame:
+    """``patient_id``, ``tenant``, ``vip`` of patients.csv, read lazily (rows without an id
+    or a practice are left out; a ``vip`` that is not 1/true/yes/oui counts as no)."""
+    try:
+        header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
+        raise InputError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in ("patient_id", "tenant") if c not in header]
+    if missing:
+        raise InputError(f"{path}: missing required column(s) {', '.join(missing)}")
+    cols = ["patient_id", "tenant"] + (["vip"] if "vip" in header else [])
+    frame = (
+        pl.scan_csv(path, infer_schema=False)
+        .select(cols)
+        .with_columns(pl.col("patient_id").str.strip_chars(), pl.col("tenant").str.strip_chars())
+        .filter(
+            pl.col("patient_id").is_not_null()
+            & (pl.col("patient_id") != "")
+            & pl.col("tenant").is_not_null()
+            & (pl.col("tenant") != "")
+        )
+    )
+    if "vip" in header:
+        vip = pl.col("vip").str.strip_chars().is_in(["1", "true", "True", "yes", "oui"])
+        frame = frame.with_columns(vip.fill_null(False).alias("vip"))
+    else:
+        frame = frame.with_columns(pl.lit(False).alias("vip"))
+    return frame.collect()
 
 
 def size_bucket(doctors: int) -> str:
@@ -69,11 +100,35 @@ class ContextIndex:
     rejected: list[Any] = field(default_factory=list)
 
     @classmethod
-    def load(cls, directory: str | Path | None) -> ContextIndex:
-        """Load a context directory (``None``: an empty index)."""
+    def load(cls, directory: str | Path | None, default_tz: str = "Europe/Paris") -> ContextIndex:
+        """Load a context directory (``None``: an empty index).
+
+        Every table goes through :func:`vigile.context.load_table` (typed, bad rows
+        reported) except ``patients.csv``, of which detection needs three columns:
+        it is scanned lazily (``patient_id``, ``tenant``, ``vip``) so that 19 million
+        files do not have to fit in memory with their names and addresses.
+        """
         if directory is None:
             return cls()
-        return cls.build(load_context(directory))
+        root = Path(directory)
+        if not root.is_dir():
+            raise InputError(f"{root}: context directory not found")
+        tables: dict[str, pl.DataFrame] = {}
+        rejected: list[Rejected] = []
+        present: set[str] = set()
+        for name, spec in SPECS.items():
+            path = root / spec.file
+            if not path.exists():
+                tables[name] = empty_table(name)
+                continue
+            present.add(name)
+            if name == "patients":
+                tables[name] = _scan_patients(path)
+            else:
+                tables[name], bad = load_table(path, name, default_tz)
+                rejected.extend(bad)
+        ctx = Context(**tables, rejected=rejected, present=frozenset(present))
+        return cls.build(ctx)
 
     @classmethod
     def build(cls, ctx: Context) -> ContextIndex:
