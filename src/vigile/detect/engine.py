@@ -29,7 +29,14 @@ from typing import Any, Final
 from vigile.detect.alerts import AlertSink
 from vigile.detect.context_index import ContextIndex
 from vigile.detect.detectors.base import Env, Finding, PeerStats, registry
-from vigile.detect.facts import AccountState, EventClock, Explainer, Facts, Tracker
+from vigile.detect.facts import (
+    CARE_ACTIONS,
+    AccountState,
+    EventClock,
+    Explainer,
+    Facts,
+    Tracker,
+)
 from vigile.detect.rules import SEVERITY_RANK, RuleSet, load_rules
 from vigile.detect.state import CHECKPOINT_VERSION, Checkpoint, load_checkpoint, save_checkpoint
 from vigile.events import AccessEvent, Alert, event_key
@@ -96,6 +103,7 @@ class Engine:
         self.correlators = [d for d in self.detectors if hasattr(d, "observe")]
         self._dispatch: dict[tuple[str, bool], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
         self.n_events = 0
+        self._dispatch_quiet: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
         self.clock = EventClock()
         self.facts = Facts()
         self.stats = EngineStats()
@@ -121,6 +129,17 @@ class Engine:
             )
             learners = tuple(d for d in scorers if _overrides(d, "learn"))
             found = self._dispatch[key] = (scorers, learners)
+        return found
+
+    def _quiet(self, action: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The detectors that look at quiet events (those with ``counts_quiet``)."""
+        found = self._dispatch_quiet.get(action)
+        if found is None:
+            scorers = tuple(
+                d for d in self._targets(action, False)[0] if getattr(d, "counts_quiet", False)
+            )
+            learners = tuple(d for d in scorers if _overrides(d, "learn"))
+            found = self._dispatch_quiet[action] = (scorers, learners)
         return found
 
     # ---- the loop ------------------------------------------------------------------------
@@ -213,7 +232,15 @@ class Engine:
             tracker.observe(ev, f, acc)
         explainer = self.explainer
         explainer.observe(ev, f, acc)
-        scorers, learners = self._targets(ev.action, f.schedule)
+        if not f.changed and acc.other_until < t and (
+            (f.single and not f.new_ids and not f.uncared_ids) or ev.action in CARE_ACTIONS
+        ):
+            # a quiet event: the same place as before, and a patient the account already
+            # cares for (a note after the file, a prescription) or a care action: only the
+            # detectors that count every request look at it
+            scorers, learners = self._quiet(ev.action)
+        else:
+            scorers, learners = self._targets(ev.action, f.schedule)
         out: list[Alert] | None = None
         for det in scorers:
             found = det.score(ev, f)

@@ -53,6 +53,8 @@ class VolumeDetector(DetectorBase):
 
     name: ClassVar[str] = "volume"
     actions: ClassVar[frozenset[str] | None] = READ_ACTIONS
+    #: every read counts, even of a patient the account already cares for
+    counts_quiet: ClassVar[bool] = True
     modes: ClassVar[tuple[str, ...] | None] = ("hourly", "daily")
     state_attrs: ClassVar[tuple[str, ...]] = ("accounts",)
 
