@@ -21,6 +21,7 @@ nothing fetched from the network).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -525,7 +526,10 @@ def write_pdf(html: str, path: Path, base: Path) -> Path:
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    weasyprint.HTML(string=html, base_url=str(base), url_fetcher=_no_network).write_pdf(path)
+    with warnings.catch_warnings():
+        # without Debian's libharfbuzz-subset0 fonts are embedded whole (bigger PDFs)
+        warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
+        weasyprint.HTML(string=html, base_url=str(base), url_fetcher=_no_network).write_pdf(path)
     return path
 
 

@@ -17,6 +17,7 @@ from its backends: the algorithm enqueues named SQL, a backend runs it.
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -68,7 +69,7 @@ class Dialect:
 
     def count_if(self, cond: str) -> str:
         """Aggregate: rows where ``cond`` holds."""
-        return f"CAST(count_if({cond}) AS BIGINT)"
+        return f"CAST(count_if(coalesce({cond}, FALSE)) AS BIGINT)"
 
     def regexp_replace_all(self, expr: str, pattern: str, replacement: str = "") -> str:
         """Every match of ``pattern`` in ``expr`` replaced."""
@@ -230,7 +231,19 @@ class SparkBackend:
 
     dialect: Dialect = SparkDialect()
 
-    def __init__(self, master: str = "local[2]", session: Any = None) -> None:
+    #: Session settings; ``conf`` given to the constructor overrides them.
+    CONF: dict[str, str] = {  # noqa: RUF012
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.driver.memory": "4g",
+    }
+
+    def __init__(
+        self, master: str = "local[2]", session: Any = None, conf: dict[str, str] | None = None
+    ) -> None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # pyspark warns about pandas versions on import
@@ -238,19 +251,21 @@ class SparkBackend:
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise VigileError("the Spark backend needs pyspark (pip install pyspark)") from exc
         if session is None:
+            builder = SparkSession.builder.master(master).appName("vigile-scope")
+            settings = dict(self.CONF)
+            jar = _splink_jar()
+            if jar is not None:  # Splink's string-similarity functions (jaro_winkler...)
+                settings["spark.jars"] = jar
+            settings.update(conf or {})
+            for key, value in settings.items():
+                builder = builder.config(key, value)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                session = (
-                    SparkSession.builder.master(master)
-                    .appName("vigile-scope")
-                    .config("spark.sql.session.timeZone", "UTC")
-                    .config("spark.ui.enabled", "false")
-                    .config("spark.sql.shuffle.partitions", "8")
-                    .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                    .config("spark.driver.memory", "4g")
-                    .getOrCreate()
-                )
+                session = builder.getOrCreate()
             session.sparkContext.setLogLevel("ERROR")
+        if session.sparkContext.getCheckpointDir() is None:  # Splink breaks lineage with it
+            self._checkpoints = tempfile.mkdtemp(prefix="vigile-spark-")
+            session.sparkContext.setCheckpointDir(self._checkpoints)
         self.spark = session
         self._cached: dict[str, Any] = {}
 
@@ -287,6 +302,16 @@ class SparkBackend:
         for frame in self._cached.values():
             frame.unpersist()
         self._cached.clear()
+
+
+def _splink_jar() -> str | None:
+    """Splink's Spark UDF jar (string similarity), when Splink is installed."""
+    try:
+        from splink.backends.spark import similarity_jar_location
+    except ImportError:
+        return None
+    location: str = similarity_jar_location()
+    return location
 
 
 def _spark_schema(schema: pa.Schema) -> Any:

@@ -28,9 +28,12 @@ Spark at scale).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any, Final
 
 import pyarrow as pa
@@ -39,10 +42,12 @@ from vigile.scope.engine import Dialect, SqlBackend
 
 #: Link probability at or above which two files are taken for the same person.
 DEFAULT_THRESHOLD: Final = 0.9
-#: Above this many files, EM training runs on a sample of birth dates.
-TRAIN_SAMPLE_ABOVE: Final = 400_000
+#: EM training runs on about this many files (a sample of birth dates) when there are more.
+TRAIN_SAMPLE: Final = 150_000
 #: Random record pairs used to estimate u-probabilities.
 U_PAIRS: Final = 2_000_000
+#: Below this many files, the shipped parameters are used instead of training.
+MIN_TRAIN_FILES: Final = 5_000
 
 PERSONS_SCHEMA: Final = pa.schema(
     [
@@ -90,6 +95,7 @@ def prepare_sql(dialect: Dialect, source: str, columns: set[str]) -> str:
 SELECT concat(tenant, '|', patient_id) AS unique_id,
        patient_id, tenant,
        coalesce({fold("birth_name")}, {fold("last_name")}) AS birth_name_n,
+       {fold("birth_name")} AS birth_name_k,
        {fold("last_name")} AS used_name_n,
        {fold("first_name")} AS first_name_n,
        {first_token} AS first_name_1,
@@ -129,6 +135,12 @@ def settings(has_birth_place: bool) -> Any:
             ),
             cll.JaroWinklerLevel("birth_name_n", 0.92),
             cll.JaroWinklerLevel("birth_name_n", 0.80),
+            # a woman's files may carry her birth name in one practice and her
+            # married name in another (birth name missing): a weaker disagreement
+            cll.CustomLevel(
+                "sex_l = 'F' AND sex_r = 'F' AND (birth_name_k_l IS NULL OR birth_name_k_r IS NULL)",
+                label_for_charts="Different names, a woman's birth name missing",
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -211,40 +223,19 @@ def link_persons(
     files = int(backend.fetch("SELECT count(*) AS n FROM linkage_input").column(0)[0].as_py())
     if files < 2:
         return _singletons(backend, files, threshold, started)
-    from splink import Linker, block_on
+    from splink import Linker
 
     _quiet_splink()
     db_api = _splink_api(backend)
     frame = db_api.register("linkage_input")
     model = settings("birth_place" in columns)
     linker = Linker(frame, model, log_level=None)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("birth_name_n", "first_name_n", "birth_date", "sex")], recall=0.85
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
-    trainer = linker
-    if files > TRAIN_SAMPLE_ABOVE:
-        # m-probabilities from the files of a sample of birth dates (pairs stay whole)
-        share = max(2, round(files / TRAIN_SAMPLE_ABOVE))
-        backend.materialise(
-            "linkage_sample",
-            f"SELECT * FROM linkage_input WHERE abs(hash(birth_date)) % {share} = 0",
-        )
-        sample = db_api.register("linkage_sample")
-        trainer = Linker(sample, model, log_level=None)
-        trainer.training.estimate_probability_two_random_records_match(
-            [block_on("birth_name_n", "first_name_n", "birth_date", "sex")], recall=0.85
-        )
-        trainer.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS / 4, seed=seed)
-    trainer.training.estimate_parameters_using_expectation_maximisation(
-        block_on("birth_date", "first_name_3"), estimate_without_term_frequencies=True
-    )
-    trainer.training.estimate_parameters_using_expectation_maximisation(
-        block_on("birth_name_n", "first_name_1", "birth_year"),
-        estimate_without_term_frequencies=True,
-    )
-    if trainer is not linker:
-        _copy_m(trainer, linker)
+    if files >= MIN_TRAIN_FILES:
+        train(linker, backend, db_api, files, seed)
+        method = "trained on the exposed files"
+    else:
+        apply_parameters(linker, shipped_parameters(), files)
+        method = "shipped parameters (too few files to train)"
     predictions = linker.inference.predict(threshold_match_probability=min(0.5, threshold))
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=threshold
@@ -285,24 +276,88 @@ LEFT JOIN best AS b ON b.uid = s.unique_id
         links=int(counts["links"]),
         threshold=threshold,
         seconds=time.perf_counter() - started,
-        method=f"splink ({dialect})",
+        method=f"splink on {dialect}, {method}",
     )
     return persons, stats
 
 
-def _copy_m(source: Any, target: Any) -> None:
-    """Carry m-probabilities trained on a sample over to the full model."""
-    trained = {
-        (c.output_column_name, lvl.comparison_vector_value): lvl.m_probability
-        for c in source._settings_obj.comparisons
-        for lvl in c.comparison_levels
-        if not lvl.is_null_level
+def train(linker: Any, backend: SqlBackend, db_api: Any, files: int, seed: int) -> None:
+    """Estimate the model on the files themselves: λ, u by random pairs, m by EM."""
+    from splink import Linker, block_on
+
+    strict = [block_on("birth_name_n", "first_name_n", "birth_date", "sex")]
+    linker.training.estimate_probability_two_random_records_match(strict, recall=0.85)
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=min(U_PAIRS, files * 20), seed=seed
+    )
+    trainer = linker
+    if files > 2 * TRAIN_SAMPLE:
+        # m-probabilities from the files of a sample of birth dates (pairs stay whole)
+        share = -(-files // TRAIN_SAMPLE)
+        backend.materialise(
+            "linkage_sample",
+            f"SELECT * FROM linkage_input WHERE abs(hash(birth_date)) % {share} = 0",
+        )
+        trainer = Linker(db_api.register("linkage_sample"), linker._settings_obj.as_dict(), log_level=None)
+    # Each pass blocks on whole compared fields only: a pass blocked on a part of a
+    # field (its first letters) would see that field agree in every pair and bias it.
+    trainer.training.estimate_parameters_using_expectation_maximisation(
+        block_on("birth_date"), estimate_without_term_frequencies=True
+    )
+    trainer.training.estimate_parameters_using_expectation_maximisation(
+        block_on("birth_name_n", "first_name_n"), estimate_without_term_frequencies=True
+    )
+    if trainer is not linker:
+        trained = model_parameters(trainer, files)
+        apply_parameters(linker, trained, files, probability=False, u=False)
+
+
+def model_parameters(linker: Any, files: int) -> dict[str, Any]:
+    """The trained parameters (λ and each level's m and u), dialect-free."""
+    settings_obj = linker._settings_obj
+    return {
+        "files": files,
+        "probability_two_random_records_match": settings_obj._probability_two_random_records_match,
+        "levels": {
+            c.output_column_name: {
+                str(lvl.comparison_vector_value): {"m": lvl.m_probability, "u": lvl.u_probability}
+                for lvl in c.comparison_levels
+                if not lvl.is_null_level
+            }
+            for c in settings_obj.comparisons
+        },
     }
-    for c in target._settings_obj.comparisons:
+
+
+def apply_parameters(
+    linker: Any, params: dict[str, Any], files: int, *, probability: bool = True, u: bool = True
+) -> None:
+    """Set a model's parameters; λ is rescaled to the number of files linked
+    (the chance that two random files match falls as 1 / files)."""
+    settings_obj = linker._settings_obj
+    if probability:
+        scaled = params["probability_two_random_records_match"] * (params["files"] - 1) / max(files - 1, 1)
+        settings_obj._probability_two_random_records_match = min(scaled, 0.5)
+    for c in settings_obj.comparisons:
+        levels = params["levels"].get(c.output_column_name, {})
         for lvl in c.comparison_levels:
-            key = (c.output_column_name, lvl.comparison_vector_value)
-            if not lvl.is_null_level and trained.get(key) is not None:
-                lvl.m_probability = trained[key]
+            known = levels.get(str(lvl.comparison_vector_value))
+            if lvl.is_null_level or not known:
+                continue
+            if known.get("m") is not None:
+                lvl.m_probability = known["m"]
+            if u and known.get("u") is not None:
+                lvl.u_probability = known["u"]
+
+
+@cache
+def shipped_parameters() -> dict[str, Any]:
+    """Parameters trained on a simulated world of ~1 M files (``persons_model.json``),
+    used when too few files are exposed to train on them."""
+    loaded: dict[str, Any] = json.loads(
+        resources.files("vigile.scope").joinpath("persons_model.json").read_text()
+    )
+    return loaded
 
 
 def _splink_api(backend: SqlBackend) -> Any:

@@ -122,15 +122,16 @@ class ScopeResult:
 
 def day_parts(root: Path, kind: str, since: datetime | None, until: datetime | None) -> list[Path]:
     """A store's Parquet parts of ``kind`` whose UTC day overlaps the window."""
-    lo = since.astimezone(UTC).date() if since is not None else date.min
-    hi = until.astimezone(UTC).date() if until is not None else date.max
+    day = timedelta(days=1)  # a margin: the ts filter of scope_events does the rest
+    lo = (since - day).astimezone(UTC).date() if since is not None else date.min
+    hi = (until + day).astimezone(UTC).date() if until is not None else date.max
     parts = []
     for day_dir in sorted((root / kind).glob("day=*")):
         try:
-            day = date.fromisoformat(day_dir.name[4:])
+            when = date.fromisoformat(day_dir.name[4:])
         except ValueError:
             continue
-        if lo - timedelta(days=1) <= day <= hi + timedelta(days=1):
+        if lo <= when <= hi:
             parts.extend(sorted(day_dir.glob("part-*.parquet")))
     return parts
 
@@ -282,7 +283,7 @@ def compute_scope(
         by_tenant=backend.fetch("SELECT * FROM by_tenant ORDER BY patients_exposed DESC, tenant"),
         by_actor=backend.fetch("SELECT * FROM by_actor ORDER BY patients DESC, tenant, actor"),
         by_day=backend.fetch("SELECT * FROM by_day ORDER BY day"),
-        by_category=backend.fetch("SELECT * FROM by_category"),
+        by_category=_long_categories(backend.fetch("SELECT * FROM by_category")),
         identities=backend.fetch("SELECT * FROM exposed_identities"),
         linkage=linkage,
         notes=labels,
@@ -290,6 +291,20 @@ def compute_scope(
         categories=categories,
     )
     return result
+
+
+def _long_categories(wide: pa.Table) -> pa.Table:
+    """The one wide row of ``by_category`` as rows of (kind, category, patients)."""
+    row = wide.to_pylist()[0] if wide.num_rows else {}
+    kinds, names, counts = [], [], []
+    for column, value in row.items():
+        kind, _, category = column.partition("__")
+        kinds.append(kind)
+        names.append(category)
+        counts.append(int(value or 0))
+    return pa.table(
+        {"kind": kinds, "category": names, "patients": pa.array(counts, pa.int64())}
+    )
 
 
 def _step_sql(backend: SqlBackend, name: str, **params: Any) -> str:

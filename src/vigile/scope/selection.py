@@ -36,7 +36,7 @@ MATCHES: Final[tuple[str, ...]] = ("account", "source", "session")
 
 #: How far before an account's first alert its window opens by default: an
 #: extraction runs for a while before anything fires.
-DEFAULT_LOOKBACK: Final = timedelta(hours=24)
+DEFAULT_LOOKBACK: Final = timedelta(days=7)
 
 SELECTION_SCHEMA: Final = pa.schema(
     [

@@ -1,14 +1,20 @@
 -- Step by_category: exposed files per category of data (a file counts in each
--- category it exposed), and per sensitive-note category.
+-- category it exposed), and per sensitive-note category, as one wide row
+-- (scoping.py turns it into rows: kind, category, patients).
+SELECT *
+FROM (
+  SELECT
 {%- for cat in categories + ['other'] %}
-SELECT 'data' AS kind, '{{ cat }}' AS category, {{ d.count_if("cat_" ~ cat) }} AS patients
-FROM exposed_files
-UNION ALL
+    {{ d.count_if("cat_" ~ cat) }} AS data__{{ cat }},
 {%- endfor %}
+    count(*) AS data__any
+  FROM exposed_files
+) AS files
+CROSS JOIN (
+  SELECT
 {%- for cat in note_categories %}
-SELECT 'note' AS kind, '{{ cat }}' AS category, {{ d.count_if("note_" ~ cat) }} AS patients
-FROM file_notes
-UNION ALL
+    {{ d.count_if("note_" ~ cat) }} AS note__{{ cat }},
 {%- endfor %}
-SELECT 'note' AS kind, 'any' AS category, {{ d.count_if("sensitive_notes > 0") }} AS patients
-FROM file_notes
+    {{ d.count_if("sensitive_notes > 0") }} AS note__any
+  FROM file_notes
+) AS notes

@@ -1,0 +1,32 @@
+"""Person linkage on a labelled sample: the simulator's files with their true persons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from vigile.context import load_context
+from vigile.scope.engine import DuckDBBackend
+from vigile.scope.persons import link_persons, pairwise_quality
+
+
+def test_when_a_practice_network_is_linked_then_pairs_are_found_precisely(
+    small_world: Path,
+) -> None:
+    patients = load_context(small_world / "context").patients
+    # a labelled sample: every file of the persons whose id falls in a fifth of the id space
+    truth = pl.read_csv(small_world / "truth" / "persons.csv")
+    sample_persons = truth.filter(pl.col("person_id").hash(7) % 5 == 0)
+    sample = patients.join(sample_persons.select("patient_id"), on="patient_id", how="semi")
+    backend = DuckDBBackend()
+    try:
+        backend.register_arrow("exposed_identities", sample.to_arrow())
+        persons, stats = link_persons(backend)
+    finally:
+        backend.close()
+    quality = pairwise_quality(pl.from_arrow(persons), truth)  # type: ignore[arg-type]
+    assert stats.files == sample.height > 20_000
+    assert quality.precision >= 0.97
+    assert quality.recall >= 0.97
+    assert abs(quality.persons_error) <= 0.01
