@@ -40,25 +40,32 @@ PATIENTS = [
     ("P102", "cab-0002", "Lefèvre", "Lefèvre", "Marc", "M", "1970-07-07", "06 99 88 77 66",
      "", "1 quai Saint-Antoine", "69002", "Lyon", "0"),
 ]  # fmt: skip
-HEADER = "patient_id,tenant,last_name,birth_name,first_name,sex,birth_date,phone,email,address,postcode,city,vip"
+HEADER = (
+    "patient_id,tenant,last_name,birth_name,first_name,sex,birth_date,phone,email,"
+    "address,postcode,city,vip"
+)
 
 
 def tiny_events() -> list[dict[str, Any]]:
     """dr.x.0001 (the suspect): a search (consulted), reads (extracted), a refused read,
     a note read, a print of another practice's file; dr.y.0001 works normally."""
-    x = {"tenant": "cab-0001", "actor": "dr.x.0001", "session": "s-x"}
+
+    def x(eid: str, ts: str, action: str, ids: list[str], **over: Any) -> dict[str, Any]:
+        fields = {"tenant": "cab-0001", "actor": "dr.x.0001", "session": "s-x", **over}
+        return event(event_id=eid, ts=f"2026-03-{ts}Z", action=action, patient_ids=ids, **fields)
+
     return [
-        event(event_id="e1", ts="2026-03-02T10:00:00Z", action="login", resource="session", patient_ids=[], **x),
-        event(event_id="e2", ts="2026-03-02T10:01:00Z", action="search", patient_ids=["P001", "P002", "P003"], **x),
-        event(event_id="e3", ts="2026-03-02T10:02:00Z", action="read", patient_ids=["P001"], **x),
-        event(event_id="e4", ts="2026-03-02T10:03:00Z", action="read", resource="annotation", patient_ids=["P001"], **x),
-        event(event_id="e5", ts="2026-03-02T10:04:00Z", action="read", status=403, records=0, patient_ids=["P102"], **x),
-        event(event_id="e6", ts="2026-03-02T10:05:00Z", action="print", patient_ids=["P101"], **x),
-        event(event_id="e7", ts="2026-03-02T10:06:00Z", action="list", resource="patient", status=404, patient_ids=[], **x),
-        event(event_id="e8", ts="2026-03-02T10:07:00Z", action="read", patient_ids=["P001"], **x),
-        event(event_id="e9", ts="2026-03-02T11:00:00Z", action="read", tenant="cab-0001", actor="dr.y.0001", session="s-y", patient_ids=["P003"]),
-        event(event_id="e10", ts="2026-03-03T10:00:00Z", action="read", patient_ids=["P003"], **x),
-    ]  # fmt: skip
+        x("e1", "02T10:00:00", "login", [], resource="session"),
+        x("e2", "02T10:01:00", "search", ["P001", "P002", "P003"]),
+        x("e3", "02T10:02:00", "read", ["P001"]),
+        x("e4", "02T10:03:00", "read", ["P001"], resource="annotation"),
+        x("e5", "02T10:04:00", "read", ["P102"], status=403, records=0),
+        x("e6", "02T10:05:00", "print", ["P101"]),
+        x("e7", "02T10:06:00", "list", [], status=404),
+        x("e8", "02T10:07:00", "read", ["P001"]),
+        x("e9", "02T11:00:00", "read", ["P003"], actor="dr.y.0001", session="s-y"),
+        x("e10", "03T10:00:00", "read", ["P003"]),
+    ]
 
 
 @pytest.fixture
@@ -78,7 +85,7 @@ def write_tiny(tmp_path: Path) -> Path:
     (ctx / "annotations.csv").write_text(
         "annotation_id,patient_id,tenant,author,created,text\n"
         "N1,P001,cab-0001,dr.y.0001,2026-01-10T10:00:00+01:00,Suivi VIH sous trithérapie\n"
-        "N2,P001,cab-0001,dr.y.0001,2026-02-01T10:00:00+01:00,Rdv reporté à la demande de la patiente\n"
+        "N2,P001,cab-0001,dr.y.0001,2026-02-01T10:00:00+01:00,Rdv reporté (demande patiente)\n"
         "N3,P003,cab-0001,dr.y.0001,2026-02-01T10:00:00+01:00,Asthme léger\n"
     )
     (tmp_path / "labels.csv").write_text(

@@ -27,7 +27,9 @@ def _alert(incident: str | None, actor: str = "dr.x.0001", **over: object) -> di
 
 
 def _write(path: Path, rows: list[dict[str, object] | str]) -> Path:
-    path.write_bytes(b"\n".join(r.encode() if isinstance(r, str) else orjson.dumps(r) for r in rows))
+    path.write_bytes(
+        b"\n".join(r.encode() if isinstance(r, str) else orjson.dumps(r) for r in rows)
+    )
     return path
 
 
@@ -43,13 +45,13 @@ def _run(*args: str) -> tuple[int, str]:
 def test_when_the_incident_is_unknown_then_the_known_ones_are_listed(tmp_path: Path) -> None:
     alerts = [AlertRef("a1", parse_ts("2026-03-02T10:00:00Z", "t"), "cab-1", "dr.a", None, None,
                        "high", "d", "inc-1")]  # fmt: skip
-    with pytest.raises(VigileError, match="unknown incident 'inc-9'.*inc-1"):
+    with pytest.raises(VigileError, match=r"unknown incident 'inc-9'.*inc-1"):
         from_alerts(alerts, incident="inc-9")
 
 
 def test_when_several_incidents_and_none_chosen_then_the_user_must_choose(tmp_path: Path) -> None:
     path = _write(tmp_path / "a.jsonl", [_alert("inc-1"), _alert("inc-2", actor="dr.y.0001")])
-    with pytest.raises(VigileError, match="2 incidents.*--incident"):
+    with pytest.raises(VigileError, match=r"2 incidents.*--incident"):
         from_alerts(read_alerts(path))
 
 
@@ -58,7 +60,9 @@ def test_when_the_window_is_empty_then_it_is_refused() -> None:
         from_actors(["dr.x"], since=parse_ts("2026-03-03", "s"), until=parse_ts("2026-03-02", "u"))
 
 
-def test_when_no_request_matches_then_the_error_says_which_window(tiny: Path, tmp_path: Path) -> None:
+def test_when_no_request_matches_then_the_error_says_which_window(
+    tiny: Path, tmp_path: Path
+) -> None:
     code, output = _run(
         "--events", str(tiny / "events.jsonl"), "--actor", "dr.nobody.0001",
         "--out", str(tmp_path / "out"), "--no-pdf",
@@ -69,20 +73,26 @@ def test_when_no_request_matches_then_the_error_says_which_window(tiny: Path, tm
 
 def test_when_an_alert_line_is_broken_then_its_line_is_named(tmp_path: Path) -> None:
     path = _write(tmp_path / "a.jsonl", [_alert("inc-1"), "{not json"])
-    with pytest.raises(VigileError, match="a.jsonl:2"):
+    with pytest.raises(VigileError, match=r"a\.jsonl:2"):
         read_alerts(path)
 
 
-def test_when_both_or_neither_selection_is_given_then_the_command_says_so(tiny: Path, tmp_path: Path) -> None:
+def test_when_both_or_neither_selection_is_given_then_the_command_says_so(
+    tiny: Path, tmp_path: Path
+) -> None:
     alerts = _write(tmp_path / "a.jsonl", [_alert("inc-1")])
     events = str(tiny / "events.jsonl")
-    code, output = _run("--events", events, "--alerts", str(alerts), "--actor", "x", "--out", str(tmp_path / "o"))
+    code, output = _run(
+        "--events", events, "--alerts", str(alerts), "--actor", "x", "--out", str(tmp_path / "o")
+    )
     assert code == 2 and "either --alerts" in output
     code, output = _run("--events", events, "--out", str(tmp_path / "o"))
     assert code == 2 and "either --alerts" in output
 
 
-def test_when_alerts_name_an_incident_then_its_accounts_are_scoped(tiny: Path, tmp_path: Path) -> None:
+def test_when_alerts_name_an_incident_then_its_accounts_are_scoped(
+    tiny: Path, tmp_path: Path
+) -> None:
     alerts = _write(tmp_path / "a.jsonl", [_alert("inc-1"), _alert("inc-2", actor="dr.y.0001")])
     out = tmp_path / "out"
     result = CliRunner().invoke(

@@ -33,7 +33,9 @@ def breach(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _pdf_ok(path: Path) -> bool:
     data = path.read_bytes()
     tail = data[-1024:]
-    return data.startswith(b"%PDF-") and b"startxref" in tail and b"%%EOF" in tail and len(data) > 5000
+    return (
+        data.startswith(b"%PDF-") and b"startxref" in tail and b"%%EOF" in tail and len(data) > 5000
+    )
 
 
 def test_when_a_breach_is_scoped_then_every_interface_file_is_written(breach: Path) -> None:

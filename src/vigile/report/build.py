@@ -129,7 +129,9 @@ def _deadlines(detected: datetime, lang: str, high_risk: bool) -> list[Deadline]
             t["dl_nis2_early"], fmt_dt(detected + timedelta(hours=24), lang),
             t["dl_nis2_early_basis"], t["if_relevant"],
         ),
-        Deadline(t["dl_nis2_notif"], fmt_dt(notif, lang), t["dl_nis2_notif_basis"], t["if_relevant"]),
+        Deadline(
+            t["dl_nis2_notif"], fmt_dt(notif, lang), t["dl_nis2_notif_basis"], t["if_relevant"]
+        ),
         Deadline(
             t["dl_nis2_final"], fmt_dt(notif + timedelta(days=30), lang, with_time=False),
             t["dl_nis2_final_basis"], t["if_relevant"],
@@ -240,6 +242,15 @@ def _note_counts(files: pl.DataFrame) -> list[tuple[str, int]]:
     return out
 
 
+def _span(files: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
+    """The first and last exposure of a set of files."""
+    if not files.height:
+        return None, None
+    first, last = files["first_exposed"].min(), files["last_exposed"].max()
+    assert isinstance(first, datetime) and isinstance(last, datetime)
+    return first, last
+
+
 def _frame(table: Any) -> pl.DataFrame:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
@@ -262,7 +273,10 @@ def report_context(
 
     t = texts()[lang]
     amap = access_map()
-    n = lambda v: fmt_int(v, lang)  # noqa: E731
+
+    def n(value: int | None) -> str:
+        return fmt_int(value, lang)
+
     persons = files["person_id"].n_unique() if files.height else 0
     extracted = files.filter(pl.col("exposure") == "extracted").height
     consulted = files.filter(pl.col("exposure") == "consulted").height
@@ -287,8 +301,7 @@ def report_context(
             (n(accounts), t["fig_accounts"]),
             (n(summary["records_returned"]), t["fig_records"]),
         ]
-    first = files["first_exposed"].min() if files.height else None
-    last = files["last_exposed"].max() if files.height else None
+    first, last = _span(files)
     severity = _severity(files, lang, amap.clinical)
     detected_raw = summary.get("detected_at")
     assumed = detected_raw is None
@@ -400,8 +413,9 @@ def report_context(
         rows = [
             {
                 "tenant": r["tenant"], "files": n(r["files"]), "extracted": n(r["extracted"]),
-                "consulted": n(r["consulted"]), "notes": n(r["notes"]), "sensitive": n(r["sensitive"]),
-                "persons": n(r["persons"]), "first": fmt_dt(r["first"], lang), "last": fmt_dt(r["last"], lang),
+                "consulted": n(r["consulted"]), "notes": n(r["notes"]),
+                "sensitive": n(r["sensitive"]), "persons": n(r["persons"]),
+                "first": fmt_dt(r["first"], lang), "last": fmt_dt(r["last"], lang),
             }
             for r in by_tenant.head(TABLE_ROWS).iter_rows(named=True)
         ]  # fmt: skip
@@ -536,7 +550,9 @@ def write_pdf(html: str, path: Path, base: Path) -> Path:
 def _no_network(url: str, timeout: int = 10, ssl_context: Any = None) -> dict[str, Any]:
     """Refuse anything but local files: a report never fetches from the network."""
     if not url.startswith("file:"):
-        raise ValueError(f"vigile's report fetches nothing from the network ({url.split(':')[0]})")
+        raise ValueError(
+            f"vigile's report fetches nothing from the network ({url.split(':', maxsplit=1)[0]})"
+        )
     import weasyprint
 
     result: dict[str, Any] = weasyprint.default_url_fetcher(
@@ -584,8 +600,7 @@ def write_reports(
 def _letter(
     practice: str, variant: str, summary: dict[str, Any], options: ScopeOptions, files: pl.DataFrame
 ) -> str:
-    first = files["first_exposed"].min() if files.height else None
-    last = files["last_exposed"].max() if files.height else None
+    first, last = _span(files)
     detected_raw = summary.get("detected_at") or summary["generated_at"]
     detected = datetime.fromisoformat(str(detected_raw).replace("Z", "+00:00"))
     return render(
@@ -608,7 +623,8 @@ def _letter(
 PACK_PATIENT_COLUMNS: Final = [
     "patient_id", "person_id", "last_name", "birth_name", "first_name", "sex", "birth_date",
     "address", "postcode", "city", "phone", "email", "exposure", "categories",
-    "sensitive_notes", "sensitive_categories", "first_exposed", "last_exposed", "accesses", "letter",
+    "sensitive_notes", "sensitive_categories", "first_exposed", "last_exposed", "accesses",
+    "letter",
 ]  # fmt: skip
 
 

@@ -86,11 +86,13 @@ def stacked_days(
         h_light = plot_h * light[i] / top_value
         y_dark = top + plot_h - h_dark
         body.append(
-            f'<rect x="{x:.1f}" y="{y_dark:.1f}" width="{bar:.1f}" height="{h_dark:.1f}" fill="{DARK}">'
+            f'<rect x="{x:.1f}" y="{y_dark:.1f}" width="{bar:.1f}" height="{h_dark:.1f}" '
+            f'fill="{DARK}">'
             f"<title>{day.isoformat()}: {dark[i]:,}</title></rect>"
         )
         body.append(
-            f'<rect x="{x:.1f}" y="{y_dark - h_light:.1f}" width="{bar:.1f}" height="{h_light:.1f}" '
+            f'<rect x="{x:.1f}" y="{y_dark - h_light:.1f}" width="{bar:.1f}" '
+            f'height="{h_light:.1f}" '
             f'fill="{LIGHT}"><title>{day.isoformat()}: {light[i]:,}</title></rect>'
         )
         if i % label_every == 0:
@@ -100,7 +102,8 @@ def stacked_days(
                 f'font-size="9">{day.strftime("%d/%m")}</text>'
             )
     body.append(
-        f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{TEXT}"/>'
+        f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" '
+        f'stroke="{TEXT}"/>'
     )
     body += _legend([(DARK, dark_label), (LIGHT, light_label)], left, height - 12)
     body.append(f'<text x="{left}" y="16" font-weight="bold" fill="{TEXT}">{escape(title)}</text>')
@@ -136,7 +139,8 @@ def horizontal_bars(
             f"{escape(text)}</text>"
         )
         body.append(
-            f'<rect x="{label_width}" y="{y + 2}" width="{w_dark:.1f}" height="{row - 4}" fill="{DARK}"/>'
+            f'<rect x="{label_width}" y="{y + 2}" width="{w_dark:.1f}" height="{row - 4}" '
+            f'fill="{DARK}"/>'
         )
         if light[i]:
             body.append(

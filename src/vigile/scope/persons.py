@@ -116,7 +116,7 @@ def settings(has_birth_place: bool) -> Any:
     """The Splink model: comparisons of French identity traits and blocking rules."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    from splink import SettingsCreator
 
     swapped = (
         "substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4) "
@@ -138,7 +138,8 @@ def settings(has_birth_place: bool) -> Any:
             # a woman's files may carry her birth name in one practice and her
             # married name in another (birth name missing): a weaker disagreement
             cll.CustomLevel(
-                "sex_l = 'F' AND sex_r = 'F' AND (birth_name_k_l IS NULL OR birth_name_k_r IS NULL)",
+                "sex_l = 'F' AND sex_r = 'F' "
+                "AND (birth_name_k_l IS NULL OR birth_name_k_r IS NULL)",
                 label_for_charts="Different names, a woman's birth name missing",
             ),
             cll.ElseLevel(),
@@ -164,7 +165,7 @@ def settings(has_birth_place: bool) -> Any:
             cll.ElseLevel(),
         ],
     )
-    comparisons = [
+    comparisons: list[Any] = [
         names,
         first,
         dob,
@@ -241,14 +242,15 @@ def link_persons(
         predictions, threshold_match_probability=threshold
     )
     edges = predictions.physical_name
+    linked = f"match_probability >= {threshold}"
     backend.materialise(
         "persons",
         f"""
 WITH best AS (
   SELECT uid, max(p) AS match_probability FROM (
-    SELECT unique_id_l AS uid, match_probability AS p FROM {edges} WHERE match_probability >= {threshold}
+    SELECT unique_id_l AS uid, match_probability AS p FROM {edges} WHERE {linked}
     UNION ALL
-    SELECT unique_id_r AS uid, match_probability AS p FROM {edges} WHERE match_probability >= {threshold}
+    SELECT unique_id_r AS uid, match_probability AS p FROM {edges} WHERE {linked}
   ) AS e GROUP BY uid
 ), sized AS (
   SELECT unique_id, cluster_id, count(*) OVER (PARTITION BY cluster_id) AS cluster_size
@@ -287,9 +289,7 @@ def train(linker: Any, backend: SqlBackend, db_api: Any, files: int, seed: int) 
 
     strict = [block_on("birth_name_n", "first_name_n", "birth_date", "sex")]
     linker.training.estimate_probability_two_random_records_match(strict, recall=0.85)
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=min(U_PAIRS, files * 20), seed=seed
-    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=min(U_PAIRS, files * 20), seed=seed)
     trainer = linker
     if files > 2 * TRAIN_SAMPLE:
         # m-probabilities from the files of a sample of birth dates (pairs stay whole)
@@ -298,7 +298,9 @@ def train(linker: Any, backend: SqlBackend, db_api: Any, files: int, seed: int) 
             "linkage_sample",
             f"SELECT * FROM linkage_input WHERE abs(hash(birth_date)) % {share} = 0",
         )
-        trainer = Linker(db_api.register("linkage_sample"), linker._settings_obj.as_dict(), log_level=None)
+        trainer = Linker(
+            db_api.register("linkage_sample"), linker._settings_obj.as_dict(), log_level=None
+        )
     # Each pass blocks on whole compared fields only: a pass blocked on a part of a
     # field (its first letters) would see that field agree in every pair and bias it.
     trainer.training.estimate_parameters_using_expectation_maximisation(
@@ -336,7 +338,11 @@ def apply_parameters(
     (the chance that two random files match falls as 1 / files)."""
     settings_obj = linker._settings_obj
     if probability:
-        scaled = params["probability_two_random_records_match"] * (params["files"] - 1) / max(files - 1, 1)
+        scaled = (
+            params["probability_two_random_records_match"]
+            * (params["files"] - 1)
+            / max(files - 1, 1)
+        )
         settings_obj._probability_two_random_records_match = min(scaled, 0.5)
     for c in settings_obj.comparisons:
         levels = params["levels"].get(c.output_column_name, {})
@@ -364,7 +370,7 @@ def _splink_api(backend: SqlBackend) -> Any:
     if backend.dialect.name == "spark":
         from splink import SparkAPI
 
-        return SparkAPI(spark_session=backend.spark)  # type: ignore[attr-defined]
+        return SparkAPI(spark_session=backend.spark)  # type: ignore[attr-defined,no-untyped-call]
     from splink import DuckDBAPI
 
     return DuckDBAPI(connection=backend.con)  # type: ignore[attr-defined]
@@ -375,9 +381,9 @@ def _singletons(
 ) -> tuple[pa.Table, LinkageStats]:
     backend.materialise(
         "persons",
-        f"SELECT patient_id, tenant, concat('PER-', substr(md5(unique_id), 1, 12)) AS person_id, "
-        f"CAST(NULL AS DOUBLE) AS match_probability, CAST(1 AS BIGINT) AS cluster_size "
-        f"FROM linkage_input",
+        "SELECT patient_id, tenant, concat('PER-', substr(md5(unique_id), 1, 12)) AS person_id, "
+        "CAST(NULL AS DOUBLE) AS match_probability, CAST(1 AS BIGINT) AS cluster_size "
+        "FROM linkage_input",
     )
     persons = backend.fetch("SELECT * FROM persons").cast(PERSONS_SCHEMA)
     stats = LinkageStats(files, files, 0, 0, threshold, time.perf_counter() - started, "none")

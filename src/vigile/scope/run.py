@@ -204,7 +204,7 @@ def build_summary(
             "exposed": "a served (2xx) response carried the file",
             "consulted": "the file appeared in search or list results only",
             "extracted": "the file itself was read, exported or printed",
-            "patients_with_annotations": "exposed files whose notes were served (and that have notes)",
+            "patients_with_annotations": "exposed files whose notes were served (and exist)",
         },
     }
     if read_stats is not None:

@@ -302,9 +302,7 @@ def _long_categories(wide: pa.Table) -> pa.Table:
         kinds.append(kind)
         names.append(category)
         counts.append(int(value or 0))
-    return pa.table(
-        {"kind": kinds, "category": names, "patients": pa.array(counts, pa.int64())}
-    )
+    return pa.table({"kind": kinds, "category": names, "patients": pa.array(counts, pa.int64())})
 
 
 def _step_sql(backend: SqlBackend, name: str, **params: Any) -> str:

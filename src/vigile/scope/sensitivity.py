@@ -15,6 +15,7 @@ Three sources, in this order of preference:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -226,7 +227,8 @@ class NoteLabels:
 
 
 def placeholder_classify(notes: pl.DataFrame) -> pl.DataFrame:
-    """The keyword placeholder: ``annotation_id, text`` → ``annotation_id, sensitive, categories``."""
+    """The keyword placeholder: ``annotation_id, text`` → ``annotation_id, sensitive,
+    categories``."""
     patterns = {
         cat: re.compile("|".join(r"(?:^|[^a-z])" + re.escape(k.strip()) for k in words))
         for cat, words in _KEYWORDS.items()
@@ -303,10 +305,12 @@ def label_notes(notes: pl.DataFrame, labels_file: Path | None = None) -> NoteLab
     )
 
 
-def _notes_api():  # type: ignore[no-untyped-def]
+def _notes_api() -> Callable[[pl.DataFrame], pl.DataFrame] | None:
     """``vigile.notes.api.classify_notes`` when the notes analysis is installed."""
     try:
-        from vigile.notes.api import classify_notes  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+        from vigile.notes.api import classify_notes
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("vigile.notes", "vigile.notes.api"):
+            raise  # the notes analysis is there but broken: say so, do not hide it
         return None
     return classify_notes

@@ -1,0 +1,322 @@
+"""Breach scoping benchmarks (issue 6): scope over 100 M stored events, linkage of 1 M
+identities, the seed-scale report end to end, and Splink on Spark.
+
+    PYTHONPATH=src .venv/bin/python bench/bench_scope.py build-store     # once: 100 M events
+    PYTHONPATH=src .venv/bin/python bench/bench_scope.py scope  [--runs 3]
+    PYTHONPATH=src .venv/bin/python bench/bench_scope.py linkage [--runs 3]
+    PYTHONPATH=src .venv/bin/python bench/bench_scope.py seed --world DIR --store DIR
+    PYTHONPATH=src .venv/bin/python bench/bench_scope.py spark-linkage --world DIR --files N
+
+``build-store`` makes ``bench/out/store-100000000``: hard links (or copies) of the
+50 M-event store that ``bench_store.py`` builds, plus 50 M more synthetic events on
+the 30 following days (``synth.event_table``). The 50 M store is only read.
+
+``scope`` times :func:`vigile.scope.scoping.compute_scope` (every SQL step, no
+linkage, no report) on that store for two selections: an incident (40 accounts
+over 14 days) and a seed-sized campaign (1,500 accounts over the whole 2 months).
+
+``linkage`` links every file of a ``medium`` simulated world (~975 k files, made
+with ``vigile sim`` if missing) and scores pairwise precision/recall against the
+world's ``truth/persons.csv``.
+
+``seed`` runs ``vigile scope`` end to end (scope, notes, linkage, report, packs)
+on a seed-preset world's store, for the campaign's accounts over its window.
+
+``spark-linkage`` links N files of a world's ``patients.csv`` with Splink on Spark
+(``local[2]``) and scores them, to extrapolate the seed case's 19 M rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import OUT, ROOT, median_time, report
+
+STORE_50M = OUT / "store-50000000"
+STORE_100M = OUT / "store-100000000"
+DAY_US = 86_400 * 1_000_000
+START_US = 1_772_409_600_000_000  # 2026-03-02T00:00Z, as bench_store.py
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# ---- the 100 M store ---------------------------------------------------------------------
+def build_store(n_new: int = 50_000_000) -> None:
+    """Link the 50 M store's parts into a new store and append ``n_new`` events after them."""
+    from synth import event_table
+    from vigile.store import open_store
+
+    if not (STORE_50M / "built").exists():
+        sys.exit(f"{STORE_50M} missing: run bench/bench_store.py --events 50000000 first")
+    shutil.rmtree(STORE_100M, ignore_errors=True)
+    for kind in ("events", "exposures"):
+        for part in sorted((STORE_50M / kind).glob("day=*/part-*.parquet")):
+            target = STORE_100M / kind / part.parent.name / part.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(part, target)  # read-only sharing: parts are never modified
+            except OSError:
+                shutil.copy2(part, target)
+    shutil.copy2(STORE_50M / "store.json", STORE_100M / "store.json")
+    store = open_store(STORE_100M)
+    t0 = time.perf_counter()
+    first_day = 31  # the 50 M store holds 2026-03-02 .. 2026-04-01
+    per_day = n_new // 30
+    chunk = min(2_000_000, per_day)
+    for i in range(0, n_new, chunk):
+        m = min(chunk, n_new - i)
+        day = first_day + i // per_day
+        table = event_table(
+            m, seed=1_000_000_000 + i, start_us=START_US + day * DAY_US + (i % per_day) * 2_000
+        )
+        store.append_table(table)
+    store.close()
+    info = open_store(STORE_100M).info()
+    (STORE_100M / "built").write_text(str(info.events))
+    report(
+        "scope_store_build",
+        events=info.events,
+        days=info.days,
+        seconds=round(time.perf_counter() - t0, 1),
+    )
+
+
+# ---- scope over 100 M events -------------------------------------------------------------
+def bench_scope(runs: int) -> None:
+    """compute_scope on the 100 M store: an incident, and a seed-sized campaign."""
+    from datetime import UTC, datetime
+
+    from vigile.context import load_context
+    from vigile.scope.engine import DuckDBBackend
+    from vigile.scope.scoping import compute_scope, day_parts
+    from vigile.scope.selection import from_actors
+    from vigile.store import open_store
+
+    if not (STORE_100M / "built").exists():
+        sys.exit(f"{STORE_100M} missing: run `bench_scope.py build-store` first")
+    events = open_store(STORE_100M).info().events
+    context = load_context(None)
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    cases = {
+        # 40 accounts of 20 practices over two weeks (a medium incident)
+        "incident": from_actors(
+            [f"dr.martin.{p:04d}" for p in range(0, 2000, 100)]
+            + [f"sec.durand.{p:04d}" for p in range(0, 2000, 100)],
+            since=datetime(2026, 3, 16, tzinfo=UTC),
+            until=datetime(2026, 3, 30, tzinfo=UTC),
+        ),
+        # the seed case's 1,500 doctors' accounts over the whole store (2 months)
+        "campaign": from_actors([f"dr.martin.{p:04d}" for p in range(0, 3000, 2)], since=start),
+    }
+    for name, selection in cases.items():
+        holder: dict[str, Any] = {}
+
+        def once(selection: Any = selection, holder: dict[str, Any] = holder) -> None:
+            backend = DuckDBBackend()
+            try:
+                parts = day_parts(STORE_100M, "events", selection.since, selection.until)
+                holder["result"] = compute_scope(backend, parts, context, selection, link=False)
+            finally:
+                backend.close()
+
+        median, times = median_time(once, runs=runs)
+        summary = holder["result"].summary
+        report(
+            f"scope_100m_{name}",
+            stored_events=events,
+            accounts=len(selection.accounts),
+            events_in_scope=summary["events_in_scope"],
+            patients_exposed=summary["patients_exposed"],
+            exposures=summary["exposures"],
+            median_s=round(median, 2),
+            runs_s=[round(t, 2) for t in times],
+            timings=holder["result"].timings,
+            target_s=60,
+            load_average=_load(),
+        )
+
+
+# ---- linkage of ~1 M identities ----------------------------------------------------------
+def _world(preset: str, seed: int) -> Path:
+    world = OUT / f"world-{preset}-{seed}"
+    if not (world / "world.json").exists():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vigile",
+                "sim",
+                "--preset",
+                preset,
+                "--seed",
+                str(seed),
+                "--out",
+                str(world),
+            ],
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
+    return world
+
+
+def bench_linkage(runs: int, world: Path | None) -> None:
+    """Splink (DuckDB) over every file of a medium world, scored against its truth."""
+    import polars as pl
+
+    from vigile.context import load_context
+    from vigile.scope.engine import DuckDBBackend
+    from vigile.scope.persons import link_persons, pairwise_quality
+
+    world = world or _world("medium", 11)
+    patients = load_context(world / "context").patients
+    holder: dict[str, Any] = {}
+
+    def once() -> None:
+        backend = DuckDBBackend()
+        try:
+            backend.register_arrow("exposed_identities", patients.to_arrow())
+            holder["persons"], holder["stats"] = link_persons(backend)
+        finally:
+            backend.close()
+
+    median, times = median_time(once, runs=runs)
+    quality = pairwise_quality(
+        pl.from_arrow(holder["persons"]), pl.read_csv(world / "truth" / "persons.csv")
+    )
+    report(
+        "scope_linkage_1m",
+        world=str(world.name),
+        files=holder["stats"].files,
+        comparisons=holder["stats"].comparisons,
+        median_s=round(median, 1),
+        runs_s=[round(t, 1) for t in times],
+        **quality.as_dict(),
+        target_s=180,
+        load_average=_load(),
+    )
+
+
+# ---- the seed-scale report end to end ----------------------------------------------------
+def bench_seed(world: Path, store: Path, out: Path) -> None:
+    """`vigile scope` for the seed world's campaign: its accounts over its window, everything."""
+    attacks = [json.loads(x) for x in (world / "truth" / "attacks.jsonl").read_text().splitlines()]
+    campaign = next(a for a in attacks if a["kind"] == "campaign")
+    actors = sorted({f"{t}/{a}" for t, a in campaign["accounts"]})
+    args = [
+        sys.executable, "-m", "vigile", "scope",
+        "--store", str(store), "--context", str(world / "context"),
+        "--since", campaign["start"], "--until", campaign["end"], "--out", str(out), "--json",
+        "--detected-at", campaign["start"],
+    ]  # fmt: skip
+    for actor in actors:
+        args += ["--actor", actor]
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        sys.exit(done.stderr[-3000:])
+    summary = json.loads((out / "summary.json").read_text())
+    keys = ("patients_exposed", "persons_exposed", "patients_with_annotations",
+            "patients_with_sensitive_annotations", "tenants_affected", "actors_involved",
+            "records_returned", "events_in_scope")  # fmt: skip
+    report(
+        "scope_seed_end_to_end",
+        world=str(world),
+        accounts=len(actors),
+        seconds=round(seconds, 1),
+        **{k: summary[k] for k in keys},
+        linkage=summary.get("linkage"),
+        notes=summary.get("notes_classifier"),
+        timings=summary.get("timings"),
+        target_s=600,
+        load_average=_load(),
+    )
+
+
+# ---- Splink on Spark ---------------------------------------------------------------------
+def bench_spark_linkage(world: Path, files: int, master: str) -> None:
+    """Splink on Spark over the first ``files`` files of a world, scored against its truth."""
+    import polars as pl
+
+    from vigile.scope.engine import SparkBackend
+    from vigile.scope.persons import link_persons, pairwise_quality
+
+    patients = (
+        pl.scan_csv(world / "context" / "patients.csv", infer_schema=False).head(files).collect()
+    )
+    patients = patients.with_columns(
+        pl.col("birth_date").str.to_date(strict=False), pl.col("vip") == "1"
+    )
+    backend = SparkBackend(master)
+    try:
+        t0 = time.perf_counter()
+        backend.register_arrow("exposed_identities", patients.to_arrow())
+        persons, stats = link_persons(backend)
+        seconds = time.perf_counter() - t0
+    finally:
+        backend.close()
+    truth = pl.scan_csv(world / "truth" / "persons.csv").join(
+        patients.lazy().select("patient_id"), on="patient_id", how="semi"
+    )
+    quality = pairwise_quality(pl.from_arrow(persons), truth.collect())
+    report(
+        "scope_linkage_spark",
+        world=str(world),
+        master=master,
+        files=stats.files,
+        comparisons=stats.comparisons,
+        seconds=round(seconds, 1),
+        files_per_s=round(stats.files / seconds),
+        extrapolated_19m_min=round(19_000_000 / (stats.files / seconds) / 60, 1),
+        **quality.as_dict(),
+        load_average=_load(),
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("what", choices=["build-store", "scope", "linkage", "seed", "spark-linkage"])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--world", type=Path)
+    ap.add_argument("--store", type=Path)
+    ap.add_argument("--out", type=Path, default=OUT / "scope-seed")
+    ap.add_argument("--files", type=int, default=1_000_000)
+    ap.add_argument("--master", default="local[2]")
+    args = ap.parse_args()
+    if args.what == "build-store":
+        build_store()
+    elif args.what == "scope":
+        bench_scope(args.runs)
+    elif args.what == "linkage":
+        bench_linkage(args.runs, args.world)
+    elif args.what == "seed":
+        if args.world is None or args.store is None:
+            sys.exit("seed needs --world (a `vigile sim --preset seed` world) and --store")
+        bench_seed(args.world, args.store, args.out)
+    else:
+        if args.world is None:
+            sys.exit("spark-linkage needs --world")
+        bench_spark_linkage(args.world, args.files, args.master)
+
+
+if __name__ == "__main__":
+    main()
