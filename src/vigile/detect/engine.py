@@ -232,8 +232,10 @@ class Engine:
             tracker.observe(ev, f, acc)
         explainer = self.explainer
         explainer.observe(ev, f, acc)
-        if not f.changed and acc.other_until < t and (
-            (f.single and not f.new_ids and not f.uncared_ids) or ev.action in CARE_ACTIONS
+        if (
+            not f.changed
+            and acc.other_until < t
+            and ((f.single and not f.new_ids and not f.uncared_ids) or ev.action in CARE_ACTIONS)
         ):
             # a quiet event: the same place as before, and a patient the account already
             # cares for (a note after the file, a prescription) or a care action: only the
@@ -311,7 +313,7 @@ class Engine:
             for det in self.detectors:
                 det.sweep(t)
             if t >= self.next_daily:
-                self.explainer.sweep(t, self.tracker.tenants, self.tracker.accounts)
+                self.explainer.sweep(self.clock.day, self.tracker.tenants, self.tracker.accounts)
                 self.sink.sweep(t, self._longest_cooldown)
                 self.next_daily = t + _DAY
             self.next_sweep = t + min(float(s.sweep_every), 3600.0)

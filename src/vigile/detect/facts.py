@@ -100,7 +100,8 @@ class TenantState:
         self.last_day = -1
         self.days = 0
         self.nets: dict[str, float] = {}
-        self.panel: dict[str, float] = {}
+        #: patients the practice cares for -> day number (see Explainer)
+        self.panel: dict[str, int] = {}
 
 
 class SessionState:
@@ -159,6 +160,7 @@ class AccountState:
         "other_until",
         "peer",
         "prev_net",
+        "recent",
         "role",
         "seen",
         "switch_t",
@@ -195,7 +197,10 @@ class AccountState:
         self.net_t = t
         self.is_new = False
         self.is_established = False
-        self.seen: dict[str, float] = {}
+        #: patient -> day number of the relationship (+: care, -: data received only)
+        self.seen: dict[str, int] = {}
+        #: the last patients of an account under alert (whose reads are not remembered)
+        self.recent: deque[str] = deque(maxlen=32)
         self.ten: TenantState | None = None
 
 
@@ -494,6 +499,10 @@ class Explainer:
         self.loaded_until = -1.0
         self.has_appointments = index.appt_frame is not None and len(index.appt_start) > 0
         self.has_notes = bool(index.note_authors)
+        #: relationships are dated in days since the replay began (day0 + 1 is day 1)
+        self.day0 = -1
+        self.horizon_days = max(1, round(float(settings.relationship_horizon) / 86400))
+        self.panel_days = max(1, round(float(settings.panel_horizon) / 86400))
 
     # ---- appointments window -----------------------------------------------------------
     def advance(self, t: float) -> None:
@@ -580,6 +589,8 @@ class Explainer:
                     if v is not None and v > 0:
                         continue  # a care relationship of the account: explained repeat
                     why = self._why(pid, ev.tenant, ev.actor, f.t, f.ten)
+                    if v is None and acc.recent and pid in acc.recent:
+                        v = 0  # read moments ago by a flagged account: not new
                     if v is None:
                         f.new_ids.append(pid)
                     if why is None:
@@ -592,72 +603,88 @@ class Explainer:
             f.bulk = True
 
     def learn(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
-        """Remember relationships: care (``+t``) and mere exposure (``-t``) per account,
-        and the practice panel from explained care."""
-        t = f.t
+        """Remember relationships: care (``+d``) and mere exposure (``-d``) per account, and
+        the practice panel from explained care; ``d`` is the day number since the replay
+        began (a small integer: no float per entry).
+
+        An account with a medium-or-higher alert today builds no relationship from its
+        unexplained reads (an attack neither trains its baseline nor fills memory)."""
+        if self.day0 < 0:
+            self.day0 = f.day - 1
+        d = f.day - self.day0
         s = self.s
+        trusted = f.alerted < 1
+        flagged = not trusted or acc.flag_day == f.day
         if f.single:
             seen = acc.seen
             explained = f.explained_by
-            trusted = f.alerted < 1
             for pid in ev.patient_ids:
                 v = seen.get(pid)
                 if (v is not None and v > 0) or (pid in explained and trusted):
-                    seen[pid] = t
-                else:
-                    seen[pid] = -t
+                    seen[pid] = d
+                elif not flagged:
+                    seen[pid] = -d
+                elif pid not in acc.recent:
+                    acc.recent.append(pid)  # a flagged account: only its last few patients
             if len(seen) > s.max_patients_per_account:
-                prune_times(seen, t - s.relationship_horizon, s.max_patients_per_account)
+                prune_times(seen, d - self.horizon_days, s.max_patients_per_account)
             if explained and trusted:
                 panel = f.ten.panel
                 for pid in explained:
-                    panel[pid] = t
+                    panel[pid] = d
                 if len(panel) > s.max_patients_per_tenant:
-                    prune_times(panel, t - s.panel_horizon, s.max_patients_per_tenant)
+                    prune_times(panel, d - self.panel_days, s.max_patients_per_tenant)
             return
         ids = ev.patient_ids
         if not ids or ev.status >= 400:
             return
         if f.bulk and ev.action != "search":
+            if flagged:
+                return
             # a list or export the account received: those patients are no longer new to it
             seen = acc.seen
             for pid in ids[:_BULK_MAX]:
                 if pid not in seen:
-                    seen[pid] = -t
+                    seen[pid] = -d
             if len(seen) > s.max_patients_per_account:
-                prune_times(seen, t - s.relationship_horizon, s.max_patients_per_account)
-        elif ev.action in CARE_ACTIONS and f.alerted < 1 and not f.schedule:
+                prune_times(seen, d - self.horizon_days, s.max_patients_per_account)
+        elif ev.action in CARE_ACTIONS and trusted and not f.schedule:
             # care creates a relationship for the account and the practice
             seen, panel = acc.seen, f.ten.panel
             for pid in ids[:_SINGLE_MAX]:
-                seen[pid] = t
-                panel[pid] = t
-        elif ev.action in CARE_ACTIONS and f.schedule and f.alerted < 1:
+                seen[pid] = d
+                panel[pid] = d
+        elif ev.action in CARE_ACTIONS and f.schedule and trusted:
             # an appointment booked: the practice now cares for the patient
             panel = f.ten.panel
             for pid in ids[:_SINGLE_MAX]:
-                panel[pid] = t
+                panel[pid] = d
 
     def sweep(
-        self, now: float, tenants: BoundedTable[TenantState], accounts: BoundedTable[AccountState]
+        self, day: int, tenants: BoundedTable[TenantState], accounts: BoundedTable[AccountState]
     ) -> None:
         """Forget relationships older than their horizons (run about once a day)."""
+        if self.day0 < 0:
+            return
+        d = day - self.day0
         s = self.s
         for ten in tenants.values():
             if ten.panel:
-                prune_times(ten.panel, now - s.panel_horizon, s.max_patients_per_tenant)
+                prune_times(ten.panel, d - self.panel_days, s.max_patients_per_tenant)
         for acc in accounts.values():
             if acc.seen:
-                prune_times(acc.seen, now - s.relationship_horizon, s.max_patients_per_account)
+                prune_times(acc.seen, d - self.horizon_days, s.max_patients_per_account)
 
     def state(self) -> dict[str, Any]:
         return {
             "appts": self.appts,
             "queue": self._appt_queue,
             "loaded_until": self.loaded_until,
+            "day0": self.day0,
         }
 
     def load_state(self, st: dict[str, Any]) -> None:
         self.appts = st["appts"]
         self._appt_queue = st["queue"]
         self.loaded_until = st["loaded_until"]
+        self.day0 = st["day0"]

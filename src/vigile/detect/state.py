@@ -172,7 +172,7 @@ class BoundedTable(Generic[V]):
         self.factory = None
 
 
-def prune_times(d: dict[Any, float], cutoff: float, capacity: int) -> int:
+def prune_times(d: dict[Any, Any], cutoff: float, capacity: int) -> int:
     """Drop keys whose time is before ``cutoff``, then the oldest beyond ``capacity``.
 
     Times may carry a sign (the explainer marks "seen, no care relationship" with
