@@ -363,9 +363,9 @@ class Tracker:
         if ten.last_day != f.day:
             ten.last_day = f.day
             ten.days += 1
-        if acc.created is not None:
+        if acc.created is not None and acc.created <= t:
             acc.is_new = t - acc.created < s.new_account_age
-        else:
+        else:  # no creation date (or one in the future: a context error)
             acc.is_new = acc.first - self.start > s.warmup and t - acc.first < s.new_account_age
         # the first active day does not count as history yet
         acc.is_established = acc.days > s.min_history_days
