@@ -186,16 +186,45 @@ def settings(has_birth_place: bool) -> Any:
     )
 
 
+#: A pair sharing a blocking key is scored only if something else agrees too: a name
+#: (birth or used, or their first letters), the phone or the postcode. Namesakes born
+#: the same day far apart are never scored, which keeps seed-scale linkage tractable.
+_SOME_AGREEMENT = (
+    "(l.birth_name_n = r.birth_name_n OR l.used_name_n = r.used_name_n"
+    " OR l.birth_name_n = r.used_name_n OR l.used_name_n = r.birth_name_n"
+    " OR substr(l.birth_name_n, 1, 3) = substr(r.birth_name_n, 1, 3)"
+    " OR l.phone_n = r.phone_n OR l.postcode = r.postcode)"
+)
+#: For a birth date keyed wrong: the same month, the same day, both swapped, or contact.
+_DATE_NEAR = (
+    "(substr(l.birth_date, 6, 2) = substr(r.birth_date, 6, 2)"
+    " OR substr(l.birth_date, 9, 2) = substr(r.birth_date, 9, 2)"
+    " OR substr(l.birth_date, 6, 2) = substr(r.birth_date, 9, 2)"
+    " OR l.phone_n = r.phone_n OR l.postcode = r.postcode)"
+)
+_YEAR_NEAR = (
+    "(substr(l.birth_year, 1, 3) = substr(r.birth_year, 1, 3)"
+    " OR (substr(l.birth_year, 1, 2) = substr(r.birth_year, 1, 2)"
+    " AND substr(l.birth_year, 4, 1) = substr(r.birth_year, 4, 1))"
+    " OR l.phone_n = r.phone_n OR l.postcode = r.postcode)"
+)
+
+
 def blocking_rules() -> list[Any]:
-    """Pairs compared: they share one of these keys (identity-vigilance search order)."""
-    from splink import block_on
+    """Pairs compared: they share one of these keys (identity-vigilance search order),
+    and agree on something more (see ``_SOME_AGREEMENT``)."""
+    from splink.blocking_rule_library import And, CustomRule, block_on
 
     return [
-        block_on("birth_date", "first_name_3"),
-        block_on("birth_name_n", "first_name_1", "birth_year"),
-        block_on("birth_name_n", "first_name_1", "birth_day"),
-        block_on("birth_date", "birth_name_n"),
-        block_on("phone_n"),
+        # a name changed (marriage, typo): same birth date and first name
+        And(block_on("birth_date", "first_name_n"), CustomRule(_SOME_AGREEMENT)),
+        # a first name misspelt or shortened: same birth date and birth name
+        And(block_on("birth_date", "birth_name_n"), CustomRule("l.sex = r.sex")),
+        # a birth date keyed wrong: same names and year, or same names and day
+        And(block_on("birth_name_n", "first_name_n", "birth_year"), CustomRule(_DATE_NEAR)),
+        And(block_on("birth_name_n", "first_name_n", "birth_day"), CustomRule(_YEAR_NEAR)),
+        # several traits changed at once: the same phone
+        And(block_on("phone_n"), CustomRule("l.sex = r.sex")),
     ]
 
 
