@@ -196,7 +196,6 @@ def bench_linkage(runs: int, world: Path | None) -> None:
     report(
         "scope_linkage_1m",
         world=str(world.name),
-        files=holder["stats"].files,
         comparisons=holder["stats"].comparisons,
         median_s=round(median, 1),
         runs_s=[round(t, 1) for t in times],
@@ -280,7 +279,6 @@ def bench_spark_linkage(world: Path, files: int, master: str) -> None:
         "scope_linkage_spark",
         world=str(world),
         master=master,
-        files=stats.files,
         comparisons=stats.comparisons,
         seconds=round(seconds, 1),
         files_per_s=round(stats.files / seconds),

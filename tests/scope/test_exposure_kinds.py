@@ -102,3 +102,14 @@ def test_when_the_window_is_narrowed_then_later_requests_are_out_of_scope(
     files = pl.read_csv(tmp_path / "out" / "exposed_patients.csv", infer_schema=False)
     p003 = files.filter(pl.col("patient_id") == "P003").row(0, named=True)
     assert p003["exposure"] == "consulted"
+
+
+def test_when_every_request_in_the_window_was_refused_then_nothing_is_exposed(
+    tiny: Path, tmp_path: Path
+) -> None:
+    window = ("--since", "2026-03-02T10:03:30Z", "--until", "2026-03-02T10:04:30Z")
+    summary = _scope(tiny, tmp_path / "out", *window)  # only the 403 read
+    assert summary["events_in_scope"] == 1 and summary["events_refused"] == 1
+    assert summary["patients_exposed"] == 0 and summary["persons_exposed"] == 0
+    assert summary["patients_extracted"] == 0 and summary["records_returned"] == 0
+    assert (tmp_path / "out" / "report.html").is_file()
