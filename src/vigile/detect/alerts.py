@@ -53,6 +53,9 @@ class AlertSink:
         self.suppressed = 0
         self.written = 0
         self.incident_of: dict[tuple[str, str], str] = {}
+        #: account -> rule id -> (event time until which, level up to which) a finding of
+        #: that rule is a suppressed repeat
+        self.mutes: dict[tuple[str, str], dict[str, tuple[float, int]]] = {}
 
     def emit(self, finding: Finding, ev: AccessEvent, t: float) -> Alert | None:
         """The alert for a finding, or ``None`` when it is suppressed or below every band."""
@@ -91,6 +94,13 @@ class AlertSink:
             st.level = level
         else:
             st = self.keys[skey] = SuppressionState(t, level)
+        if finding.key is None:
+            # further findings of this rule on this account, up to this level, are repeats
+            # until the end of the cool-down
+            mutes = self.mutes.get((tenant, actor))
+            if mutes is None:
+                mutes = self.mutes[(tenant, actor)] = {}
+            mutes[rule.id] = (t + rule.cooldown, level)
         finding.resolve()
         assert isinstance(finding.reasons, list) and isinstance(finding.evidence, dict)
         self.seq += 1
@@ -110,8 +120,8 @@ class AlertSink:
         evidence["event_ids"] = samples
         if rule.window:
             evidence.setdefault("window_s", rule.window)
-        if st.repeats or escalated or st.suppressed:
-            evidence["repeats"] = {"suppressed": st.suppressed, "escalated": escalated}
+        if st.repeats or escalated:
+            evidence["repeats"] = {"repeat": st.repeats, "escalated": escalated}
         if rule.simulation:
             evidence["simulation"] = True
         evidence["tags"] = {k: list(v) for k, v in rule.tags.items()}
@@ -147,6 +157,10 @@ class AlertSink:
         cutoff = now - 3 * longest_cooldown - 86400
         for k in [k for k, st in self.keys.items() if st.last < cutoff]:
             del self.keys[k]
+        for acc in [
+            a for a, m in self.mutes.items() if max((u for u, _ in m.values()), default=0.0) < now
+        ]:
+            del self.mutes[acc]
 
     def state(self) -> dict[str, Any]:
         return {
@@ -155,6 +169,7 @@ class AlertSink:
             "suppressed": self.suppressed,
             "written": self.written,
             "incident_of": self.incident_of,
+            "mutes": self.mutes,
         }
 
     def load_state(self, st: dict[str, Any]) -> None:
@@ -163,6 +178,7 @@ class AlertSink:
         self.suppressed = st["suppressed"]
         self.written = st["written"]
         self.incident_of = st["incident_of"]
+        self.mutes = st.get("mutes", {})
 
     def __len__(self) -> int:
         return len(self.keys)

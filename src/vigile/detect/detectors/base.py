@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from vigile.detect.context_index import ContextIndex
 from vigile.detect.facts import Facts
-from vigile.detect.rules import Rule
+from vigile.detect.rules import SEVERITY_RANK, Rule
 from vigile.detect.state import Settings
 from vigile.events import AccessEvent
 
@@ -175,13 +176,25 @@ class DetectorBase:
             found = self._scoped[key] = tuple(r for r in self.rules if r.scope.allows(tenant, role))
         return found
 
-    def muted(self, rule: Rule, f: Facts, key: Hashable = None) -> bool:
+    def muted(self, rule: Rule, f: Facts, key: Hashable = None, score: float | None = None) -> bool:
         """True when an alert of ``rule`` on this account (and key) was written within the
-        rule's cool-down at the highest level the rule can reach: a finding now would only
-        be counted as a repeat, so the detector may skip computing it."""
+        rule's cool-down at the level this finding would have (the band of ``score``, else
+        the highest the rule can reach): a finding now would only be counted as a repeat,
+        so the detector may skip building it."""
         sink = self.env.sink
         if sink is None:
             return False
+        if key is None:
+            mutes = sink.mutes.get(f.key)
+            if mutes is None:
+                return False
+            entry = mutes.get(rule.id)
+            if entry is None or entry[0] <= f.t:
+                return False
+            if score is None or not rule.bands:
+                return entry[1] >= rule.top_level
+            sev = rule.severity_for(score)
+            return sev is None or entry[1] >= min(SEVERITY_RANK[sev], rule.top_level)
         st = sink.keys.get((rule.id, f.key[0], f.key[1], key))
         return st is not None and f.t - st.last < rule.cooldown and st.level >= rule.top_level
 
@@ -216,8 +229,8 @@ class PeerStats:
     ``push(metric, group, value, account)`` at the end of an account-day;
     ``quantile(..., exclude=account)`` leaves that account's own days out (an account
     is never its own peer: a low-and-slow insider must not raise the bar it is judged
-    by). Only account-days without a medium-or-higher alert are pushed. The sorted
-    values are cached until the next push; leaving one account out costs O(its days).
+    by). Only account-days without a medium-or-higher alert are pushed. The values
+    are kept sorted as they come and go; leaving one account out costs O(its days).
     """
 
     def __init__(self, capacity: int) -> None:
@@ -230,9 +243,11 @@ class PeerStats:
         key = (metric, group)
         buf = self.values.get(key)
         own = self.own.get(key)
-        if buf is None or own is None:
+        ordered = self._sorted.get(key)
+        if buf is None or own is None or ordered is None:
             buf = self.values[key] = deque()
             own = self.own[key] = {}
+            ordered = self._sorted[key] = []
         if len(buf) >= self.capacity:
             old, who = buf.popleft()
             mine = own.get(who)
@@ -240,10 +255,11 @@ class PeerStats:
                 mine.remove(old)
                 if not mine:
                     del own[who]
+            del ordered[bisect_left(ordered, old)]
         v = float(value)
         buf.append((v, account))
         own.setdefault(account, []).append(v)
-        self._sorted.pop(key, None)
+        insort(ordered, v)
 
     def count(self, metric: str, group: str, exclude: Hashable = None) -> int:
         key = (metric, group)
@@ -262,7 +278,7 @@ class PeerStats:
         if not buf:
             return None
         ordered = self._sorted.get(key)
-        if ordered is None:
+        if ordered is None:  # restored from a checkpoint
             ordered = self._sorted[key] = sorted(v for v, _ in buf)
         mine = sorted(self.own.get(key, {}).get(exclude) or ()) if exclude is not None else []
         n = len(ordered) - len(mine)

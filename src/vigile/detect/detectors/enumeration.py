@@ -218,7 +218,7 @@ class EnumerationDetector(DetectorBase):
                 mode == "ordered-walk"
                 and f.new_ids
                 and walk >= p.min_run
-                and not self.muted(rule, f)
+                and not self.muted(rule, f, score=float(walk))
             ):
                 finding = Finding(
                     rule,

@@ -306,7 +306,7 @@ class UnexplainedDetector(DetectorBase):
                     before, window_days = sum(days), len(days)
                     if before + 1 < p.days:
                         continue
-            if self.muted(rule, f):
+            if self.muted(rule, f, score=count / max(th.value, 1e-9)):
                 continue
             if out is None:
                 out = []
