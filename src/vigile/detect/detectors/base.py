@@ -188,7 +188,7 @@ class DetectorBase:
             mutes = sink.mutes.get(f.key)
             if mutes is None:
                 return False
-            entry = mutes.get(rule.id)
+            entry: tuple[float, int] | None = mutes.get(rule.id)
             if entry is None or entry[0] <= f.t:
                 return False
             if score is None or not rule.bands:
@@ -196,7 +196,9 @@ class DetectorBase:
             sev = rule.severity_for(score)
             return sev is None or entry[1] >= min(SEVERITY_RANK[sev], rule.top_level)
         st = sink.keys.get((rule.id, f.key[0], f.key[1], key))
-        return st is not None and f.t - st.last < rule.cooldown and st.level >= rule.top_level
+        return bool(
+            st is not None and f.t - st.last < rule.cooldown and st.level >= rule.top_level
+        )
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         return None
