@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import orjson
 import typer
 
@@ -56,6 +57,10 @@ def detect_command(
     append: Annotated[
         bool, typer.Option(help="Append to the alerts file instead of replacing it.")
     ] = False,
+    incidents: Annotated[
+        Path | None,
+        typer.Option(help="Also write the incidents (campaigns) formed: id, time, accounts."),
+    ] = None,
     quarantine: Annotated[Path | None, typer.Option(help="Where bad lines go.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     log_format: Annotated[str | None, typer.Option(help="nginx/Apache `log_format`.")] = None,
@@ -104,7 +109,7 @@ def detect_command(
     counts: dict[str, Any]
     out_path = str(alerts)
     sink = sys.stdout.buffer if out_path == "-" else open(alerts, "ab" if append else "wb")  # noqa: SIM115
-    encode = __import__("msgspec").json.Encoder().encode
+    encode = msgspec.json.Encoder().encode
     qpath: Path | None = None
     try:
         if store is not None:
@@ -154,6 +159,8 @@ def detect_command(
             sink.flush()
     if checkpoint is not None:
         engine.save(str(checkpoint))
+    if incidents is not None:
+        _write_incidents(incidents, engine.incidents())
     elapsed = time.perf_counter() - started
     report = engine.report()
     summary: dict[str, Any] = {
@@ -186,6 +193,22 @@ def detect_command(
     if out_path == "-":
         return
     _print_summary(summary, elapsed)
+
+
+def _write_incidents(path: Path, found: dict[str, dict[str, Any]]) -> None:
+    """One JSON line per incident: id, when it formed (UTC), its accounts."""
+    from datetime import UTC, datetime
+
+    with open(path, "wb") as fh:
+        for ident, inc in sorted(found.items(), key=lambda kv: (kv[1]["formed"], kv[0])):
+            formed = datetime.fromtimestamp(inc["formed"], UTC).isoformat(timespec="milliseconds")
+            row = {
+                "incident": ident,
+                "formed": formed,
+                "accounts": [{"tenant": t, "actor": a} for t, a in inc["members"]],
+                "tenants": len({t for t, _ in inc["members"]}),
+            }
+            fh.write(orjson.dumps(row) + b"\n")
 
 
 def _print_summary(summary: dict[str, Any], elapsed: float) -> None:
