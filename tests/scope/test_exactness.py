@@ -11,7 +11,7 @@ import pytest
 
 from vigile.context import load_context
 from vigile.scope.engine import DuckDBBackend
-from vigile.scope.scoping import ScopeResult, compute_scope, day_parts
+from vigile.scope.scoping import compute_scope, day_parts
 from vigile.scope.selection import Match, from_actors, parse_ts
 
 #: Attack kinds whose requests the logs separate from the account holder's own work
@@ -47,7 +47,8 @@ def _attack_traits(world: Path, case: str) -> tuple[list[str], list[str], list[s
     )
 
 
-def _scope(world: Path, attack: dict[str, Any], match: Match) -> ScopeResult:
+def _scope(world: Path, attack: dict[str, Any], match: Match) -> tuple[dict[str, Any], set[str]]:
+    """The scope's summary and the ids of the files it found exposed."""
     actors, sessions, sources = _attack_traits(world, attack["id"])
     selection = from_actors(
         actors,
@@ -59,7 +60,7 @@ def _scope(world: Path, attack: dict[str, Any], match: Match) -> ScopeResult:
     )
     backend = DuckDBBackend()
     try:
-        return compute_scope(
+        result = compute_scope(
             backend,
             day_parts(world / "store", "events", selection.since, selection.until),
             load_context(world / "context"),
@@ -67,6 +68,8 @@ def _scope(world: Path, attack: dict[str, Any], match: Match) -> ScopeResult:
             note_labels=world / "truth" / "notes.csv",
             link=False,
         )
+        ids = result.fetch("SELECT patient_id FROM exposed_patients").column(0).to_pylist()
+        return result.summary, set(ids)
     finally:
         backend.close()
 
@@ -76,25 +79,24 @@ def test_when_an_attack_is_scoped_by_its_sessions_then_exposed_files_equal_the_t
     small_world: Path, kind: str
 ) -> None:
     attack = next(a for a in _attacks(small_world) if a["kind"] == kind)
-    result = _scope(small_world, attack, SEPARABLE[kind])
+    summary, got = _scope(small_world, attack, SEPARABLE[kind])
     truth = pl.read_parquet(small_world / "truth" / "attack_exposures.parquet").filter(
         pl.col("case") == attack["id"]
     )
-    got = set(result.exposed_patients.column("patient_id").to_pylist())
     assert got == set(truth["patient_id"].to_list())
-    assert result.summary["patients_exposed"] == truth["patient_id"].n_unique()
-    assert result.summary["exposures"] == truth.height
+    assert summary["patients_exposed"] == truth["patient_id"].n_unique()
+    assert summary["exposures"] == truth.height
     served = pl.read_parquet(small_world / "truth" / "attack_events.parquet").filter(
         (pl.col("case") == attack["id"]) & (pl.col("status") < 300)
     )
-    assert result.summary["records_returned"] == served["records"].sum()
+    assert summary["records_returned"] == served["records"].sum()
 
 
 def test_when_the_campaign_is_scoped_then_notes_counts_equal_an_independent_count(
     small_world: Path,
 ) -> None:
     attack = next(a for a in _attacks(small_world) if a["kind"] == "campaign")
-    result = _scope(small_world, attack, "session")
+    summary, _ = _scope(small_world, attack, "session")
     # independent count: files whose notes endpoint the attack read, that have notes
     events = pl.read_ndjson(small_world / "events.jsonl", infer_schema_length=None).select(
         "event_id", "resource"
@@ -111,17 +113,16 @@ def test_when_the_campaign_is_scoped_then_notes_counts_equal_an_independent_coun
         notes.filter(pl.col("annotation_id").is_in(sensitive_ids)), on="patient_id", how="semi"
     )["patient_id"].n_unique()
     assert with_notes > 0 and with_sensitive > 0
-    assert result.summary["patients_with_annotations"] == with_notes
-    assert result.summary["patients_with_sensitive_annotations"] == with_sensitive
+    assert summary["patients_with_annotations"] == with_notes
+    assert summary["patients_with_sensitive_annotations"] == with_sensitive
 
 
 def test_when_an_insider_works_inside_genuine_sessions_then_the_scope_covers_the_truth(
     small_world: Path,
 ) -> None:
     attack = next(a for a in _attacks(small_world) if a["kind"] == "low_and_slow")
-    result = _scope(small_world, attack, "account")
+    _, got = _scope(small_world, attack, "account")
     truth = pl.read_parquet(small_world / "truth" / "attack_exposures.parquet").filter(
         pl.col("case") == attack["id"]
     )
-    got = set(result.exposed_patients.column("patient_id").to_pylist())
     assert set(truth["patient_id"].to_list()) <= got  # an upper bound, never a miss

@@ -22,7 +22,8 @@ def test_when_a_practice_network_is_linked_then_pairs_are_found_precisely(
     backend = DuckDBBackend()
     try:
         backend.register_arrow("exposed_identities", sample.to_arrow())
-        persons, stats = link_persons(backend)
+        stats = link_persons(backend)
+        persons = backend.fetch("SELECT patient_id, person_id FROM persons")
     finally:
         backend.close()
     quality = pairwise_quality(pl.from_arrow(persons), truth)  # type: ignore[arg-type]

@@ -317,14 +317,7 @@ def report_context(
         served=n(summary["events_served"]),
         refused=n(summary["events_refused"]),
     )
-    vip = 0
-    if files.height and result.identities.num_rows:
-        ids = _frame(result.identities).select("patient_id", "tenant", "vip")
-        vip = (
-            files.join(ids, on=["patient_id", "tenant"], how="left")
-            .filter(pl.col("vip").fill_null(False))
-            .height
-        )
+    vip = files.filter(pl.col("vip").fill_null(False)).height if files.height else 0
     categories_persons = t["categories_persons_text"].format(
         persons=n(persons), files=n(files.height), vip=n(vip)
     )
@@ -570,7 +563,7 @@ def write_reports(
 ) -> list[Path]:
     """Write the report in each language, and one pack per practice."""
     say = progress or (lambda _msg: None)
-    files = _frame(result.exposed_patients)
+    files = result.files_frame()
     written: list[Path] = []
     langs = [lang for lang in options.languages if lang in texts()]
     for lang in langs:
@@ -642,8 +635,7 @@ def write_packs(
     say = progress or (lambda _msg: None)
     if files.height == 0:
         return []
-    identities = _frame(result.identities)
-    joined = files.join(identities, on=["patient_id", "tenant"], how="left")
+    joined = files
     for col in PACK_PATIENT_COLUMNS:
         if col not in joined.columns:
             joined = joined.with_columns(pl.lit(None, pl.String).alias(col))

@@ -17,9 +17,11 @@ from its backends: the algorithm enqueues named SQL, a backend runs it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -164,6 +166,10 @@ class SqlBackend(Protocol):
         """Run ``sql`` and return its result."""
         ...
 
+    def fetch_batches(self, sql: str, rows: int = 262_144) -> Iterator[pa.RecordBatch]:
+        """Run ``sql`` and stream its result (big tables to files, bounded memory)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -173,7 +179,12 @@ def run_step(backend: SqlBackend, name: str, **params: Any) -> None:
 
 
 class DuckDBBackend:
-    """The embedded default: an in-process DuckDB database (memory, spilling to disk)."""
+    """The embedded default: an in-process DuckDB database, spilling to disk.
+
+    Memory is capped at half the machine's RAM by default (the rest is for the
+    report's tables in Python); what does not fit goes to ``temp_dir`` (a fresh
+    temporary directory by default, removed on :meth:`close`).
+    """
 
     dialect: Dialect = Dialect()
 
@@ -186,13 +197,17 @@ class DuckDBBackend:
     ) -> None:
         import duckdb
 
-        config: dict[str, Any] = {}
+        self._own_tmp = temp_dir is None
+        self.temp_dir = (
+            Path(tempfile.mkdtemp(prefix="vigile-duckdb-")) if temp_dir is None else temp_dir
+        )
+        config: dict[str, Any] = {
+            "memory_limit": memory_limit or _half_ram(),
+            "temp_directory": str(self.temp_dir),
+            "preserve_insertion_order": False,
+        }
         if threads is not None:
             config["threads"] = threads
-        if memory_limit is not None:
-            config["memory_limit"] = memory_limit
-        if temp_dir is not None:
-            config["temp_directory"] = str(temp_dir)
         self.con = duckdb.connect(config=config)
         self.con.execute("SET TimeZone = 'UTC'")
         self._arrow: dict[str, pa.Table] = {}  # kept alive while registered
@@ -218,8 +233,13 @@ class DuckDBBackend:
         table: pa.Table = self.con.sql(sql).to_arrow_table()
         return table
 
+    def fetch_batches(self, sql: str, rows: int = 262_144) -> Iterator[pa.RecordBatch]:
+        yield from self.con.sql(sql).to_arrow_reader(rows)
+
     def close(self) -> None:
         self.con.close()
+        if self._own_tmp:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 class SparkBackend:
@@ -298,10 +318,22 @@ class SparkBackend:
             table: pa.Table = self.spark.sql(sql).toArrow()
         return table
 
+    def fetch_batches(self, sql: str, rows: int = 262_144) -> Iterator[pa.RecordBatch]:
+        yield from self.fetch(sql).to_batches(rows)
+
     def close(self) -> None:
         for frame in self._cached.values():
             frame.unpersist()
         self._cached.clear()
+
+
+def _half_ram() -> str:
+    """Half of this machine's memory, as DuckDB spells a limit."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return "4GB"
+    return f"{max(1, total // 2 // 1024**2)}MB"
 
 
 def _splink_jar() -> str | None:

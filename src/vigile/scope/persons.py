@@ -239,12 +239,13 @@ def link_persons(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     seed: int = 42,
-) -> tuple[pa.Table, LinkageStats]:
+) -> LinkageStats:
     """Link the files of table ``source`` into persons; register the result as ``persons``.
 
     ``source`` has ``patient_id, tenant`` and identity columns (INTERFACE §2
-    ``patients.csv``). Returns the persons table (:data:`PERSONS_SCHEMA`,
-    one row per file) and what linkage did.
+    ``patients.csv``). The table ``persons`` (:data:`PERSONS_SCHEMA`, one row per
+    file) stays in the backend — millions of rows at seed scale; returns what
+    linkage did.
     """
     started = time.perf_counter()
     dialect = backend.dialect.name
@@ -299,7 +300,6 @@ LEFT JOIN best AS b ON b.uid = s.unique_id
         f"(SELECT count(*) FROM {edges}) AS comparisons, "
         f"(SELECT count(*) FROM {edges} WHERE match_probability >= {threshold}) AS links"
     ).to_pylist()[0]
-    persons = backend.fetch("SELECT * FROM persons").cast(PERSONS_SCHEMA)
     stats = LinkageStats(
         files=files,
         persons=int(counts["persons"]),
@@ -309,7 +309,7 @@ LEFT JOIN best AS b ON b.uid = s.unique_id
         seconds=time.perf_counter() - started,
         method=f"splink on {dialect}, {method}",
     )
-    return persons, stats
+    return stats
 
 
 def train(linker: Any, backend: SqlBackend, db_api: Any, files: int, seed: int) -> None:
@@ -405,18 +405,14 @@ def _splink_api(backend: SqlBackend) -> Any:
     return DuckDBAPI(connection=backend.con)  # type: ignore[attr-defined]
 
 
-def _singletons(
-    backend: SqlBackend, files: int, threshold: float, started: float
-) -> tuple[pa.Table, LinkageStats]:
+def _singletons(backend: SqlBackend, files: int, threshold: float, started: float) -> LinkageStats:
     backend.materialise(
         "persons",
         "SELECT patient_id, tenant, concat('PER-', substr(md5(unique_id), 1, 12)) AS person_id, "
         "CAST(NULL AS DOUBLE) AS match_probability, CAST(1 AS BIGINT) AS cluster_size "
         "FROM linkage_input",
     )
-    persons = backend.fetch("SELECT * FROM persons").cast(PERSONS_SCHEMA)
-    stats = LinkageStats(files, files, 0, 0, threshold, time.perf_counter() - started, "none")
-    return persons, stats
+    return LinkageStats(files, files, 0, 0, threshold, time.perf_counter() - started, "none")
 
 
 @dataclass(frozen=True)

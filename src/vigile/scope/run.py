@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,15 +122,20 @@ def run_scope(options: ScopeOptions, progress: Callable[[str], None] | None = No
                 threshold=options.threshold,
                 progress=say,
             )
+            out.mkdir(parents=True, exist_ok=True)
+            summary = build_summary(options, result, read_stats, context.present)
+            say("writing the lists")
+            files = _timed_into(result.timings, "write_tables", lambda: write_tables(out, result))
+            say("writing the report")
+            from vigile.report.build import write_reports
+
+            files += _timed_into(
+                result.timings,
+                "write_reports",
+                lambda: write_reports(out, result, summary, options, progress=say),
+            )
         finally:
             backend.close()
-        out.mkdir(parents=True, exist_ok=True)
-        summary = build_summary(options, result, read_stats, context.present)
-        files = write_tables(out, result)
-        say("writing the report")
-        from vigile.report.build import write_reports
-
-        files += write_reports(out, result, summary, options, progress=say)
         summary["seconds"] = round(time.perf_counter() - started, 3)
         summary["timings"] = result.timings
         (out / "summary.json").write_bytes(
@@ -216,21 +221,25 @@ def build_summary(
 
 
 def _csv_frame(table: pa.Table) -> pl.DataFrame:
-    """Arrow → Polars with booleans as 0/1 (CSV readers everywhere understand them)."""
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return frame.with_columns(pl.col(pl.Boolean).cast(pl.Int8))
+    return frame
 
 
 def write_csv(table: pa.Table | pl.DataFrame, path: Path) -> Path:
     """Write a table as UTF-8 CSV (timestamps RFC 3339 UTC)."""
     frame = table if isinstance(table, pl.DataFrame) else _csv_frame(table)
-    frame = frame.with_columns(
-        pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime(TS_FORMAT)
-    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_csv(path)
+    _formatted(frame).write_csv(path)
     return path
+
+
+def _formatted(frame: pl.DataFrame) -> pl.DataFrame:
+    """Timestamps as RFC 3339 UTC text, booleans as 0/1."""
+    return frame.with_columns(
+        pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime(TS_FORMAT),
+        pl.col(pl.Boolean).cast(pl.Int8),
+    )
 
 
 #: Column order of the main CSV files (INTERFACE §4 first).
@@ -244,19 +253,39 @@ PERSONS_COLUMNS = ["person_id", "patient_id", "tenant", "match_probability", "cl
 
 
 def write_tables(out: Path, result: ScopeResult) -> list[Path]:
-    """The CSV files of the breach file."""
-    files = [
-        write_csv(result.exposed_patients.select(EXPOSED_COLUMNS), out / "exposed_patients.csv"),
-        write_csv(_persons(result), out / "persons.csv"),
-        write_csv(result.notifications, out / "notifications.csv"),
+    """The CSV files of the breach file, streamed from the backend (bounded memory)."""
+    notification_columns = result.fetch("SELECT * FROM notifications LIMIT 0").column_names
+    big = [
+        ("exposed_patients.csv", EXPOSED_COLUMNS, "exposed_patients", "tenant, patient_id"),
+        ("persons.csv", PERSONS_COLUMNS, "exposed_patients", "person_id, tenant, patient_id"),
+        ("notifications.csv", notification_columns, "notifications", "person_id"),
     ]
+    files = []
+    for name, columns, table, order in big:
+        sql = f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
+        files.append(stream_csv(result.backend.fetch_batches(sql), out / name, columns))
     for name in ("by_tenant", "by_actor", "by_day", "by_category"):
         files.append(write_csv(getattr(result, name), out / "tables" / f"{name}.csv"))
     return files
 
 
-def _persons(result: ScopeResult) -> pa.Table:
-    """persons.csv: every exposed file with its person (files linkage left alone too)."""
-    frame = pl.from_arrow(result.exposed_patients.select(PERSONS_COLUMNS))
-    assert isinstance(frame, pl.DataFrame)
-    return frame.sort("person_id", "tenant", "patient_id").to_arrow()
+def stream_csv(batches: Iterator[pa.RecordBatch], path: Path, columns: Sequence[str]) -> Path:
+    """Write record batches as one CSV file (header once), formatted as :func:`write_csv`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as sink:
+        header = True
+        for batch in batches:
+            _formatted(_csv_frame(pa.Table.from_batches([batch]))).write_csv(
+                sink, include_header=header
+            )
+            header = False
+        if header:  # no rows: the header alone, so readers still know the columns
+            sink.write((",".join(columns) + "\n").encode())
+    return path
+
+
+def _timed_into(timings: dict[str, float], name: str, fn: Callable[[], list[Path]]) -> list[Path]:
+    started = time.perf_counter()
+    done = fn()
+    timings[name] = round(time.perf_counter() - started, 3)
+    return done

@@ -103,21 +103,39 @@ def access_map() -> AccessMap:
 
 @dataclass
 class ScopeResult:
-    """Everything a scope found; tables are Arrow, ready to write or chart."""
+    """Everything a scope found. The small tables are fetched (Arrow); the big ones —
+    one row per exposed file or person, millions at seed scale — stay in the backend
+    (tables ``exposed_patients``, ``notifications``, ``exposed_identities``) and are
+    streamed or fetched while it is open."""
 
+    backend: SqlBackend
     summary: dict[str, Any]
-    exposed_patients: pa.Table
-    persons: pa.Table
-    notifications: pa.Table
     by_tenant: pa.Table
     by_actor: pa.Table
     by_day: pa.Table
     by_category: pa.Table
-    identities: pa.Table
     linkage: LinkageStats | None
     notes: NoteLabels | None
+    identity_columns: list[str]
     timings: dict[str, float] = field(default_factory=dict)
     categories: list[str] = field(default_factory=list)
+
+    def fetch(self, sql: str) -> pa.Table:
+        """Run ``sql`` on the scope's backend (its step tables are there)."""
+        return self.backend.fetch(sql)
+
+    def files_frame(self) -> pl.DataFrame:
+        """Every exposed file with its identity: what the report and the packs read."""
+        ids = ", ".join(f"i.{c}" for c in self.identity_columns)
+        frame = pl.from_arrow(
+            self.fetch(
+                f"SELECT p.*, {ids} FROM exposed_patients AS p "
+                "LEFT JOIN exposed_identities AS i ON i.patient_id = p.patient_id "
+                "AND i.tenant = p.tenant"
+            )
+        )
+        assert isinstance(frame, pl.DataFrame)
+        return frame
 
 
 def day_parts(root: Path, kind: str, since: datetime | None, until: datetime | None) -> list[Path]:
@@ -158,7 +176,8 @@ def compute_scope(
     threshold: float = 0.9,
     progress: Callable[[str], None] | None = None,
 ) -> ScopeResult:
-    """Run every scoping step on ``backend`` and fetch the results."""
+    """Run every scoping step on ``backend`` and fetch the small results (the big
+    tables stay in the backend: close it once the outputs are written)."""
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
     amap = access_map()
@@ -251,12 +270,9 @@ def compute_scope(
     linkage: LinkageStats | None = None
     if link and have_patients:
         say("linking exposed files into persons")
-        persons, linkage = _timed(
-            timings, "persons", lambda: link_persons(backend, threshold=threshold)
-        )
+        linkage = _timed(timings, "persons", lambda: link_persons(backend, threshold=threshold))
     else:
-        persons = PERSONS_SCHEMA.empty_table()
-        backend.register_arrow("persons", persons)
+        backend.register_arrow("persons", PERSONS_SCHEMA.empty_table())
 
     # ---- outputs -------------------------------------------------------------------
     say("writing up")
@@ -272,20 +288,14 @@ def compute_scope(
     summary_row = backend.fetch(_step_sql(backend, "summary", **params)).to_pylist()[0]
     summary = {k: (int(v) if isinstance(v, int) else v) for k, v in summary_row.items()}
     result = ScopeResult(
+        backend=backend,
         summary=summary,
-        exposed_patients=backend.fetch(
-            "SELECT * FROM exposed_patients ORDER BY tenant, patient_id"
-        ),
-        persons=backend.fetch(
-            "SELECT p.* FROM persons AS p ORDER BY p.person_id, p.tenant, p.patient_id"
-        ),
-        notifications=backend.fetch("SELECT * FROM notifications ORDER BY person_id"),
         by_tenant=backend.fetch("SELECT * FROM by_tenant ORDER BY patients_exposed DESC, tenant"),
         by_actor=backend.fetch("SELECT * FROM by_actor ORDER BY patients DESC, tenant, actor"),
         by_day=backend.fetch("SELECT * FROM by_day ORDER BY day"),
         by_category=_long_categories(backend.fetch("SELECT * FROM by_category")),
-        identities=backend.fetch("SELECT * FROM exposed_identities"),
         linkage=linkage,
+        identity_columns=identity_columns,
         notes=labels,
         timings=timings,
         categories=categories,
