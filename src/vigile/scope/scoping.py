@@ -8,10 +8,11 @@ this order (each step's result is a table the next ones read):
 ``patient_home``              the practice holding each patient id (context)
 ``scope_exposures``           one row per (served request, file it carried)
 ``exposed_files``             one row per exposed file: when, how, what data
-``notes_to_classify``         the exposed notes' text → sensitivity labels
-``file_notes``                notes and sensitive notes per exposed file
+``notes_to_classify``         the exposed notes' text → sensitivity labels (read
+                              in a thread while the engine links persons)
 ``exposed_identities``        the identity of each exposed file → linkage
 (persons.py)                  Splink: files → persons
+``file_notes``                notes and sensitive notes per exposed file
 ``exposed_patients``          exposed_patients.csv
 ``notifications``             notifications.csv (one row per person)
 ``by_tenant`` ``by_actor``    the report's tables and charts
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -244,22 +246,20 @@ def compute_scope(
     _timed(timings, "scope_exposures", lambda: run_step(backend, "scope_exposures"))
     _timed(timings, "exposed_files", lambda: run_step(backend, "exposed_files", **params))
 
-    # ---- notes ---------------------------------------------------------------------
-    labels: NoteLabels | None = None
+    # ---- notes (read in a thread while linkage runs in the engine) ---------------------
     notes = pl.from_arrow(
         _timed(
             timings, "notes_fetch", lambda: backend.fetch(_step_sql(backend, "notes_to_classify"))
         )
     )
     assert isinstance(notes, pl.DataFrame)
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigile-notes")
+    pending: Future[NoteLabels] | None = None
     if have_annotations:
         say(f"reading {notes.height:,} exposed notes")
-        labels = _timed(timings, "notes_classify", lambda: label_notes(notes, note_labels))
-        long = labels.long()
-    else:
-        long = pl.DataFrame(schema={"annotation_id": pl.String, "category": pl.String})
-    backend.register_arrow("note_labels", long.to_arrow())
-    _timed(timings, "file_notes", lambda: run_step(backend, "file_notes", **params))
+        pending = reader.submit(
+            _timed, timings, "notes_classify", lambda: label_notes(notes, note_labels)
+        )
 
     # ---- persons -------------------------------------------------------------------
     _timed(
@@ -273,6 +273,20 @@ def compute_scope(
         linkage = _timed(timings, "persons", lambda: link_persons(backend, threshold=threshold))
     else:
         backend.register_arrow("persons", PERSONS_SCHEMA.empty_table())
+
+    labels: NoteLabels | None = None
+    try:
+        if pending is not None:
+            labels = pending.result()
+    finally:
+        reader.shutdown()
+    long = (
+        labels.long()
+        if labels is not None
+        else pl.DataFrame(schema={"annotation_id": pl.String, "category": pl.String})
+    )
+    backend.register_arrow("note_labels", long.to_arrow())
+    _timed(timings, "file_notes", lambda: run_step(backend, "file_notes", **params))
 
     # ---- outputs -------------------------------------------------------------------
     say("writing up")
