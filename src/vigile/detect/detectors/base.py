@@ -196,9 +196,7 @@ class DetectorBase:
             sev = rule.severity_for(score)
             return sev is None or entry[1] >= min(SEVERITY_RANK[sev], rule.top_level)
         st = sink.keys.get((rule.id, f.key[0], f.key[1], key))
-        return bool(
-            st is not None and f.t - st.last < rule.cooldown and st.level >= rule.top_level
-        )
+        return bool(st is not None and f.t - st.last < rule.cooldown and st.level >= rule.top_level)
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         return None
