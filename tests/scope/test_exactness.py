@@ -9,9 +9,8 @@ import orjson
 import polars as pl
 import pytest
 
-from vigile.context import load_context
 from vigile.scope.engine import DuckDBBackend
-from vigile.scope.scoping import compute_scope, day_parts
+from vigile.scope.scoping import compute_scope, day_parts, scope_context
 from vigile.scope.selection import Match, from_actors, parse_ts
 
 #: Attack kinds whose requests the logs separate from the account holder's own work
@@ -63,7 +62,7 @@ def _scope(world: Path, attack: dict[str, Any], match: Match) -> tuple[dict[str,
         result = compute_scope(
             backend,
             day_parts(world / "store", "events", selection.since, selection.until),
-            load_context(world / "context"),
+            scope_context(world / "context"),
             selection,
             note_labels=world / "truth" / "notes.csv",
             link=False,

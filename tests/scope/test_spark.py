@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.scope.conftest import tiny_events
-from vigile.context import load_context
 from vigile.events import AccessEvent
 from vigile.scope.engine import DuckDBBackend, SparkBackend
-from vigile.scope.scoping import compute_scope, day_parts
+from vigile.scope.scoping import compute_scope, day_parts, scope_context
 from vigile.scope.selection import from_actors
 from vigile.store import open_store
 
@@ -25,7 +24,7 @@ def test_when_spark_runs_the_steps_then_counts_equal_duckdb(tiny: Path, tmp_path
     store = open_store(tmp_path / "store", create=True)
     store.append(msgspec.convert(e, AccessEvent) for e in tiny_events())
     store.close()
-    context = load_context(tiny / "context")
+    context = scope_context(tiny / "context")
     selection = from_actors(["dr.x.0001"])
     parts = day_parts(tmp_path / "store", "events", None, None)
     summaries: dict[str, dict[str, object]] = {}

@@ -158,6 +158,10 @@ class SqlBackend(Protocol):
         """Make Parquet files readable as ``name`` (an empty list: an empty table)."""
         ...
 
+    def register_csv(self, name: str, path: Path) -> None:
+        """Make a CSV file with a header readable as ``name``, every column as text."""
+        ...
+
     def materialise(self, name: str, sql: str) -> None:
         """Run ``sql`` and keep its result as table ``name``."""
         ...
@@ -224,6 +228,13 @@ class DuckDBBackend:
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
         self.con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM read_parquet([{files}])'
+        )
+
+    def register_csv(self, name: str, path: Path) -> None:
+        source = "'" + str(path).replace("'", "''") + "'"
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM read_csv({source}, '
+            "header = true, all_varchar = true, quote = '\"', escape = '\"', strict_mode = false)"
         )
 
     def materialise(self, name: str, sql: str) -> None:
@@ -303,6 +314,10 @@ class SparkBackend:
             self.register_arrow(name, schema.empty_table())
             return
         self.spark.read.parquet(*(str(p) for p in paths)).createOrReplaceTempView(name)
+
+    def register_csv(self, name: str, path: Path) -> None:
+        reader = self.spark.read.option("header", "true").option("escape", '"')
+        reader.option("mode", "PERMISSIVE").csv(str(path)).createOrReplaceTempView(name)
 
     def materialise(self, name: str, sql: str) -> None:
         old = self._cached.pop(name, None)

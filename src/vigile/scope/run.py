@@ -33,10 +33,9 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from vigile.context import load_context
 from vigile.errors import InputError, VigileError
 from vigile.scope.engine import make_backend
-from vigile.scope.scoping import ScopeResult, compute_scope, day_parts
+from vigile.scope.scoping import ScopeResult, compute_scope, day_parts, scope_context
 from vigile.scope.selection import Selection
 
 #: Timestamps in the CSV files: UTC, milliseconds, RFC 3339.
@@ -87,7 +86,7 @@ def run_scope(options: ScopeOptions, progress: Callable[[str], None] | None = No
     out = options.out
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
-    context = load_context(options.context)
+    context = scope_context(options.context)
     tmp: Path | None = None
     read_stats: dict[str, Any] | None = None
     try:
