@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -71,6 +71,7 @@ class LinkageStats:
     threshold: float
     seconds: float
     method: str
+    phases: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +82,7 @@ class LinkageStats:
             "threshold": self.threshold,
             "seconds": round(self.seconds, 3),
             "method": self.method,
+            "phases": self.phases,
         }
 
 
@@ -247,13 +249,22 @@ def link_persons(
     file) stays in the backend — millions of rows at seed scale; returns what
     linkage did.
     """
-    started = time.perf_counter()
+    started = mark = time.perf_counter()
+    phases: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        phases[name] = round(now - mark, 2)
+        mark = now
+
     dialect = backend.dialect.name
     columns = {f.name for f in backend.fetch(f"SELECT * FROM {source} LIMIT 0").schema}
     backend.materialise("linkage_input", prepare_sql(backend.dialect, source, columns))
     files = int(backend.fetch("SELECT count(*) AS n FROM linkage_input").column(0)[0].as_py())
     if files < 2:
         return _singletons(backend, files, threshold, started)
+    lap("prepare")
     from splink import Linker
 
     _quiet_splink()
@@ -267,10 +278,13 @@ def link_persons(
     else:
         apply_parameters(linker, shipped_parameters(), files)
         method = "shipped parameters (too few files to train)"
+    lap("train")
     predictions = linker.inference.predict(threshold_match_probability=min(0.5, threshold))
+    lap("predict")
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=threshold
     )
+    lap("cluster")
     edges = predictions.physical_name
     linked = f"match_probability >= {threshold}"
     backend.materialise(
@@ -300,6 +314,7 @@ LEFT JOIN best AS b ON b.uid = s.unique_id
         f"(SELECT count(*) FROM {edges}) AS comparisons, "
         f"(SELECT count(*) FROM {edges} WHERE match_probability >= {threshold}) AS links"
     ).to_pylist()[0]
+    lap("persons")
     stats = LinkageStats(
         files=files,
         persons=int(counts["persons"]),
@@ -308,6 +323,7 @@ LEFT JOIN best AS b ON b.uid = s.unique_id
         threshold=threshold,
         seconds=time.perf_counter() - started,
         method=f"splink on {dialect}, {method}",
+        phases=phases,
     )
     return stats
 
