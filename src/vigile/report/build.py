@@ -351,6 +351,7 @@ def report_context(
             title=t["chart_days"],
             dark_label=t["extracted"],
             light_label=t["consulted"],
+            lang=lang,
         )
     ]
     by_tenant = (
@@ -380,6 +381,7 @@ def report_context(
                 + (f" (top {TABLE_ROWS})" if by_tenant.height > TABLE_ROWS else ""),
                 dark_label=t["extracted"],
                 light_label=t["consulted"],
+                lang=lang,
             )
         )
     cat_counts = _category_counts(files, amap.category_names)
@@ -388,7 +390,8 @@ def report_context(
             [t.get(f"cat_{c}", c) for c, _ in cat_counts],
             [v for _, v in cat_counts],
             title=t["chart_categories"],
-            label_width=260,
+            label_width=300,
+            lang=lang,
         )
     )
     if note_rows:
@@ -397,7 +400,8 @@ def report_context(
                 [t.get(f"note_{c}", c) for c, _ in note_rows],
                 [v for _, v in note_rows],
                 title=t["chart_sensitive"],
-                label_width=260,
+                label_width=300,
+                lang=lang,
             )
         )
 

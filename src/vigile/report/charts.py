@@ -19,15 +19,22 @@ GRID = "#d9d9d9"
 TEXT = "#333333"
 
 
-def _fmt(n: float) -> str:
-    """1234567 → "1,2 M", 12345 → "12 k" (compact axis labels)."""
+def _fmt(n: float, lang: str = "en") -> str:
+    """1234567 → "1.2 M" ("1,2 M" in French), 12345 → "12 k" (compact axis labels)."""
     if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f} M".replace(".0 M", " M")
-    if n >= 10_000:
-        return f"{n / 1000:.0f} k"
-    if n >= 1000:
-        return f"{n / 1000:.1f} k".replace(".0 k", " k")
-    return f"{n:.0f}"
+        text = f"{n / 1_000_000:.1f} M".replace(".0 M", " M")
+    elif n >= 10_000:
+        text = f"{n / 1000:.0f} k"
+    elif n >= 1000:
+        text = f"{n / 1000:.1f} k".replace(".0 k", " k")
+    else:
+        text = f"{n:.0f}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def _int(n: int, lang: str) -> str:
+    """A count grouped the way the language writes it (``19 923`` / ``19,923``)."""
+    return f"{n:,}".replace(",", "\u202f") if lang == "fr" else f"{n:,}"
 
 
 def _nice_max(value: float) -> float:
@@ -60,6 +67,7 @@ def stacked_days(
     light_label: str,
     width: int = 720,
     height: int = 260,
+    lang: str = "en",
 ) -> str:
     """Vertical bars per day, two stacked series (e.g. newly extracted, newly consulted)."""
     left, right, top, bottom = 56, 12, 28, 44
@@ -74,7 +82,8 @@ def stacked_days(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
         )
         body.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{TEXT}">{_fmt(v)}</text>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{TEXT}">'
+            f"{_fmt(v, lang)}</text>"
         )
     n = max(len(days), 1)
     slot = plot_w / n
@@ -88,12 +97,12 @@ def stacked_days(
         body.append(
             f'<rect x="{x:.1f}" y="{y_dark:.1f}" width="{bar:.1f}" height="{h_dark:.1f}" '
             f'fill="{DARK}">'
-            f"<title>{day.isoformat()}: {dark[i]:,}</title></rect>"
+            f"<title>{day.isoformat()}: {_int(dark[i], lang)}</title></rect>"
         )
         body.append(
             f'<rect x="{x:.1f}" y="{y_dark - h_light:.1f}" width="{bar:.1f}" '
             f'height="{h_light:.1f}" '
-            f'fill="{LIGHT}"><title>{day.isoformat()}: {light[i]:,}</title></rect>'
+            f'fill="{LIGHT}"><title>{day.isoformat()}: {_int(light[i], lang)}</title></rect>'
         )
         if i % label_every == 0:
             cx = x + bar / 2
@@ -121,6 +130,7 @@ def horizontal_bars(
     width: int = 720,
     row: int = 18,
     label_width: int = 190,
+    lang: str = "en",
 ) -> str:
     """One horizontal bar per label (e.g. per practice, per category), optionally stacked."""
     light = light if light is not None else [0] * len(dark)
@@ -133,7 +143,8 @@ def horizontal_bars(
         y = top + i * row
         w_dark = plot_w * dark[i] / top_value
         w_light = plot_w * light[i] / top_value
-        text = label if len(label) <= 30 else label[:29] + "…"
+        fits = max(12, int(label_width / 6.2))
+        text = label if len(label) <= fits else label[: fits - 1] + "…"
         body.append(
             f'<text x="{label_width - 6}" y="{y + row * 0.7:.1f}" text-anchor="end" fill="{TEXT}">'
             f"{escape(text)}</text>"
@@ -149,7 +160,7 @@ def horizontal_bars(
             )
         body.append(
             f'<text x="{label_width + w_dark + w_light + 4:.1f}" y="{y + row * 0.7:.1f}" '
-            f'fill="{TEXT}" font-size="10">{dark[i] + light[i]:,}</text>'
+            f'fill="{TEXT}" font-size="10">{_int(dark[i] + light[i], lang)}</text>'
         )
     legend = [(c, t) for c, t in ((DARK, dark_label), (LIGHT, light_label)) if t]
     if legend:
