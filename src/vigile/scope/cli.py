@@ -96,6 +96,18 @@ def scope(
     quarantine: Annotated[
         Path | None, typer.Option(help="Where bad lines go (default: OUT/quarantine.jsonl).")
     ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="nginx/Apache `log_format` string (with --events).")
+    ] = None,
+    route_map: Annotated[
+        Path | None, typer.Option(help="Route map turning URLs into events (with --events).")
+    ] = None,
+    default_tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Practice when the input names none.")
+    ] = None,
+    parser_option: Annotated[
+        list[str] | None, typer.Option("--parser-option", help="Parser option KEY=VALUE.")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Scope a breach: every patient file and person exposed, the report, the letters.
@@ -161,7 +173,7 @@ def scope(
     if events is not None:
         from vigile.cli import _parser_options
 
-        parser_options = _parser_options(None, None, None, None)
+        parser_options = _parser_options(log_format, route_map, default_tenant, parser_option)
     options = ScopeOptions(
         selection=selection,
         out=out,
