@@ -168,15 +168,13 @@ class EventReader:
                         while i > 0 and pending[i - 1] > item:
                             i -= 1
                         pending.insert(i, item)
-                    if ts > newest:
-                        newest = ts
+                    newest = max(newest, ts)
                     horizon = newest - lateness
                     while pending and pending[0][0] <= horizon:
                         out.append(pending.popleft())
                 if not out:
                     continue
-                if out[-1][0] > released:
-                    released = out[-1][0]
+                released = max(released, out[-1][0])
             for ts, _, _, event in out:
                 eid = event.event_id
                 if eid is not None:

@@ -98,13 +98,17 @@ def test_when_directory_is_not_a_store_then_a_clear_error_is_raised(tmp_path: Pa
 def test_when_a_store_is_compacted_then_rows_are_unchanged_and_parts_merged(tmp_path: Path) -> None:
     store = open_store(tmp_path / "s", create=True)
     for i in range(5):
-        store.append([ev(event_id=f"c{i}", ts=f"2026-03-02T1{i}:00:00Z", patient_ids=[f"P{i}", "P9"])])
+        store.append(
+            [ev(event_id=f"c{i}", ts=f"2026-03-02T1{i}:00:00Z", patient_ids=[f"P{i}", "P9"])]
+        )
     before = list(store.scan())
     assert store.info().parts == 5
     assert store.compact() == ["2026-03-02"]
     assert store.info().parts == 1 and store.info().exposures == 10
     assert list(store.scan()) == before
-    assert [r["event_key"] for r in store.patient_accesses("P9").to_pylist()] == [f"c{i}" for i in range(5)]
+    assert [r["event_key"] for r in store.patient_accesses("P9").to_pylist()] == [
+        f"c{i}" for i in range(5)
+    ]
     again = store.append([ev(event_id="c3", ts="2026-03-02T13:00:00Z")])
     assert again.added == 0
 
@@ -120,8 +124,10 @@ def test_when_compaction_was_interrupted_then_opening_finishes_it(tmp_path: Path
     import shutil
 
     shutil.copy(day / old[0], day / merged)
-    shutil.copy(tmp_path / "s" / "exposures" / "day=2026-03-02" / old[0],
-                tmp_path / "s" / "exposures" / "day=2026-03-02" / merged)
+    shutil.copy(
+        tmp_path / "s" / "exposures" / "day=2026-03-02" / old[0],
+        tmp_path / "s" / "exposures" / "day=2026-03-02" / merged,
+    )
     (day / ".compacting").write_text(" ".join([merged, *old]))
     reopened = open_store(tmp_path / "s")
     assert sorted(p.name for p in day.glob("part-*")) == [merged]

@@ -191,7 +191,7 @@ def cim10_terms(path: Path, max_words: int = 4) -> dict[str, list[str]]:
 def default_path() -> Path | None:
     """Where EDS-NLP keeps its CIM-10 table, if it is installed."""
     try:
-        import edsnlp  # type: ignore[import-untyped]
+        import edsnlp
     except ImportError:  # pragma: no cover - edsnlp is a dependency of the notes stage
         return None
     path = Path(edsnlp.__file__).parent / "resources" / "cim10.csv.gz"

