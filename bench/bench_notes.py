@@ -4,10 +4,12 @@ Quality — precision, recall, F1 of the sensitive/not decision and of the
 categories (micro and per category) on:
 
 * ``dev``: the project's notes the terminology was developed on;
-* ``heldout`` and ``heldout2``: notes written after the terminology was frozen
-  (commits a73d69a and 4ef1616), each in another style; the figures measured at
-  each freeze are in docs/notes.md (``--src`` on an archive of that commit
-  reproduces them); re-running here measures today's code, which has since seen
+* ``heldout``, ``heldout2``, ``heldout3``, ``heldout4``: notes written after the
+  terminology was frozen (commits a73d69a, 4ef1616, 4d9d975, 22ace0e), each in
+  another style (``heldout4`` is ``data/notes_eval/heldout4.csv``, also scored per
+  style); the figures measured at each freeze are in docs/notes.md (``--src`` on
+  an archive of that commit reproduces them); re-running here measures today's code,
+  which has since seen
   those notes;
 * ``sim``: notes composed by the simulator's grammar (``vigile.sim.notes``),
   labelled by its own rules, written by another engineer.
@@ -34,18 +36,22 @@ from typing import Any
 
 from common import ROOT, median_time, pin_one_core, report, run_measured
 
-EVAL = ROOT / "data" / "notes_eval" / "notes.csv"
+EVAL_DIR = ROOT / "data" / "notes_eval"
+# notes.csv holds dev, heldout, heldout2, heldout3; each later blind set has its own file
+EVAL_FILES = ("notes.csv", "heldout4.csv")
+SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4")
 
 
 def load_eval(split: str | None) -> tuple[list[str], list[str], list[tuple[bool, str]]]:
     ids, texts, gold = [], [], []
-    with EVAL.open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if split and row["split"] != split:
-                continue
-            ids.append(row["annotation_id"])
-            texts.append(row["text"])
-            gold.append((row["sensitive"] == "1", row["categories"]))
+    for name in EVAL_FILES:
+        with (EVAL_DIR / name).open(encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                if split and row["split"] != split:
+                    continue
+                ids.append(row["annotation_id"])
+                texts.append(row["text"])
+                gold.append((row["sensitive"] == "1", row["categories"]))
     return ids, texts, gold
 
 
@@ -191,9 +197,15 @@ def main() -> int:
     t0 = time.perf_counter()
     get_pipeline("fr", names)
     build = time.perf_counter() - t0
-    for split in ("dev", "heldout", "heldout2", "heldout3", None):
-        _, texts, gold = load_eval(split)
+    for split in (*SPLITS, None):
+        ids, texts, gold = load_eval(split)
         quality(split or "all", texts, gold, names)
+        if split == "heldout4":  # ids are h4-<style>-nnn: one line per writing style
+            for style in sorted({i.split("-")[1] for i in ids}):
+                keep = [k for k, i in enumerate(ids) if i.split("-")[1] == style]
+                quality(
+                    f"heldout4_{style}", [texts[k] for k in keep], [gold[k] for k in keep], names
+                )
     s_texts, s_gold = sim_notes(args.sim_notes, seed=7, share=0.5)
     quality("sim", s_texts, s_gold, names)
     if args.quality_only:
