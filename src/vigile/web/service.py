@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -221,6 +221,8 @@ class Service:
             self.state, self.policy, detector=detector, clock=self.clock, shared=self.shared
         )
         self.guard.listeners.append(self._on_guard_event)
+        #: called with each processed batch (the dashboard's live rate); must be quick
+        self.event_listeners: list[Callable[[list[AccessEvent]], None]] = []
         self.quarantine = _Quarantine(config.quarantine) if config.quarantine else None
         self.store = _StoreWriter(config.store) if config.store else None
         self.parsers: dict[str, Parser] = {}
@@ -388,6 +390,11 @@ class Service:
                 await asyncio.sleep(0)
         if self.store is not None and events:
             self.store.put(events)
+        for listener in self.event_listeners:
+            try:
+                listener(events)
+            except Exception:  # a listener never breaks ingest
+                log.exception("event listener failed")
 
     def _add_totals(self, result: IngestResult) -> None:
         t = self.totals
