@@ -133,3 +133,55 @@ def test_when_compaction_was_interrupted_then_opening_finishes_it(tmp_path: Path
     assert sorted(p.name for p in day.glob("part-*")) == [merged]
     assert not (day / ".compacting").exists()
     assert reopened.info().parts == 1
+
+
+def test_when_the_key_index_is_lost_then_reingesting_still_adds_nothing(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s", create=True)
+    store.append(day_events())
+    runs = sorted((tmp_path / "s" / "keys").glob("day=*/run-*.u64"))
+    assert len(runs) == 3  # one run per day touched
+    runs[0].unlink()  # as after a crash between a part and its run
+    import shutil
+
+    shutil.rmtree(tmp_path / "s" / "keys" / "day=2026-03-03")
+    again = open_store(tmp_path / "s").append(day_events())
+    assert (again.added, again.duplicates) == (0, 4)
+    assert len(sorted((tmp_path / "s" / "keys").glob("day=*/run-*.u64"))) == 3
+
+
+def test_when_hashes_collide_then_only_the_same_keys_count_as_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from vigile.store import parquet
+
+    # every key hashes alike: the index says "maybe stored" for all, the parts decide
+    monkeypatch.setattr(parquet, "key_hashes", lambda keys: np.zeros(len(keys), np.uint64))
+    store = open_store(tmp_path / "s", create=True)
+    store.append([ev(event_id="a", ts="2026-03-02T10:00:00Z")])
+    again = store.append(
+        [ev(event_id="a", ts="2026-03-02T10:00:00Z"), ev(event_id="b", ts="2026-03-02T11:00:00Z")]
+    )
+    assert (again.added, again.duplicates) == (1, 1)
+    assert sorted(e.event_id or "" for e in store.scan()) == ["a", "b"]
+
+
+def test_when_a_day_is_appended_in_many_batches_then_runs_merge_and_dedup_stays_exact(
+    tmp_path: Path,
+) -> None:
+    store = open_store(tmp_path / "s", create=True)
+    batch = [
+        ev(event_id=f"k{i}", ts=f"2026-03-02T10:{i // 60:02d}:{i % 60:02d}Z") for i in range(64)
+    ]
+    for i in range(0, 64, 2):
+        assert store.append(batch[i : i + 2]).added == 2
+    runs = sorted((tmp_path / "s" / "keys" / "day=2026-03-02").glob("run-*.u64"))
+    assert 1 <= len(runs) <= 6  # merged as they piled up (32 parts)
+    again = store.append(batch)
+    assert (again.added, again.duplicates) == (0, 64)
+    store.compact()
+    runs = sorted((tmp_path / "s" / "keys" / "day=2026-03-02").glob("run-*.u64"))
+    assert len(runs) == 1
+    reopened = open_store(tmp_path / "s")
+    assert reopened.append([*batch, ev(event_id="new", ts="2026-03-02T12:00:00Z")]).added == 1

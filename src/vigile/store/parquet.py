@@ -39,6 +39,7 @@ import xxhash
 from vigile.errors import InputError
 from vigile.events import AccessEvent, event_key
 from vigile.store.base import AppendResult, EventFilter, StoreInfo
+from vigile.store.keyindex import KeyIndex, Run, key_hashes
 
 FORMAT: Final = "vigile-event-store"
 VERSION: Final = 1
@@ -139,6 +140,7 @@ class ParquetStore:
             raise InputError(f"{self.root}: no event store here (create one with `vigile ingest`)")
         # a modest cap: the store's queries stream, and DuckDB spills past it
         self.con = duckdb.connect(config={"threads": threads, "memory_limit": "128MB"})
+        self.keys = KeyIndex(self.root)
         self._recover()
 
     # ---- layout -----------------------------------------------------------------
@@ -232,31 +234,45 @@ class ParquetStore:
         for date in sorted(pc.unique(days).to_pylist()):
             day = date.isoformat()
             part = table.filter(pc.equal(days, pa.scalar(date, pa.date32())))
-            part = self._without_stored(part, day)
+            part, hashes, runs = self._without_stored(part, day)
             if part.num_rows == 0:
                 continue
             part = part.sort_by([("ts", "ascending"), ("event_key", "ascending")])
             name = f"part-{_content_id(part.column('event_key'))}.parquet"
             _write_atomic(_exposures(part), self.root / "exposures" / f"day={day}" / name, True)
             _write_atomic(part, self.root / "events" / f"day={day}" / name, False)
+            self.keys.add(day, name, hashes, runs)  # after the part: a crash leaves it uncovered
             added += part.num_rows
         return AppendResult(added=added, duplicates=n - added)
 
-    def _without_stored(self, part: pa.Table, day: str) -> pa.Table:
+    def _without_stored(self, part: pa.Table, day: str) -> tuple[pa.Table, np.ndarray, list[Run]]:
+        """Drop the rows whose key the day already holds; their hashes and the day's runs.
+
+        The key index answers for nearly every key; only keys whose 64-bit hash
+        is stored are compared by value against the day's parts (exact).
+        """
+        hashes = key_hashes(part.column("event_key"))
         stored = self._parts("events", day)
-        if not stored:
-            return part
-        batch_keys = part.select(["event_key"])
+        day_dir = self.root / "events" / f"day={day}"
+
+        def read_keys(name: str) -> pa.ChunkedArray:
+            return pq.read_table(day_dir / name, columns=["event_key"]).column("event_key")
+
+        runs = self.keys.sync(day, [p.name for p in stored], read_keys)
+        hit = self.keys.stored(day, runs, hashes)
+        if not hit.any():
+            return part, hashes, runs
         con = self.con.cursor()
         try:
-            con.register("batch_keys", batch_keys)
+            con.register("batch_keys", part.filter(pa.array(hit)).select(["event_key"]))
             sql = _sql("existing_keys").format(parts=_parts_sql(stored))
             existing = con.sql(sql).to_arrow_table().column("event_key")
         finally:
             con.close()
         if len(existing) == 0:
-            return part
-        return part.filter(pc.invert(pc.is_in(part.column("event_key"), value_set=existing)))
+            return part, hashes, runs
+        new = pc.invert(pc.is_in(part.column("event_key"), value_set=existing))
+        return part.filter(new), hashes[np.asarray(new)], runs
 
     # ---- reading ----------------------------------------------------------------
     def scan_batches(
@@ -331,6 +347,7 @@ class ParquetStore:
             os.replace(ex_dir / f".tmp-{merged}", ex_dir / merged)
             os.replace(ev_dir / f".tmp-{merged}", ev_dir / merged)
             self._recover()  # deletes the replaced parts and the journal
+            self.keys.replace(day, names, merged)
             done.append(day)
         return done
 
