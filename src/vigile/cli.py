@@ -473,6 +473,7 @@ _COMMAND_MODULES = (
     "vigile.scope.cli",
     "vigile.notes.cli",
     "vigile.web.cli",
+    "vigile.web.dashboard.cli",
     "vigile.demo.cli",
 )
 
