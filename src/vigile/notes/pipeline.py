@@ -51,6 +51,7 @@ from vigile.notes.terms import (
 GROUP: Final[str] = "vigile"
 SOURCE_GROUPS: Final[tuple[str, ...]] = (
     "vigile_terms",
+    "vigile_lemma",
     "vigile_drugs",
     "vigile_cim10",
     "vigile_fallback",
@@ -137,6 +138,23 @@ NEGATION_PSEUDO: Final[tuple[str, ...]] = (
     "pas de rdv",
     "pas de créneau",
     "pas de règlement",
+    # a wish, a secret or an effort is negated, not the thing it is about: "ne
+    # souhaite pas poursuivre cette grossesse", "sa femme ne doit pas savoir..."
+    "ne souhaite pas",
+    "ne souhaite plus",
+    "ne veut pas",
+    "ne veut plus",
+    "ne désire pas",
+    "ne doit pas savoir",
+    "ne supporte plus",
+    "ne supporte pas",
+    "n'ose pas",
+    "n'a jamais osé",
+    "n'arrive pas à",
+    "n'arrive plus à",
+    # a dictated self-correction: "enceinte de quatre mois euh non cinq mois"
+    "euh non",
+    "non pardon",
 )
 NEGATION_FOLLOWING: Final[tuple[str, ...]] = (
     ": 0",
@@ -399,6 +417,11 @@ def build_eds(language: str = "fr") -> tuple[Any, Terminology]:
         after="vigile_cim10" if cim_path is not None else "drugs",
     )
     nlp.add_pipe(
+        LemmaMatcher(terms, nlp.tokenizer, french_word_forms()),
+        name="vigile_lemma",
+        after="vigile_regex",
+    )
+    nlp.add_pipe(
         FuzzyMatcher(
             terminology.fuzzy_vocabulary(),
             known_words=french_verb_forms(),
@@ -409,6 +432,7 @@ def build_eds(language: str = "fr") -> tuple[Any, Terminology]:
     )
     nlp.add_pipe(EnumerationNegation(), name="vigile_enumeration", after="negation")
     nlp.add_pipe(SpanMerger(), name="vigile_merge", before="negation")
+    nlp.add_pipe(WorkplaceContext(), name="vigile_workplace", after="vigile_merge")
     nlp.add_pipe(SeparatorSentences(), name="vigile_separators", after="sentences")
     return nlp, terminology
 
@@ -564,6 +588,96 @@ class RegexMatcher:
         return doc
 
 
+class LemmaMatcher:
+    """vigile's phrase terms matched on lemmas: the inflections nobody wrote down.
+
+    "fausse couche(s)" is a term; "deux fausses couches", "entendait des voix" for
+    "entend des voix" are found by comparing lemmas (spaCy's French
+    lookup table, 216k word forms, no model run) of the note's words with the
+    lemmas of each term's words. Only what the exact matchers did not find is
+    added (group ``vigile_lemma``, ranked just after the exact terms).
+    """
+
+    name = "vigile_lemma"
+
+    def __init__(self, terms: dict[str, list[str]], tokenizer: Any, forms: Any | None) -> None:
+        self.forms = forms
+        self._lemma_cache: dict[str, str] = {}
+        self.index: dict[tuple[str, ...], str] = {}
+        self.lengths: dict[str, set[int]] = {}  # first lemma -> lengths of its terms
+        if forms is None:  # pragma: no cover - the model is a dependency of the notes stage
+            return
+        for key, surfaces in sorted(terms.items()):
+            for surface in surfaces:
+                words = tuple(self.lemma(t.lower_) for t in tokenizer(surface) if t.text.strip())
+                if not 2 <= len(words) <= 8:
+                    continue  # one word: its inflections are written in the term, and a
+                    # lemma would merge meanings ("urgences" the ward, "urgence" the hurry)
+                self.index.setdefault(words, key)
+                self.lengths.setdefault(words[0], set()).add(len(words))
+
+    def lemma(self, word: str) -> str:
+        hit = self._lemma_cache.get(word)
+        if hit is None:
+            found = self.forms.get(word) if self.forms is not None else None
+            hit = normalise_word(found[0] if found else word)
+            if len(self._lemma_cache) < 200_000:
+                self._lemma_cache[word] = hit
+        return hit
+
+    def __call__(self, doc: Any) -> Any:
+        if not self.index or not len(doc):
+            return doc
+        lemmas = [self.lemma(t.lower_) for t in doc]
+        exact = {(s.start, s.end) for s in doc.spans.get("vigile_terms", ())}
+        found = []
+        n = len(lemmas)
+        for i, first in enumerate(lemmas):
+            for length in self.lengths.get(first, ()):
+                if i + length > n or (i, i + length) in exact:
+                    continue
+                key = self.index.get(tuple(lemmas[i : i + length]))
+                if key is not None:
+                    span = doc[i : i + length]
+                    span.label_ = key
+                    found.append(span)
+        doc.spans["vigile_lemma"] = found
+        return doc
+
+
+class WorkplaceContext:
+    """A term that names where the patient works is not about the patient.
+
+    "travaille au Planning familial", "bénévole aux Restos du cœur", "est
+    infirmier de nuit en service de psychiatrie": the span is dropped when, in
+    its sentence, a work cue and a place preposition come just before it. A care
+    provider's workplace ("suivie par la psychologue du CMP") is not a cue.
+    """
+
+    name = "vigile_workplace"
+    CUE: Final = re.compile(
+        r"\b(?:(?:travaille|travaillait|bosse|bossait|employee?|salariee?|benevole|stagiaire"
+        r"|embauchee?)|(?:est|etait|comme|en tant que) (?:une? )?(?:infirmiere?|aide-soignante?"
+        r"|secretaire|agente?|surveillante?|hotesse|caissiere?|standardiste|comptable))"
+        r"(?: de nuit| de jour| a mi-temps| a temps partiel)?"
+        r" (?:a|au|aux|en|dans|chez|pour|comme)\b[^,;.:!?]{0,45}$"
+    )
+
+    def __call__(self, doc: Any) -> Any:
+        spans = list(doc.spans.get(GROUP, ()))
+        if not spans:
+            return doc
+        keep = []
+        for span in spans:
+            before = doc.text[span.sent.start_char : span.start_char][-120:]
+            if self.CUE.search(normalise_word(before)):
+                continue
+            keep.append(span)
+        if len(keep) != len(spans):
+            doc.spans[GROUP] = keep
+        return doc
+
+
 class SeparatorSentences:
     """Start a new sentence after a line break or a spaced separator.
 
@@ -662,7 +776,13 @@ class FuzzyMatcher:
 
     @staticmethod
     def _covered(doc: Any, i: int) -> bool:
-        for group in ("vigile_terms", "vigile_drugs", "vigile_cim10", "vigile_fallback"):
+        for group in (
+            "vigile_terms",
+            "vigile_lemma",
+            "vigile_drugs",
+            "vigile_cim10",
+            "vigile_fallback",
+        ):
             for span in doc.spans.get(group, ()):
                 if span.start <= i < span.end:
                     return True
