@@ -68,20 +68,25 @@ class NoteResult:
 
 
 def classify_texts(
-    texts: Iterable[str | None], names: bool = True, language: str = "fr"
+    texts: Iterable[str | None], names: bool = True, language: str = "fr", model: bool = True
 ) -> Iterator[NoteResult]:
-    """Read notes one by one (streamed in batches of :data:`BATCH`)."""
+    """Read notes one by one (streamed in batches of :data:`BATCH`).
+
+    ``model=False`` turns off the statistical back-off (rules only).
+    """
     from vigile.notes import identifiers as ids
+    from vigile.notes.backoff import load_model
     from vigile.notes.classify import verdict
     from vigile.notes.pipeline import GROUP, get_pipeline
 
     pipeline = get_pipeline(language, names)
     nlp, ner = pipeline.nlp, pipeline.ner
+    backoff = load_model(language) if model else None
     batch: list[str] = []
 
     def flush() -> Iterator[NoteResult]:
         docs = [nlp(t) for t in batch]
-        verdicts = [verdict(d) for d in docs]
+        verdicts = [verdict(d, backoff) for d in docs]
         found = [ids.find_patterns(t) for t in batch]
         if ner is not None:
             known = [
@@ -109,6 +114,7 @@ def classify_notes(
     *,
     names: bool = True,
     language: str = "fr",
+    model: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> pl.DataFrame:
     """Classify every note of ``notes`` (columns ``annotation_id``, ``text``).
@@ -118,7 +124,8 @@ def classify_notes(
     empty when none), ``evidence`` (JSON list of matched spans with their
     category and qualifiers), ``identifiers`` (``;``-joined kinds among
     ``nir, phone, email, address, person``). ``names=False`` skips spaCy's NER
-    (names then come from titles and relatives only).
+    (names then come from titles and relatives only); ``model=False`` turns
+    off the statistical back-off (rules only).
     """
     missing = [c for c in ("annotation_id", "text") if c not in notes.columns]
     if missing:
@@ -131,7 +138,9 @@ def classify_notes(
     categories: list[str] = []
     evidence: list[str] = []
     identifiers: list[str] = []
-    for n, result in enumerate(classify_texts(texts, names=names, language=language), 1):
+    for n, result in enumerate(
+        classify_texts(texts, names=names, language=language, model=model), 1
+    ):
         sensitive.append(result.sensitive)
         categories.append(result.categories)
         evidence.append(result.verdict.evidence_json())

@@ -20,6 +20,9 @@ The rules (reasoning in docs/notes.md, "How qualifiers change the verdict"):
   ``health``.
 
 A note is sensitive when it has at least one category.
+
+When the rules find nothing, an optional statistical back-off (backoff.py) may
+still give the note its most likely category (evidence ``model: true``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from vigile.notes.backoff import BackoffModel
 from vigile.notes.pipeline import GROUP
 from vigile.notes.terms import MEDICAL, parse_key
 
@@ -48,6 +52,7 @@ class Evidence:
     reported: bool
     generic: bool
     counted: bool
+    model: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +67,7 @@ class Evidence:
             "reported": self.reported,
             "generic": self.generic,
             "counted": self.counted,
+            "model": self.model,
         }
 
 
@@ -84,8 +90,11 @@ def _flag(span: Any, name: str) -> bool:
     return bool(getattr(span._, name, False))
 
 
-def verdict(doc: Any) -> Verdict:
-    """Apply the qualifier rules to the ``vigile`` spans of an annotated doc."""
+def verdict(doc: Any, backoff: BackoffModel | None = None) -> Verdict:
+    """Apply the qualifier rules to the ``vigile`` spans of an annotated doc.
+
+    ``backoff``: a model asked only when the rules give no category.
+    """
     asserted: set[str] = set()
     context = False
     raw: list[tuple[Any, tuple[str, ...], bool, bool]] = []
@@ -124,6 +133,27 @@ def verdict(doc: Any) -> Verdict:
                     reported=_flag(span, "reported_speech"),
                     generic=generic,
                     counted=counted,
+                )
+            )
+    if not categories and backoff is not None:
+        found = backoff.predict(doc.text)
+        if found is not None:
+            category, _, words = found
+            categories.add(category)
+            evidence.append(
+                Evidence(
+                    category=category,
+                    text=" ".join(words),
+                    start=0,
+                    end=0,
+                    negated=False,
+                    hypothetical=False,
+                    family=False,
+                    historical=False,
+                    reported=False,
+                    generic=False,
+                    counted=True,
+                    model=True,
                 )
             )
     return Verdict(tuple(sorted(categories)), tuple(evidence))

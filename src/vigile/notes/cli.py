@@ -37,6 +37,13 @@ def notes_command(
             help="Find third parties' names with spaCy's French NER (slower to start).",
         ),
     ] = True,
+    model: Annotated[
+        bool,
+        typer.Option(
+            "--model/--no-model",
+            help="When the rules find nothing, ask the statistical back-off (recall).",
+        ),
+    ] = True,
     language: Annotated[str, typer.Option(help="Language of the notes.")] = "fr",
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
@@ -79,9 +86,9 @@ def notes_command(
     cpu_started = time.process_time()
     notes = table.select(pl.col("annotation_id").cast(pl.String), pl.col("text").cast(pl.String))
     if json_out or not sys.stderr.isatty():
-        result = classify_notes(notes, names=names, language=language)
+        result = classify_notes(notes, names=names, language=language, model=model)
     else:
-        result = _with_progress(notes, names, language, console)
+        result = _with_progress(notes, names, language, console, model)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     columns: list[Any] = [
@@ -128,7 +135,7 @@ def notes_command(
     _print_summary(summary, problems)
 
 
-def _with_progress(notes: Any, names: bool, language: str, console: Any) -> Any:
+def _with_progress(notes: Any, names: bool, language: str, console: Any, model: bool = True) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from vigile.notes.api import classify_notes
@@ -145,6 +152,7 @@ def _with_progress(notes: Any, names: bool, language: str, console: Any) -> Any:
             notes,
             names=names,
             language=language,
+            model=model,
             progress=lambda done: progress.update(task, completed=done),
         )
 
