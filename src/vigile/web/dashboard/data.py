@@ -388,10 +388,7 @@ class DashboardData:
         for t, a, d, ev, rec, pat in rows:
             found[(t, a)][d] = (int(ev), int(rec), int(pat))
         span = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        return {
-            k: [(d, *v.get(d, (0, 0, 0))) for d in span]
-            for k, v in found.items()
-        }
+        return {k: [(d, *v.get(d, (0, 0, 0))) for d in span] for k, v in found.items()}
 
     def peers(self, tenant: str, actor: str, first: date, last: date) -> dict[date, float]:
         """The median patients per working day of accounts with the same role elsewhere."""

@@ -248,6 +248,16 @@ class Dashboard:
         }
 
 
+def _concerning(decisions: list[Any], tenant: str, actor: str) -> list[Any]:
+    """Decisions in force on this account (on it, or on one of its sessions or places)."""
+    return [
+        d
+        for d in decisions
+        if (d.tenant == tenant and d.actor == actor)
+        or (d.scope == "account" and d.value == f"{tenant}/{actor}")
+    ]
+
+
 def _self_origin(request: Request) -> str:
     host = request.headers.get("host", "")
     return f"{request.url.scheme}://{host}"
@@ -422,7 +432,9 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
             [charts.Series("accesses / min", "s-events", snap["rate"], area=True)],
             height=160,
         )
-        blocked = [d for d in ui.in_force()][:50]
+        active = ui.in_force()
+        enforced = [d for d in active if not d.simulated][:100]
+        simulated = [d for d in active if d.simulated]
         return ui.page(
             "overview.html",
             request,
@@ -436,7 +448,9 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
             sev_day=sev_day,
             activity=activity,
             rate_chart=rate_chart,
-            in_force=blocked,
+            in_force=enforced,
+            simulated=simulated[:30],
+            simulated_total=len(simulated),
         )
 
     @api.get("/ui/live")
@@ -504,12 +518,8 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
                     "first_alert": first_alert[(t, a)],
                     "alerts": len(mine),
                     "severity": data.worst([x["severity"] for x in mine]),
-                    "decisions": [
-                        d
-                        for d in active
-                        if (d.tenant == t and d.actor == a)
-                        or (d.scope == "account" and d.value == f"{t}/{a}")
-                    ],
+                    "decisions": [d for d in _concerning(active, t, a) if not d.simulated],
+                    "simulated": sum(1 for d in _concerning(active, t, a) if d.simulated),
                     "spark": charts.spark(
                         f"{t}/{a}: patients per day",
                         [p for _, _, _, p in series],
@@ -636,12 +646,9 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
             ]
             since = datetime(last.year, last.month, last.day, tzinfo=ui.tz) - timedelta(days=27)
             explained = data.explained(tenant, actor, since.timestamp())
-        active = [
-            d
-            for d in ui.in_force()
-            if (d.tenant == tenant and d.actor == actor)
-            or (d.scope == "account" and d.value == f"{tenant}/{actor}")
-        ]
+        concerning = _concerning(ui.in_force(), tenant, actor)
+        active = [d for d in concerning if not d.simulated]
+        simulated = [d for d in concerning if d.simulated]
         return ui.page(
             "account.html",
             request,
@@ -655,6 +662,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
             table=table,
             explained=explained,
             active=active,
+            simulated=simulated,
             labels=ui.users.labels([a["alert_id"] for a in alerts]),
         )
 
