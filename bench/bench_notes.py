@@ -8,9 +8,8 @@ categories (micro and per category) on:
   terminology was frozen (commits a73d69a, 4ef1616, 4d9d975, 22ace0e), each in
   another style (``heldout4`` is ``data/notes_eval/heldout4.csv``, also scored per
   style); the figures measured at each freeze are in docs/notes.md (``--src`` on
-  an archive of that commit reproduces them); re-running here measures today's code,
-  which has since seen
-  those notes;
+  an archive of that commit reproduces them); re-running here measures today's
+  code, which has since seen those notes;
 * ``sim``: notes composed by the simulator's grammar (``vigile.sim.notes``),
   labelled by its own rules, written by another engineer.
 
@@ -21,6 +20,7 @@ through the real command line, end to end, with peak memory.
     PYTHONPATH=src .venv/bin/python bench/bench_notes.py               # everything
     PYTHONPATH=src .venv/bin/python bench/bench_notes.py --volume 0    # skip the 169k run
     PYTHONPATH=src .venv/bin/python bench/bench_notes.py --quality-only --src /tmp/frozen/src
+    PYTHONPATH=src .venv/bin/python bench/bench_notes.py --quality-only --no-model  # rules only
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ EVAL_DIR = ROOT / "data" / "notes_eval"
 # notes.csv holds dev, heldout, heldout2, heldout3; each later blind set has its own file
 EVAL_FILES = ("notes.csv", "heldout4.csv")
 SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4")
+#: extra arguments to classify_texts (empty for a frozen --src that predates them)
+CLASSIFY_KW: dict[str, Any] = {}
 
 
 def load_eval(split: str | None) -> tuple[list[str], list[str], list[tuple[bool, str]]]:
@@ -71,7 +73,7 @@ def quality(name: str, texts: list[str], gold: list[tuple[bool, str]], names: bo
     from vigile.notes.api import classify_texts
     from vigile.notes.evaluate import score
 
-    pred = [(r.sensitive, r.categories) for r in classify_texts(texts, names=names)]
+    pred = [(r.sensitive, r.categories) for r in classify_texts(texts, names=names, **CLASSIFY_KW)]
     s = score(gold, pred).as_dict()
     per = {
         c: {k: v[k] for k in ("precision", "recall", "f1", "support")}
@@ -87,6 +89,7 @@ def quality(name: str, texts: list[str], gold: list[tuple[bool, str]], names: bo
         category_micro_precision=s["categories_micro"]["precision"],
         category_micro_recall=s["categories_micro"]["recall"],
         category_micro_f1=s["categories_micro"]["f1"],
+        rules_only=CLASSIFY_KW.get("model") is False,
         per_category=per,
     )
 
@@ -104,7 +107,7 @@ def speed(
 
     def once() -> None:
         c0 = time.process_time()
-        list(classify_texts(sample, names=names))
+        list(classify_texts(sample, names=names, **CLASSIFY_KW))
         cpu.append(time.process_time() - c0)
 
     med, all_runs = median_time(once, runs)
@@ -149,6 +152,8 @@ def volume(n: int, names: bool) -> None:
         ]
         if not names:
             cmd.append("--no-names")
+        if CLASSIFY_KW.get("model") is False:
+            cmd.append("--no-model")
         env = {"PYTHONPATH": str(ROOT / "src")}
         measured = run_measured(cmd, env=env)
         seconds, peak_mb, stdout = measured[0], measured[1], measured[2]
@@ -179,6 +184,7 @@ def main() -> int:
     ap.add_argument("--volume", type=int, default=169_000, help="0: skip the end-to-end run")
     ap.add_argument("--sim-notes", type=int, default=2000)
     ap.add_argument("--no-names", action="store_true", help="skip spaCy's NER for names")
+    ap.add_argument("--no-model", action="store_true", help="rules only: no statistical back-off")
     ap.add_argument("--quality-only", action="store_true")
     ap.add_argument("--volume-only", action="store_true", help="only the 169k end-to-end run")
     ap.add_argument("--src", type=Path, help="evaluate the vigile package found here instead")
@@ -189,6 +195,8 @@ def main() -> int:
             del sys.modules[mod]
     pin_one_core()
     names = not args.no_names
+    if args.no_model:
+        CLASSIFY_KW["model"] = False
     if args.volume_only:
         volume(args.volume, names)
         return 0
