@@ -245,7 +245,7 @@ def ingest(
             lateness=lateness,
             dedup_window=dedup_window,
         )
-        result = target.append(_progress(reader, events, json_out))
+        result = target.append_tables(_progress_tables(reader, events, json_out))
     compacted = target.compact(max_parts=compact_above) if compact_above > 0 else []
     elapsed = time.perf_counter() - started
     _warn_unreadable_sources(reader.stats, fmt)
@@ -262,11 +262,11 @@ def ingest(
         _print_read_summary(f"ingest → {store}", counts, elapsed, qpath)
 
 
-def _progress(reader: Any, paths: list[Path], quiet: bool) -> Iterator[Any]:
-    """Pass events through, showing a progress bar over input bytes on a terminal."""
+def _progress_tables(reader: Any, paths: list[Path], quiet: bool) -> Iterator[Any]:
+    """The reader's event tables, with a progress bar over input bytes on a terminal."""
     total = sum(p.stat().st_size for p in paths if str(p) != "-" and p.is_file())
     if quiet or not err.is_terminal or total == 0:
-        yield from reader
+        yield from reader.tables()
         return
     from rich.progress import (
         BarColumn,
@@ -282,16 +282,17 @@ def _progress(reader: Any, paths: list[Path], quiet: bool) -> Iterator[Any]:
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
-        TextColumn("{task.fields[lines]:,} lines"),
+        TextColumn("{task.fields[lines]:,} events"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("read", total=total, lines=0)
-        for n, event in enumerate(reader, 1):
-            if not n & 0xFFFF:
-                done = sum(getattr(s, "bytes_read", 0) for s in reader.sources)
-                bar.update(task, completed=done, lines=n)
-            yield event
+        n = 0
+        for table in reader.tables():
+            n += table.num_rows
+            done = sum(getattr(s, "bytes_read", 0) for s in reader.sources)
+            bar.update(task, completed=done, lines=n)
+            yield table
 
 
 # ---- convert --------------------------------------------------------------------------
