@@ -30,6 +30,7 @@ QUICK: list[list[str]] = [
     ["bench_scope.py"],
     ["bench_decide.py"],
     ["bench_http_ingest.py"],
+    ["bench_dashboard.py", "--runs", "5", "--latency-runs", "5"],
 ]
 FULL: list[list[str]] = [
     ["bench_jsonl.py", "--events", "2000000", "--runs", "5"],
@@ -44,6 +45,7 @@ FULL: list[list[str]] = [
     ["bench_decide.py"],
     ["bench_http_ingest.py"],
     ["bench_live.py"],
+    ["bench_dashboard.py"],
 ]
 
 
