@@ -134,10 +134,9 @@ def test_an_analyst_stops_a_campaign_account_and_the_dpo_gets_the_breach_report(
         _shot(page, "03-incident")
         row = page.locator("table.accounts tr", has=page.locator(
             f"a[href='/ui/accounts/{tenant}/{actor}']"))  # fmt: skip
-        row.locator("select[name=decision]").select_option("block")
-        row.locator("input[name=duration]").fill("24h")
+        row.locator("select[name=duration]").select_option("24h")
         row.locator("input[name=reason]").fill("campaign member: password in an attacker's hands")
-        row.locator("button[type=submit]").click()
+        row.locator("button:has-text('Block')").click()
         page.wait_for_url(re.compile(rf".*/ui/incidents/{incident}\?done=d-.*"))
         sync_api.expect(page.locator(".flash")).to_contain_text("in force")
         sync_api.expect(row.locator(".dec-block").first).to_be_visible()

@@ -309,7 +309,7 @@ def test_the_incident_page_shows_accounts_baselines_sources_and_alerts(
     accounts = {(a.tenant, a.actor) for a in dash["world"].alerts if a.incident == incident}
     for tenant, actor in accounts:
         assert f"/ui/accounts/{tenant}/{actor}" in page
-    assert page.count('class="chart spark"') == len(accounts)
+    assert page.count('class="spark"') == len(accounts)
     assert "Sources and user agents" in page and "MedPratic" in page
     assert "patient files extracted" in page
     assert "in simulation" in page

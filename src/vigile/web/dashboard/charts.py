@@ -54,7 +54,7 @@ def _nice(value: float) -> float:
 
 def _svg(width: int, height: int, title: str, desc: str, body: list[str], cls: str) -> Markup:
     return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {cls}" viewBox="0 0 {width} '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{cls}" viewBox="0 0 {width} '
         f'{height}" role="img" aria-label="{escape(title)}" focusable="false">'
         f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>" + "".join(body) + "</svg>"
     )
@@ -134,7 +134,7 @@ def lines(
                 parts.append(f"{s.label}: max {fmt(max(vals))}, last {fmt(vals[-1])}")
         span = f"from {labels[0]} to {labels[-1]}" if labels else "no data"
         desc = f"{title}, {span}. " + "; ".join(parts)
-    return _svg(width, height, title, desc, body, "lines")
+    return _svg(width, height, title, desc, body, "chart lines")
 
 
 def bars(
@@ -167,7 +167,7 @@ def bars(
         )
     if not desc:
         desc = f"{title}: " + ", ".join(f"{label} {value:,.0f}" for label, value, _ in items)
-    return _svg(width, height, title, desc, body, "bars")
+    return _svg(width, height, title, desc, body, "chart bars")
 
 
 def spark(
@@ -203,4 +203,8 @@ def spark(
         if baseline is not None
         else ""
     )
-    return _svg(width, height, title, desc, body, "spark")
+    return Markup(
+        str(_svg(width, height, title, desc, body, "spark")).replace(
+            "<svg ", f'<svg width="{width}" height="{height}" ', 1
+        )
+    )

@@ -154,6 +154,7 @@ class Dashboard:
 
     # ---- sessions ------------------------------------------------------------------------------
     def session(self, request: Request, roles: tuple[str, ...] | None = None) -> Session:
+        request.state.started = time.perf_counter()
         found = self.users.session(request.cookies.get(self.cookie))
         if found is None:
             api = request.url.path.startswith(("/ui/live", "/ui/breach/")) and (
@@ -192,8 +193,10 @@ class Dashboard:
             **ctx,
         )
         response = HTMLResponse(html)
+        now = time.perf_counter()
+        total = 1000 * (now - getattr(request.state, "started", started))
         response.headers["server-timing"] = (
-            f"render;dur={1000 * (time.perf_counter() - started):.1f}"
+            f"render;dur={1000 * (now - started):.1f}, app;dur={total:.1f}"
         )
         return _secure(response)
 
@@ -246,6 +249,21 @@ class Dashboard:
             "events_total": self.live.total_events,
             "server_time": time.time(),
         }
+
+
+def _every_day(days: list[tuple[date, int, int]]) -> list[tuple[date, int, int]]:
+    """Per-day figures with the days without any filled in (a time axis, not a list)."""
+    if not days:
+        return []
+    found = {d: (x, c) for d, x, c in days}
+    first, last = days[0][0], days[-1][0]
+    span = (last - first).days + 1
+    out = []
+    for i in range(span):
+        d = first + timedelta(days=i)
+        x, c = found.get(d, (0, 0))
+        out.append((d, x, c))
+    return out
 
 
 def _concerning(decisions: list[Any], tenant: str, actor: str) -> list[Any]:
@@ -537,7 +555,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
         if exposure["days"]:
             cum_x = cum_c = 0
             xs, cs, labels = [], [], []
-            for d, x, c in exposure["days"]:
+            for d, x, c in _every_day(exposure["days"]):
                 cum_x += x
                 cum_c += c
                 xs.append(cum_x)
@@ -892,7 +910,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
         cats = ui.jobs.categories(incident)
         persons: tuple[list[str], list[list[str]], int] = ([], [], 0)
         if summary and session.user.sees_identities:
-            persons = ui.jobs.persons(incident)
+            persons = ui.jobs.persons(incident, limit=50)
             ui.identity_view(
                 session.user, "breach-persons", {"incident": incident, "shown": len(persons[1])}
             )
