@@ -36,8 +36,8 @@ from vigile.sim.writer import (
     Renderer,
     csv_text,
     event_id_expr,
-    offset_text,
-    ts_expr,
+    text_parts,
+    ts_text,
     write_jsonl,
 )
 
@@ -316,7 +316,9 @@ class DayWriter:
         for a in range(0, len(day), CHUNK):
             b = min(len(day), a + CHUNK)
             part = day.slice(a, b)
-            self.sink.write(self.renderer.render(part, off[a:b], first + a), b - a)
+            lines = self.renderer.lines(part, off[a:b], first + a)
+            self.sink.write(text_parts(lines), b - a)
+            del lines
             tagged = np.flatnonzero(part.tag != 0)
             if len(tagged):
                 self._truth(part.take(tagged), off[a:b][tagged], first + a + tagged)
@@ -328,8 +330,7 @@ class DayWriter:
             {
                 "case": self.case_names.gather(sub.tag - self.tag_lo),
                 "no": nos,
-                "local": sub.ts + off * 60_000,
-                "off": offset_text(off),
+                "ts": ts_text(sub.ts + off * 60_000, off),
                 "tenant": names.strings("tenant").gather(sub.tenant),
                 "actor": names.strings("actor").gather(sub.actor),
                 "action": ACTION_NAMES.gather(sub.kind),
@@ -341,7 +342,7 @@ class DayWriter:
         ).select(
             "case",
             event_id_expr("no").alias("event_id"),
-            ts_expr("local", "off").alias("ts"),
+            "ts",
             "tenant",
             "actor",
             "action",
@@ -471,14 +472,13 @@ def _write_appointments(f: IO[bytes], world: World, rows: list[tuple[int, Appoin
             "tenant": pl.Series([p.tenant for p in world.practices]).gather(tenant),
             "actor": pl.Series([a.actor for a in world.actors]).gather(actor),
             "pid": pid,
-            "local": start + off * 60_000,
-            "off": offset_text(off),
+            "start": ts_text(start + off * 60_000, off),
         }
     ).select(
         "tenant",
         "actor",
         pl.format("P{}", "pid").alias("patient_id"),
-        ts_expr("local", "off").alias("start"),
+        "start",
     )
     f.write(csv_text(df, header=False))
     return len(df)

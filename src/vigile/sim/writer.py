@@ -1,12 +1,15 @@
 """Serialisation: events as JSON Lines (INTERFACE §1), truth as Parquet/CSV/JSON Lines.
 
-Event lines are assembled column-wise with Polars string expressions from interned
-tables, which keeps serialisation far above a million lines per second; every string
-that goes into a line is checked once to need no JSON escaping.
+Event lines are assembled column-wise: the fixed-width head of each line (timestamp and
+event id) is written digit by digit into a numpy byte matrix, the rest is gathered from
+interned string tables and joined with Polars string expressions, and the joined column's
+Arrow buffer is the file's bytes (no CSV writer in between).  Every string that goes into a
+line is checked once to need no JSON escaping.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 from functools import lru_cache
@@ -21,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vigile.sim.batch import ROUTES, Columns, Kind, Tables
-from vigile.sim.clock import MS_MIN
+from vigile.sim.clock import MS_DAY, MS_MIN
 from vigile.sim.rng import mix
 
 I64 = npt.NDArray[np.int64]
@@ -40,13 +43,13 @@ _METHOD = pl.Series([ROUTES[k][0] for k in _KINDS])
 _ROUTE = pl.Series([ROUTES[k][1] for k in _KINDS])
 ACTION_NAMES = _ACTION = pl.Series([ROUTES[k][2] for k in _KINDS])
 _RESOURCE = pl.Series([ROUTES[k][3] for k in _KINDS])
-_WHAT = pl.Series(
-    [
-        f',"action":"{ROUTES[k][2]}","resource":"{ROUTES[k][3]}","method":"{ROUTES[k][0]}"'
-        f',"route":"{ROUTES[k][1]}","status":'
-        for k in _KINDS
-    ]
-)
+_WHAT = [
+    f',"action":"{ROUTES[k][2]}","resource":"{ROUTES[k][3]}","method":"{ROUTES[k][0]}"'
+    f',"route":"{ROUTES[k][1]}","status":'
+    for k in _KINDS
+]
+_PIDS_OPEN = ',"patient_ids":'
+_PIDS_CLOSE = ',"records":'
 _BASE = np.array([ROUTES[k][4] for k in _KINDS], dtype=np.int64)
 _PER = np.array([ROUTES[k][5] for k in _KINDS], dtype=np.int64)
 
@@ -88,6 +91,158 @@ def event_id_expr(no: str) -> pl.Expr:
     return pl.concat_str([pl.lit("ev-"), pl.col(no).cast(pl.String).str.zfill(12)])
 
 
+# ------------------------------------------------- fixed-width text written digit by digit
+#
+# A text column of fixed width is built as a (width, n) byte matrix, one row per character
+# position, filled from a template and then digit by digit with whole-column integer
+# arithmetic; the transposed matrix is the column's Arrow data buffer.
+
+U8 = npt.NDArray[np.uint8]
+_TS_TEMPLATE = b"0000-00-00T00:00:00.000+00:00"
+_TS_WIDTH = len(_TS_TEMPLATE)
+_HEAD_TEMPLATE = b'{"ts":"' + _TS_TEMPLATE + b'","event_id":"ev-000000000000",'
+_HEAD_TS = len(b'{"ts":"')
+_HEAD_ID = _HEAD_TEMPLATE.index(b"ev-") + 3
+_MAX_DAYS_SPAN = 400_000
+
+
+def _template(text: bytes, n: int) -> U8:
+    tpl = np.frombuffer(text, dtype=np.uint8)
+    mat = np.empty((len(tpl), n), dtype=np.uint8)
+    mat[:] = tpl[:, None]
+    return mat
+
+
+def _put_digits(mat: U8, row: int, width: int, values: npt.NDArray[np.integer[Any]]) -> None:
+    """Write values (0 <= v < 10**width, width <= 9) zero-padded into rows row..row+width-1."""
+    y = values.astype(np.int32)
+    for r in range(row + width - 1, row - 1, -1):
+        q = y // 10
+        mat[r] = y - q * 10
+        y = q
+    mat[row : row + width] += 48
+
+
+def _put_ts(mat: U8, row: int, local_ms: I64, off_min: I64) -> bool:
+    """Write `YYYY-MM-DDTHH:MM:SS.mmm+HH:MM` at `row`; False (nothing written) when a year
+    falls outside 1000-9999 or an offset reaches 100 hours (the caller formats those)."""
+    if len(local_ms) == 0:
+        return True
+    day = local_ms // MS_DAY
+    d0, d1 = int(day.min()), int(day.max())
+    if d1 - d0 > _MAX_DAYS_SPAN or int(np.abs(off_min).max()) >= 100 * 60:
+        return False
+    epoch = dt.date(1970, 1, 1)
+    try:
+        first, last = epoch + dt.timedelta(days=d0), epoch + dt.timedelta(days=d1)
+    except OverflowError:
+        return False
+    if first.year < 1000 or last.year > 9999:
+        return False
+    dates = b"".join(
+        (first + dt.timedelta(days=k)).isoformat().encode() for k in range(d1 - d0 + 1)
+    )
+    table = np.frombuffer(dates, dtype=np.uint8).reshape(-1, 10)
+    mat[row : row + 10] = table[day - d0].T
+    rem = local_ms - day * MS_DAY
+    hour = rem // 3_600_000
+    rem = rem - hour * 3_600_000
+    minute = rem // 60_000
+    rem = rem - minute * 60_000
+    sec = rem // 1000
+    _put_digits(mat, row + 11, 2, hour)
+    _put_digits(mat, row + 14, 2, minute)
+    _put_digits(mat, row + 17, 2, sec)
+    _put_digits(mat, row + 20, 3, rem - sec * 1000)
+    mat[row + 23] = np.where(off_min < 0, ord("-"), ord("+"))
+    a = np.abs(off_min)
+    _put_digits(mat, row + 24, 2, a // 60)
+    _put_digits(mat, row + 27, 2, a % 60)
+    return True
+
+
+def _text_series(mat: U8) -> pl.Series:
+    """The strings of a (width, n) byte matrix as a String Series."""
+    width, n = mat.shape
+    data = np.ascontiguousarray(mat.T)
+    offs = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    arr = pa.Array.from_buffers(
+        pa.large_string(), n, [None, pa.py_buffer(offs), pa.py_buffer(data)]
+    )
+    return pl.Series(arr)
+
+
+def ts_text(local_ms: I64, off_min: I64) -> pl.Series:
+    """RFC 3339 text (as `ts_expr`) of local-time epoch ms and offsets in minutes."""
+    mat = _template(_TS_TEMPLATE, len(local_ms))
+    if _put_ts(mat, 0, local_ms, off_min):
+        return _text_series(mat)
+    return (
+        pl.DataFrame({"local": local_ms, "off": offset_text(off_min)})
+        .select(ts_expr("local", "off"))
+        .to_series()
+    )
+
+
+def head_text(local_ms: I64, off_min: I64, first_no: int) -> pl.Series:
+    """`{"ts":"...","event_id":"ev-...",` of events numbered from first_no."""
+    n = len(local_ms)
+    nos = np.arange(first_no, first_no + n, dtype=np.int64)
+    if n and first_no >= 0 and first_no + n <= 10**12:
+        mat = _template(_HEAD_TEMPLATE, n)
+        if _put_ts(mat, _HEAD_TS, local_ms, off_min):
+            _put_digits(mat, _HEAD_ID, 6, nos // 1_000_000)
+            _put_digits(mat, _HEAD_ID + 6, 6, nos % 1_000_000)
+            return _text_series(mat)
+    df = pl.DataFrame({"local": local_ms, "off": offset_text(off_min), "no": nos})
+    return df.select(
+        pl.concat_str(
+            [
+                pl.lit('{"ts":"'),
+                ts_expr("local", "off"),
+                pl.lit('","event_id":"'),
+                event_id_expr("no"),
+                pl.lit('",'),
+            ]
+        )
+    ).to_series()
+
+
+def text_parts(lines: pl.Series) -> list[memoryview]:
+    """The concatenated text of a String Series as a few views of its own buffers.
+
+    Polars stores strings as Arrow string views whose bytes are appended, in order, to a
+    few data buffers; when every view is long and follows the previous one, those buffer
+    ranges are the text and nothing is copied.  Otherwise the text is gathered once."""
+    arr = lines.to_arrow(compat_level=pl.CompatLevel.newest())
+    if len(arr) and arr.type == pa.string_view() and arr.offset == 0 and arr.null_count == 0:
+        bufs = arr.buffers()
+        views = np.frombuffer(bufs[1], dtype=np.int32, count=4 * len(arr)).reshape(-1, 4)
+        length, bidx, off = views[:, 0], views[:, 2], views[:, 3]
+        if int(length.min()) > 12:
+            brk = np.flatnonzero(bidx[1:] != bidx[:-1]) + 1
+            cont = np.ones(len(arr), dtype=bool)
+            cont[1:] = off[1:] == off[:-1] + length[:-1]
+            cont[brk] = True
+            if cont.all():
+                firsts = np.concatenate([[0], brk])
+                lasts = np.concatenate([brk - 1, [len(arr) - 1]])
+                return [
+                    memoryview(bufs[2 + int(bidx[f])])[int(off[f]) : int(off[e]) + int(length[e])]
+                    for f, e in zip(firsts.tolist(), lasts.tolist(), strict=True)
+                ]
+    large = lines.to_arrow().cast(pa.large_string())
+    if large.null_count:
+        raise ValueError("a rendered line is null")
+    offs = np.frombuffer(
+        large.buffers()[1], dtype=np.int64, count=len(large) + 1, offset=large.offset * 8
+    )
+    data = large.buffers()[2]
+    if data is None or len(large) == 0:
+        return []
+    return [memoryview(data)[int(offs[0]) : int(offs[-1])]]
+
+
 class Renderer:
     """Turns sorted `Columns` into JSON lines, with string tables cached between calls."""
 
@@ -114,44 +269,61 @@ class Renderer:
         return ser
 
     def _pid_lists(self, cols: Columns, starts: I64) -> pl.Series:
-        """The `patient_ids` JSON array of every event.  Lists of several ids are joined
-        once per distinct list (the client polling an unchanged schedule repeats them)."""
+        """`,"patient_ids":[...],"records":` for every event.  Lists of several ids are
+        joined once per distinct list (the client polling an unchanged schedule repeats
+        them)."""
         n = len(cols)
-        out = pl.Series("p", ["[]"], dtype=pl.String).gather(np.zeros(n, dtype=np.int64))
+        out = pl.Series("p", [_PIDS_OPEN + "[]" + _PIDS_CLOSE], dtype=pl.String).gather(
+            np.zeros(n, dtype=np.int64)
+        )
         single = np.flatnonzero(cols.counts == 1)
         if len(single):
             txt = pl.select(
-                pl.format('["P{}"]', pl.lit(pl.Series(cols.values[starts[single]])))
+                pl.format(
+                    _PIDS_OPEN + '["P{}"]' + _PIDS_CLOSE,
+                    pl.lit(pl.Series(cols.values[starts[single]])),
+                )
             ).to_series()
             out = out.scatter(single, txt)
         multi_idx = np.flatnonzero(cols.counts > 1)
         if len(multi_idx) == 0:
             return out
-        cnt = cols.counts[multi_idx]
-        offs = np.zeros(len(multi_idx) + 1, dtype=np.int64)
-        np.cumsum(cnt, out=offs[1:])
-        sel = np.repeat(starts[multi_idx] - offs[:-1], cnt) + np.arange(int(offs[-1]))
-        vals = cols.values[sel]
-        # a position-weighted sum identifies a list (weights are odd 64-bit mixes)
-        pos = np.arange(len(vals)) - np.repeat(offs[:-1], cnt)
+        cnt = cols.counts[multi_idx].astype(np.int64)
+        # a position-weighted sum identifies a list (weights are odd 64-bit mixes): prefix
+        # sums over every value of the block, differenced at each list's bounds
+        all_cnt = cols.counts.astype(np.int64)
+        pos = np.arange(len(cols.values), dtype=np.int64) - np.repeat(starts, all_cnt)
         with np.errstate(over="ignore"):
-            weighted = vals.astype(np.uint64) * _position_weights(int(cnt.max()))[pos]
-            key = np.add.reduceat(weighted, offs[:-1]) ^ mix(cnt.astype(np.uint64))
+            weighted = cols.values.astype(np.uint64) * _position_weights(int(cnt.max()))[pos]
+            csum = np.zeros(len(weighted) + 1, dtype=np.uint64)
+            np.cumsum(weighted, out=csum[1:])
+            lo = starts[multi_idx]
+            key = (csum[lo + cnt] - csum[lo]) ^ mix(cnt.astype(np.uint64))
         _, first, inv = np.unique(key, return_index=True, return_inverse=True)
         u_cnt = cnt[first]
         u_offs = np.zeros(len(first) + 1, dtype=np.int64)
         np.cumsum(u_cnt, out=u_offs[1:])
-        u_sel = np.repeat(offs[first] - u_offs[:-1], u_cnt) + np.arange(int(u_offs[-1]))
+        u_sel = np.repeat(lo[first] - u_offs[:-1], u_cnt) + np.arange(int(u_offs[-1]))
         txt = pl.select(
             pl.concat_str(
-                [pl.lit('"P'), pl.lit(pl.Series(vals[u_sel])).cast(pl.String), pl.lit('"')]
+                [
+                    pl.lit('"P'),
+                    pl.lit(pl.Series(cols.values[u_sel])).cast(pl.String),
+                    pl.lit('"'),
+                ]
             )
         ).to_series()
         lst = pa.LargeListArray.from_arrays(
             pa.array(u_offs), txt.to_arrow().cast(pa.large_string())
         )
         joined = pl.select(
-            pl.concat_str([pl.lit("["), pl.lit(pl.Series(lst)).list.join(","), pl.lit("]")])
+            pl.concat_str(
+                [
+                    pl.lit(_PIDS_OPEN + "["),
+                    pl.lit(pl.Series(lst)).list.join(","),
+                    pl.lit("]" + _PIDS_CLOSE),
+                ]
+            )
         ).to_series()
         return out.scatter(multi_idx, joined.gather(inv.astype(np.int64)))
 
@@ -181,63 +353,69 @@ class Renderer:
             )
         return pl.Series(out, dtype=pl.String).gather(inv)
 
-    def frame(self, cols: Columns, offsets_min: I64, first_no: int) -> pl.DataFrame:
-        """Columns as a frame of strings and numbers ready to be concatenated."""
-        n = len(cols)
-        t = self.tables
-        pids = self._pid_lists(cols, cols.starts())
-        queries = self._series("query", t.queries) if t.queries else pl.Series([""])
-        return pl.DataFrame(
+    def _what(self, cols: Columns) -> pl.Series:
+        """`,"action":..,"resource":..,"method":..,"route":..,"status":NNN` of each event
+        (rendered once per distinct kind and status)."""
+        kind = cols.kind.astype(np.int64)
+        status = cols.status.astype(np.int64)
+        s_lo = int(status.min())
+        span = int(status.max()) - s_lo + 1
+        code = kind * span + (status - s_lo)
+        used = np.flatnonzero(np.bincount(code))
+        lut = np.zeros(len(_KINDS) * span, dtype=np.int64)
+        lut[used] = np.arange(len(used))
+        txt = [f"{_WHAT[int(c) // span]}{int(c) % span + s_lo}" for c in used.tolist()]
+        return pl.Series(txt, dtype=pl.String).gather(lut[code])
+
+    def _queries(self, cols: Columns) -> pl.Series:
+        """`,"query":"..."` of each event with a query, "" for the others."""
+        queries = self._series("query", self.tables.queries) if self.tables.queries else None
+        if queries is None:
+            queries = pl.Series([""], dtype=pl.String)
+        table = pl.concat(
+            [
+                pl.Series([""], dtype=pl.String),
+                pl.select(
+                    pl.concat_str([pl.lit(',"query":"'), pl.lit(queries), pl.lit('"')])
+                ).to_series(),
+            ]
+        )
+        return table.gather(cols.query.astype(np.int64) + 1)
+
+    def lines(self, cols: Columns, offsets_min: I64, first_no: int) -> pl.Series:
+        """The JSON lines (each ending in a newline) of a block of events."""
+        df = pl.DataFrame(
             {
-                "no": np.arange(first_no, first_no + n, dtype=np.int64),
-                "local": cols.ts + offsets_min * MS_MIN,
-                "off": offset_text(offsets_min),
+                "head": head_text(cols.ts + offsets_min * MS_MIN, offsets_min, first_no),
                 "who": self._who(cols),
-                "what": _WHAT.gather(cols.kind),
-                "tenant": self._series("tenant", t.tenants).gather(cols.tenant),
-                "actor": self._series("actor", t.actors).gather(cols.actor),
-                "action": _ACTION.gather(cols.kind),
-                "status": cols.status,
-                "pids": pids,
+                "what": self._what(cols),
+                "pids": self._pid_lists(cols, cols.starts()),
                 "records": cols.records,
                 "bytes": event_bytes(self.seed, cols, first_no),
-                "query": queries.gather(np.maximum(cols.query, 0)),
-                "has_query": cols.query >= 0,
+                "query": self._queries(cols),
             }
         )
+        return df.select(
+            pl.concat_str(
+                [
+                    pl.col("head"),
+                    pl.col("who"),
+                    pl.col("what"),
+                    pl.col("pids"),
+                    pl.col("records").cast(pl.String),
+                    pl.lit(',"bytes":'),
+                    pl.col("bytes").cast(pl.String),
+                    pl.col("query"),
+                    pl.lit("}\n"),
+                ]
+            )
+        ).to_series()
 
     def render(self, cols: Columns, offsets_min: I64, first_no: int) -> bytes:
         """The JSON lines of a block of events (already in time order)."""
         if len(cols) == 0:
             return b""
-        df = self.frame(cols, offsets_min, first_no)
-        out = df.select(
-            pl.concat_str(
-                [
-                    pl.lit('{"ts":"'),
-                    ts_expr("local", "off"),
-                    pl.lit('","event_id":"'),
-                    event_id_expr("no"),
-                    pl.lit('",'),
-                    pl.col("who"),
-                    pl.col("what"),
-                    pl.col("status").cast(pl.String),
-                    pl.lit(',"patient_ids":'),
-                    pl.col("pids"),
-                    pl.lit(',"records":'),
-                    pl.col("records").cast(pl.String),
-                    pl.lit(',"bytes":'),
-                    pl.col("bytes").cast(pl.String),
-                    pl.when(pl.col("has_query"))
-                    .then(pl.format(',"query":"{}"', "query"))
-                    .otherwise(pl.lit("")),
-                    pl.lit("}"),
-                ]
-            ).alias("line")
-        )
-        buf = io.BytesIO()
-        out.write_csv(buf, include_header=False, quote_style="never")
-        return buf.getvalue()
+        return b"".join(text_parts(self.lines(cols, offsets_min, first_no)))
 
 
 class EventSink:
@@ -253,9 +431,10 @@ class EventSink:
             )
         self.count = 0
 
-    def write(self, data: bytes, n: int) -> None:
-        """Append n rendered lines."""
-        self._out.write(data)
+    def write(self, data: bytes | list[memoryview], n: int) -> None:
+        """Append n rendered lines (bytes, or the pieces of `text_parts`)."""
+        for part in [data] if isinstance(data, bytes) else data:
+            self._out.write(part)
         self.count += n
 
     def close(self) -> None:
