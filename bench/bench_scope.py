@@ -3,9 +3,11 @@ identities, the seed-scale report end to end, and Splink on Spark.
 
     PYTHONPATH=src .venv/bin/python bench/bench_scope.py build-store     # once: 100 M events
     PYTHONPATH=src .venv/bin/python bench/bench_scope.py scope  [--runs 3]
-    PYTHONPATH=src .venv/bin/python bench/bench_scope.py linkage [--runs 3]
-    PYTHONPATH=src .venv/bin/python bench/bench_scope.py seed --world DIR --store DIR
-    PYTHONPATH=src .venv/bin/python bench/bench_scope.py spark-linkage --world DIR --files N
+    PYTHONPATH=src .venv/bin/python bench/bench_scope.py linkage [--runs 3] [--memory 8GB]
+    PYTHONPATH=src .venv/bin/python bench/bench_scope.py seed --world DIR --store DIR \
+        [--memory 6GB] [--backend duckdb|spark]
+    PYTHONPATH=src .venv/bin/python bench/bench_scope.py spark-linkage --world DIR \
+        --sizes 100000,300000,1000000 [--driver-memory 6g] [--shuffle-partitions N]
 
 ``build-store`` makes ``bench/out/store-100000000``: hard links (or copies) of the
 50 M-event store that ``bench_store.py`` builds, plus 50 M more synthetic events on
@@ -17,13 +19,16 @@ over 14 days) and a seed-sized campaign (1,500 accounts over the whole 2 months)
 
 ``linkage`` links every file of a ``medium`` simulated world (~975 k files, made
 with ``vigile sim`` if missing) and scores pairwise precision/recall against the
-world's ``truth/persons.csv``.
+world's ``truth/persons.csv``: median wall and CPU seconds (every DuckDB thread),
+peak RSS, the phases.
 
 ``seed`` runs ``vigile scope`` end to end (scope, notes, linkage, report, packs)
-on a seed-preset world's store, for the campaign's accounts over its window.
+on a seed-preset world's store, for the campaign's accounts over its window, in
+one child process: wall, CPU seconds and peak RSS of that child.
 
-``spark-linkage`` links N files of a world's ``patients.csv`` with Splink on Spark
-(``local[2]``) and scores them, to extrapolate the seed case's 19 M rows.
+``spark-linkage`` links the first N files of a world's ``patients.csv`` with Splink
+on Spark (``local[2]``; patients.csv read by Spark) for each N of ``--sizes``, and
+scores them: a measured scaling curve (CPU = this process + the JVM).
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -48,6 +55,27 @@ START_US = 1_772_409_600_000_000  # 2026-03-02T00:00Z, as bench_store.py
 
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def _cpu_self() -> float:
+    """CPU seconds (user + system) of this process so far, every thread (DuckDB's too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def _median_cpu(fn: Any, runs: int) -> tuple[float, list[float], float, list[float]]:
+    """Median wall and CPU seconds of ``fn()`` over ``runs`` runs, and every run."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        c0, t0 = _cpu_self(), time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(_cpu_self() - c0)
+    return statistics.median(walls), walls, statistics.median(cpus), cpus
 
 
 # ---- the 100 M store ---------------------------------------------------------------------
@@ -168,10 +196,13 @@ def _world(preset: str, seed: int) -> Path:
     return world
 
 
-def bench_linkage(runs: int, world: Path | None, files: int | None = None) -> None:
+def bench_linkage(
+    runs: int, world: Path | None, files: int | None = None, memory: str = "8GB"
+) -> None:
     """Splink (DuckDB) over the files of a world (default: every file of a medium
     world; ``files``: the first N), scored against its truth. The engine reads
-    patients.csv itself, as `vigile scope` does."""
+    patients.csv itself, as `vigile scope` does. Wall and CPU seconds per run (CPU of
+    every DuckDB thread: this machine is shared, wall time depends on the others)."""
     import polars as pl
 
     from vigile.scope.engine import DuckDBBackend
@@ -180,20 +211,23 @@ def bench_linkage(runs: int, world: Path | None, files: int | None = None) -> No
 
     world = world or _world("medium", 11)
     context = scope_context(world / "context")
-    holder: dict[str, Any] = {}
+    holder: dict[str, Any] = {"phases": []}
 
     def once() -> None:
-        backend = DuckDBBackend()
+        backend = DuckDBBackend(memory_limit=memory)
         try:
+            t0 = time.perf_counter()
             register_patients(backend, context)
             limit = f" LIMIT {files}" if files is not None else ""
             backend.materialise("exposed_identities", f"SELECT * FROM patients{limit}")
+            read_s = round(time.perf_counter() - t0, 2)
             holder["stats"] = link_persons(backend)
+            holder["phases"].append({"read_patients": read_s, **holder["stats"].phases})
             holder["persons"] = backend.fetch("SELECT patient_id, person_id FROM persons")
         finally:
             backend.close()
 
-    median, times = median_time(once, runs=runs)
+    wall, walls, cpu, cpus = _median_cpu(once, runs)
     quality = pairwise_quality(
         pl.from_arrow(holder["persons"]), pl.read_csv(world / "truth" / "persons.csv")
     )
@@ -201,8 +235,13 @@ def bench_linkage(runs: int, world: Path | None, files: int | None = None) -> No
         "scope_linkage_1m" if files is None else f"scope_linkage_{files}",
         world=str(world.name),
         comparisons=holder["stats"].comparisons,
-        median_s=round(median, 1),
-        runs_s=[round(t, 1) for t in times],
+        median_s=round(wall, 1),
+        runs_s=[round(t, 1) for t in walls],
+        median_cpu_s=round(cpu, 1),
+        runs_cpu_s=[round(t, 1) for t in cpus],
+        peak_rss_mib=_peak_rss_mib(),
+        duckdb_memory_limit=memory,
+        phases=holder["phases"],
         **quality.as_dict(),
         target_s=180,
         load_average=_load(),
@@ -211,8 +250,9 @@ def bench_linkage(runs: int, world: Path | None, files: int | None = None) -> No
 
 
 # ---- the seed-scale report end to end ----------------------------------------------------
-def bench_seed(world: Path, store: Path, out: Path) -> None:
-    """`vigile scope` for the seed world's campaign: its accounts over its window, everything."""
+def bench_seed(world: Path, store: Path, out: Path, memory: str, backend: str) -> None:
+    """`vigile scope` for the seed world's campaign: its accounts over its window, everything.
+    One child process; its wall time, CPU seconds (every thread) and peak RSS (wait4)."""
     attacks = [json.loads(x) for x in (world / "truth" / "attacks.jsonl").read_text().splitlines()]
     campaign = next(a for a in attacks if a["kind"] == "campaign")
     actors = sorted({f"{t}/{a}" for t, a in campaign["accounts"]})
@@ -220,22 +260,23 @@ def bench_seed(world: Path, store: Path, out: Path) -> None:
         sys.executable, "-m", "vigile", "scope",
         "--store", str(store), "--context", str(world / "context"),
         "--since", campaign["start"], "--until", campaign["end"], "--out", str(out), "--json",
-        "--detected-at", campaign["start"],
+        "--detected-at", campaign["start"], "--memory", memory, "--backend", backend,
     ]  # fmt: skip
     for actor in actors:
         args += ["--actor", actor]
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    done = subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-    )
+    with open(OUT / "scope-seed.stderr", "w") as errors:
+        proc = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
-    if done.returncode != 0:
-        sys.exit(done.stderr[-3000:])
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit((OUT / "scope-seed.stderr").read_text()[-3000:])
     summary = json.loads((out / "summary.json").read_text())
     keys = ("patients_exposed", "persons_exposed", "patients_with_annotations",
             "patients_with_sensitive_annotations", "tenants_affected", "actors_involved",
@@ -243,8 +284,12 @@ def bench_seed(world: Path, store: Path, out: Path) -> None:
     report(
         "scope_seed_end_to_end",
         world=str(world),
+        backend=backend,
+        memory=memory,
         accounts=len(actors),
         seconds=round(seconds, 1),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 1),
+        peak_rss_mib=usage.ru_maxrss // 1024,
         **{k: summary[k] for k in keys},
         linkage=summary.get("linkage"),
         notes=summary.get("notes_classifier"),
@@ -255,43 +300,70 @@ def bench_seed(world: Path, store: Path, out: Path) -> None:
 
 
 # ---- Splink on Spark ---------------------------------------------------------------------
-def bench_spark_linkage(world: Path, files: int, master: str) -> None:
-    """Splink on Spark over the first ``files`` files of a world, scored against its truth."""
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a running process, from /proc (the Spark JVM)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_spark_linkage(
+    world: Path, sizes: list[int], master: str, driver_memory: str, partitions: int | None
+) -> None:
+    """Splink on Spark over the first N files of a world's ``patients.csv``, for each N
+    of ``sizes`` (a scaling curve), scored against its truth. patients.csv is read by
+    Spark itself (as `vigile scope --backend spark` does). Each size runs in a fresh
+    Spark session; CPU is this process's plus the JVM's."""
     import polars as pl
 
     from vigile.scope.engine import SparkBackend
     from vigile.scope.persons import link_persons, pairwise_quality
+    from vigile.scope.scoping import register_patients, scope_context
 
-    patients = (
-        pl.scan_csv(world / "context" / "patients.csv", infer_schema=False).head(files).collect()
-    )
-    patients = patients.with_columns(
-        pl.col("birth_date").str.to_date(strict=False), pl.col("vip") == "1"
-    )
-    backend = SparkBackend(master)
-    try:
-        t0 = time.perf_counter()
-        backend.register_arrow("exposed_identities", patients.to_arrow())
-        stats = link_persons(backend)
-        seconds = time.perf_counter() - t0
-        persons = backend.fetch("SELECT patient_id, person_id FROM persons")
-    finally:
-        backend.close()
-    truth = pl.scan_csv(world / "truth" / "persons.csv").join(
-        patients.lazy().select("patient_id"), on="patient_id", how="semi"
-    )
-    quality = pairwise_quality(pl.from_arrow(persons), truth.collect())
-    report(
-        "scope_linkage_spark",
-        world=str(world),
-        master=master,
-        comparisons=stats.comparisons,
-        seconds=round(seconds, 1),
-        files_per_s=round(stats.files / seconds),
-        extrapolated_19m_min=round(19_000_000 / (stats.files / seconds) / 60, 1),
-        **quality.as_dict(),
-        load_average=_load(),
-    )
+    context = scope_context(world / "context")
+    truth_all = pl.scan_csv(world / "truth" / "persons.csv")
+    for files in sizes:
+        conf = {"spark.driver.memory": driver_memory}
+        if partitions is not None:
+            conf["spark.sql.shuffle.partitions"] = str(partitions)
+        backend = SparkBackend(master, conf=conf)
+        jvm = backend.spark.sparkContext._gateway.proc.pid
+        try:
+            c0, j0, t0 = _cpu_self(), _proc_cpu(jvm), time.perf_counter()
+            register_patients(backend, context)
+            backend.materialise("exposed_identities", f"SELECT * FROM patients LIMIT {files}")
+            read_s = time.perf_counter() - t0
+            stats = link_persons(backend)
+            seconds = time.perf_counter() - t0
+            cpu_py, cpu_jvm = _cpu_self() - c0, _proc_cpu(jvm) - j0
+            persons = backend.fetch("SELECT patient_id, person_id FROM persons")
+            effective = backend.spark.conf.get("spark.sql.shuffle.partitions")
+        finally:
+            backend.close()
+            backend.spark.stop()
+        predicted = pl.from_arrow(persons)
+        assert isinstance(predicted, pl.DataFrame)
+        truth = truth_all.join(predicted.lazy().select("patient_id"), on="patient_id", how="semi")
+        quality = pairwise_quality(predicted, truth.collect())
+        report(
+            "scope_linkage_spark",
+            world=str(world),
+            master=master,
+            driver_memory=driver_memory,
+            shuffle_partitions=effective,
+            comparisons=stats.comparisons,
+            seconds=round(seconds, 1),
+            cpu_s=round(cpu_py + cpu_jvm, 1),
+            cpu_jvm_s=round(cpu_jvm, 1),
+            read_s=round(read_s, 1),
+            phases=stats.phases,
+            files_per_s=round(stats.files / seconds),
+            **quality.as_dict(),
+            load_average=_load(),
+        )
+        del persons, predicted
 
 
 def main() -> None:
@@ -305,21 +377,31 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT / "scope-seed")
     ap.add_argument("--files", type=int, default=1_000_000)
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--memory", default="8GB", help="DuckDB memory limit (budget: 10 GB peak)")
+    ap.add_argument("--backend", default="duckdb", help="seed: duckdb or spark")
+    ap.add_argument("--sizes", help="spark-linkage: comma-separated file counts (a curve)")
+    ap.add_argument("--driver-memory", default="6g", help="spark-linkage: JVM heap")
+    ap.add_argument("--shuffle-partitions", type=int, help="spark-linkage: override")
     args = ap.parse_args()
     if args.what == "build-store":
         build_store()
     elif args.what == "scope":
         bench_scope(args.runs)
     elif args.what == "linkage":
-        bench_linkage(args.runs, args.world, None if args.files == 1_000_000 else args.files)
+        bench_linkage(
+            args.runs, args.world, None if args.files == 1_000_000 else args.files, args.memory
+        )
     elif args.what == "seed":
         if args.world is None or args.store is None:
             sys.exit("seed needs --world (a `vigile sim --preset seed` world) and --store")
-        bench_seed(args.world, args.store, args.out)
+        bench_seed(args.world, args.store, args.out, args.memory, args.backend)
     else:
         if args.world is None:
             sys.exit("spark-linkage needs --world")
-        bench_spark_linkage(args.world, args.files, args.master)
+        sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else [args.files]
+        bench_spark_linkage(
+            args.world, sizes, args.master, args.driver_memory, args.shuffle_partitions
+        )
 
 
 if __name__ == "__main__":

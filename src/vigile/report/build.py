@@ -567,7 +567,7 @@ def write_reports(
 ) -> list[Path]:
     """Write the report in each language, and one pack per practice."""
     say = progress or (lambda _msg: None)
-    files = result.files_frame()
+    files = result.report_frame()
     written: list[Path] = []
     langs = [lang for lang in options.languages if lang in texts()]
     for lang in langs:
@@ -590,7 +590,9 @@ def write_reports(
         if options.pdf:
             say(f"rendering {name[:-5]}.pdf")
             written.append(write_pdf(html, out / f"{name[:-5]}.pdf", out))
-    written += write_packs(out, result, summary, options, files, progress=say)
+    tenants = files["tenant"].n_unique() if files.height else 0
+    del files
+    written += write_packs(out, result, summary, options, tenants, progress=say)
     return written
 
 
@@ -630,29 +632,28 @@ def write_packs(
     result: ScopeResult,
     summary: dict[str, Any],
     options: ScopeOptions,
-    files: pl.DataFrame,
+    tenants: int,
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """One folder per practice (data controller) under ``practices/``."""
+    """One folder per practice (data controller) under ``practices/``; the files of
+    one practice at a time are streamed from the engine (bounded memory)."""
     from vigile.scope.run import write_csv
 
     say = progress or (lambda _msg: None)
-    if files.height == 0:
+    if not tenants:
         return []
-    joined = files
-    for col in PACK_PATIENT_COLUMNS:
-        if col not in joined.columns:
-            joined = joined.with_columns(pl.lit(None, pl.String).alias(col))
-    tenants = sorted(joined["tenant"].unique().to_list())
     pdf = options.pdf and (
-        options.pack_pdf == "all" or (options.pack_pdf == "auto" and len(tenants) <= AUTO_PACK_PDF)
+        options.pack_pdf == "all" or (options.pack_pdf == "auto" and tenants <= AUTO_PACK_PDF)
     )
-    say(f"writing {len(tenants):,} practice packs" + (" with PDFs" if pdf else ""))
+    say(f"writing {tenants:,} practice packs" + (" with PDFs" if pdf else ""))
     written: list[Path] = []
-    for (tenant,), part in joined.partition_by(
-        "tenant", as_dict=True, maintain_order=False
-    ).items():
-        folder = out / "practices" / _safe_name(str(tenant))
+    for tenant, files in result.tenant_frames():
+        part = files.with_columns(
+            pl.lit(None, pl.String).alias(col)
+            for col in PACK_PATIENT_COLUMNS
+            if col not in files.columns
+        )
+        folder = out / "practices" / _safe_name(tenant)
         folder.mkdir(parents=True, exist_ok=True)
         written.append(
             write_csv(
@@ -665,7 +666,7 @@ def write_packs(
             count = part.filter(pl.col("letter") == variant)["person_id"].n_unique()
             if not count:
                 continue
-            html = _letter(str(tenant), variant, summary, options, part)
+            html = _letter(tenant, variant, summary, options, part)
             path = folder / f"lettre_{variant}.html"
             path.write_text(html, encoding="utf-8")
             written.append(path)
@@ -673,7 +674,7 @@ def write_packs(
                 written.append(write_pdf(html, path.with_suffix(".pdf"), folder))
             letters.append((path.name, texts()["fr"][f"letter_{variant}"], count))
         context = report_context(
-            result, summary, options, "fr", part, tenant=str(tenant), letters=letters
+            result, summary, options, "fr", part, tenant=tenant, letters=letters
         )
         html = render("report.html.j2", context)
         (folder / "rapport.html").write_text(html, encoding="utf-8")

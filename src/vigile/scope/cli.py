@@ -63,6 +63,13 @@ def scope(
     ] = None,
     backend: Annotated[str, typer.Option(help="SQL engine: duckdb (default) or spark.")] = "duckdb",
     spark_master: Annotated[str, typer.Option(help="Spark master URL.")] = "local[2]",
+    memory: Annotated[
+        str | None,
+        typer.Option(
+            help="Engine memory: DuckDB's limit (e.g. 6GB; default half the RAM, the rest "
+            "spills to disk) or Spark's driver memory (e.g. 6g; default 4g)."
+        ),
+    ] = None,
     note_labels: Annotated[
         Path | None,
         typer.Option(help="Note labels from `vigile notes` (annotation_id,sensitive,categories)."),
@@ -185,6 +192,7 @@ def scope(
         context=context,
         backend=backend,
         spark_master=spark_master,
+        memory=memory,
         note_labels=note_labels,
         link=link,
         threshold=link_threshold,

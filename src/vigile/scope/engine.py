@@ -281,9 +281,17 @@ class SparkBackend:
                 from pyspark.sql import SparkSession
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise VigileError("the Spark backend needs pyspark (pip install pyspark)") from exc
+        self._checkpoints = tempfile.mkdtemp(prefix="vigile-spark-")
         if session is None:
             builder = SparkSession.builder.master(master).appName("vigile-scope")
             settings = dict(self.CONF)
+            # the JVM's own start-up chatter (log4j profile, loopback address, native
+            # Hadoop) to errors only: the user sees vigile's progress lines, not Spark's
+            log4j = Path(self._checkpoints) / "log4j2.properties"
+            log4j.write_text(_LOG4J2)
+            settings["spark.driver.extraJavaOptions"] = (
+                f"-Dlog4j2.configurationFile={log4j.as_uri()}"
+            )
             jar = _splink_jar()
             if jar is not None:  # Splink's string-similarity functions (jaro_winkler...)
                 settings["spark.jars"] = jar
@@ -295,7 +303,6 @@ class SparkBackend:
                 session = builder.getOrCreate()
             session.sparkContext.setLogLevel("ERROR")
         if session.sparkContext.getCheckpointDir() is None:  # Splink breaks lineage with it
-            self._checkpoints = tempfile.mkdtemp(prefix="vigile-spark-")
             session.sparkContext.setCheckpointDir(self._checkpoints)
         self.spark = session
         self._cached: dict[str, Any] = {}
@@ -340,6 +347,22 @@ class SparkBackend:
         for frame in self._cached.values():
             frame.unpersist()
         self._cached.clear()
+        # Splink's intermediate Parquet tables (gigabytes at seed scale)
+        shutil.rmtree(self._checkpoints, ignore_errors=True)
+
+
+#: Spark's log4j configuration: errors only, on stderr.
+_LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = spark %p %c{1}: %m%n%ex
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
+"""
 
 
 def _half_ram() -> str:

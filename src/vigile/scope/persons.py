@@ -30,7 +30,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -86,15 +90,18 @@ class LinkageStats:
         }
 
 
-def prepare_sql(dialect: Dialect, source: str, columns: set[str]) -> str:
-    """SQL turning identities into linkage features (one row per file, ``unique_id``)."""
+def prepare_sql(dialect: Dialect, source: str, columns: set[str], partitions: int = 0) -> str:
+    """SQL turning identities into linkage features (one row per file, ``unique_id``);
+    on Spark, spread over ``partitions`` partitions (an input read with LIMIT or from
+    one file may sit in one partition, and Splink would then use one core)."""
 
     def fold(column: str) -> str:
         return dialect.fold_letters(column) if column in columns else "CAST(NULL AS STRING)"
 
     first_token = dialect.fold_letters("regexp_extract(trim(first_name), '^([^- ]+)', 1)")
+    hint = f"/*+ REPARTITION({partitions}) */ " if partitions and dialect.name == "spark" else ""
     return f"""
-SELECT concat(tenant, '|', patient_id) AS unique_id,
+SELECT {hint}concat(tenant, '|', patient_id) AS unique_id,
        patient_id, tenant,
        coalesce({fold("birth_name")}, {fold("last_name")}) AS birth_name_n,
        {fold("birth_name")} AS birth_name_k,
@@ -114,8 +121,21 @@ FROM {source}
 """
 
 
-def settings(has_birth_place: bool) -> Any:
-    """The Splink model: comparisons of French identity traits and blocking rules."""
+#: One keying error in an ISO birth date (both always 10 characters): one character
+#: replaced, or two neighbours swapped — Damerau-Levenshtein distance 1 between strings of
+#: equal length, written with native SQL (Spark's Damerau-Levenshtein is a JVM UDF from
+#: Splink's jar that allocates a matrix per pair: the slowest part of Spark's scoring).
+ONE_KEYING_ERROR = "levenshtein(birth_date_l, birth_date_r) <= 1 OR " + " OR ".join(
+    f"concat(substr(birth_date_l, 1, {i - 1}), substr(birth_date_l, {i + 1}, 1), "
+    f"substr(birth_date_l, {i}, 1), substr(birth_date_l, {i + 2})) = birth_date_r"
+    for i in range(1, 10)
+    if i not in (4, 5, 7, 8)  # a swap with a '-' is not a date
+)
+
+
+def settings(has_birth_place: bool, dialect: str = "duckdb") -> Any:
+    """The Splink model: comparisons of French identity traits and blocking rules.
+    ``dialect`` only changes how a level is computed, never what it means."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator
@@ -163,7 +183,9 @@ def settings(has_birth_place: bool) -> Any:
             cll.NullLevel("birth_date"),
             cll.ExactMatchLevel("birth_date"),
             cll.CustomLevel(swapped, label_for_charts="Day and month swapped"),
-            cll.DamerauLevenshteinLevel("birth_date", 1),
+            cll.DamerauLevenshteinLevel("birth_date", 1)
+            if dialect != "spark"
+            else cll.CustomLevel(ONE_KEYING_ERROR, label_for_charts="One keying error"),
             cll.ElseLevel(),
         ],
     )
@@ -230,9 +252,45 @@ def blocking_rules() -> list[Any]:
     ]
 
 
-def _quiet_splink() -> None:
-    for name in ("splink", "splink.internals"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+#: Where Splink's own messages go: vigile's logger, at INFO (not shown unless asked for).
+log = logging.getLogger("vigile.scope.linkage")
+
+
+class _ToVigileLog(logging.Handler):
+    """Re-emits a library's log records on vigile's linkage logger, one level down
+    (Splink's training notes — "level not observed", "not yet fully trained" — are
+    about the model, not something the user must act on: ``summary.json`` says how
+    linkage was trained)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = logging.INFO if record.levelno >= logging.WARNING else logging.DEBUG
+        if log.isEnabledFor(level):
+            log.log(level, "%s: %s", record.name, record.getMessage().strip())
+
+
+_HANDLER = _ToVigileLog()
+
+
+def route_library_logs() -> None:
+    """Send Splink's (and py4j's) log records to vigile's logger instead of stderr."""
+    for name in ("splink", "py4j"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+        if _HANDLER not in logger.handlers:
+            logger.addHandler(_HANDLER)
+
+
+@contextmanager
+def _library_warnings() -> Iterator[None]:
+    """Python warnings raised while Splink runs go to vigile's logger too."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                log.info("%s: %s", w.category.__name__, str(w.message).strip())
 
 
 def link_persons(
@@ -247,8 +305,14 @@ def link_persons(
     ``source`` has ``patient_id, tenant`` and identity columns (INTERFACE §2
     ``patients.csv``). The table ``persons`` (:data:`PERSONS_SCHEMA`, one row per
     file) stays in the backend — millions of rows at seed scale; returns what
-    linkage did.
+    linkage did. Splink's messages go to vigile's logger (``vigile.scope.linkage``).
     """
+    route_library_logs()
+    with _library_warnings():
+        return _link_persons(backend, source, threshold, seed)
+
+
+def _link_persons(backend: SqlBackend, source: str, threshold: float, seed: int) -> LinkageStats:
     started = mark = time.perf_counter()
     phases: dict[str, float] = {}
 
@@ -260,17 +324,17 @@ def link_persons(
 
     dialect = backend.dialect.name
     columns = {f.name for f in backend.fetch(f"SELECT * FROM {source} LIMIT 0").schema}
-    backend.materialise("linkage_input", prepare_sql(backend.dialect, source, columns))
+    partitions = _spark_partitions(backend) if dialect == "spark" else 0
+    backend.materialise("linkage_input", prepare_sql(backend.dialect, source, columns, partitions))
     files = int(backend.fetch("SELECT count(*) AS n FROM linkage_input").column(0)[0].as_py())
     if files < 2:
         return _singletons(backend, files, threshold, started)
     lap("prepare")
     from splink import Linker
 
-    _quiet_splink()
     db_api = _splink_api(backend)
     frame = db_api.register("linkage_input")
-    model = settings("birth_place" in columns)
+    model = settings("birth_place" in columns, dialect)
     linker = Linker(frame, model, log_level=None)
     if files >= MIN_TRAIN_FILES:
         train(linker, backend, db_api, files, seed)
@@ -411,11 +475,31 @@ def shipped_parameters() -> dict[str, Any]:
     return loaded
 
 
+def _spark_partitions(backend: SqlBackend) -> int:
+    spark = backend.spark  # type: ignore[attr-defined]
+    return max(2, int(spark.conf.get("spark.sql.shuffle.partitions", "4")))
+
+
+#: Splink tables that Spark would otherwise recompute at each use: the agreement
+#: pattern counts are re-read by every EM iteration (up to 25 per pass).
+_SPARK_CACHED = re.compile(r"__splink__agreement_pattern_counts|__splink__df_tf_.+")
+
+
 def _splink_api(backend: SqlBackend) -> Any:
     if backend.dialect.name == "spark":
         from splink import SparkAPI
 
-        return SparkAPI(spark_session=backend.spark)  # type: ignore[attr-defined,no-untyped-call]
+        class _SparkAPI(SparkAPI):
+            def _break_lineage_and_repartition(
+                self, spark_df: Any, templated_name: str, physical_name: str
+            ) -> Any:
+                if _SPARK_CACHED.fullmatch(templated_name):
+                    return spark_df.cache()
+                return super()._break_lineage_and_repartition(  # type: ignore[no-untyped-call]
+                    spark_df, templated_name, physical_name
+                )
+
+        return _SparkAPI(spark_session=backend.spark)  # type: ignore[attr-defined,no-untyped-call]
     from splink import DuckDBAPI
 
     return DuckDBAPI(connection=backend.con)  # type: ignore[attr-defined]

@@ -56,6 +56,7 @@ class ScopeOptions:
     context: Path | None = None
     backend: str = "duckdb"
     spark_master: str = "local[2]"
+    memory: str | None = None
     note_labels: Path | None = None
     link: bool = True
     threshold: float = 0.9
@@ -107,8 +108,13 @@ def run_scope(options: ScopeOptions, progress: Callable[[str], None] | None = No
         backend_options: dict[str, Any] = {}
         if options.backend == "spark":
             backend_options["master"] = options.spark_master
-        elif tmp is not None:
-            backend_options["temp_dir"] = tmp / "duckdb"
+            if options.memory:
+                backend_options["conf"] = {"spark.driver.memory": options.memory}
+        else:
+            if tmp is not None:
+                backend_options["temp_dir"] = tmp / "duckdb"
+            if options.memory:
+                backend_options["memory_limit"] = options.memory
         backend = make_backend(options.backend, **backend_options)
         try:
             result = compute_scope(
