@@ -322,7 +322,7 @@ def test_the_account_page_shows_activity_against_baseline_and_care_relationships
     tenant, actor = _an_account(dash)
     page = b.get(f"/ui/accounts/{tenant}/{actor}").text
     assert "its own baseline" in page and "peers" in page
-    assert re.search(r"of the [\d\u202f]+ patients whose files it received", page)
+    assert re.search(r"were of patients it had an appointment with: [\d\u202f]+ of", page)
 
 
 def test_the_alert_page_shows_reasons_evidence_events_and_the_rule_doc(

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import duckdb
+import orjson
 
 from vigile.events import AccessEvent
 
@@ -114,6 +116,9 @@ class DashboardData:
         self.con = duckdb.connect(config={"threads": 2, "memory_limit": "1GB"})
         self._lock = threading.RLock()
         self._parts_key: tuple[int, float] | None = None
+        self._days: dict[str, tuple[int, float]] = {}
+        self._pending: set[str] = set()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="vigile-figures")
         self._rolled_at = 0.0
         self._rolling = False
         self._cache: dict[str, _Cached] = {}
@@ -159,66 +164,99 @@ class DashboardData:
         return _list_sql(events), _list_sql(exposures) if exposures else ""
 
     def maybe_roll(self, wait: bool = False) -> None:
-        """Rebuild the daily roll-up if the store gained parts (in a thread unless ``wait``)."""
+        """Bring the daily roll-up up to date with the store (in a thread unless ``wait``).
+
+        Incremental: only the days whose parts changed are rolled up again (live
+        ingest touches today's), at most every ``refresh`` seconds.
+        """
         if self.store is None:
             return
         now = time.monotonic()
         if not wait and (self._rolling or now - self._rolled_at < self.refresh):
             return
-        parts = self._parts("events")
-        key = (len(parts), max((p.stat().st_mtime for p in parts), default=0.0))
-        if key == self._parts_key:
-            self._rolled_at = now
-            return
         if wait:
-            self._roll(key)
+            self._roll()
             return
         self._rolling = True
-        threading.Thread(target=self._roll, args=(key,), name="vigile-rollup", daemon=True).start()
+        threading.Thread(target=self._roll, name="vigile-rollup", daemon=True).start()
 
-    def _roll(self, key: tuple[int, float]) -> None:
+    def _day_keys(self) -> dict[str, tuple[int, float]]:
+        keys: dict[str, tuple[int, float]] = {}
+        for p in self._parts("events"):
+            day = p.parent.name[4:]
+            n, m = keys.get(day, (0, 0.0))
+            keys[day] = (n + 1, max(m, p.stat().st_mtime))
+        return keys
+
+    def _roll(self) -> None:
         try:
-            sources = self._sources()
-            if sources is None:
+            keys = self._day_keys()
+            changed = sorted(d for d, k in keys.items() if self._days.get(d) != k)
+            gone = sorted(d for d in self._days if d not in keys)
+            if not changed and not gone and self._parts_key is not None:
                 return
-            events, exposures = sources
             started = time.perf_counter()
             con = self.con.cursor()
-            tz = self.tz.key
             con.execute(
-                "CREATE OR REPLACE TABLE daily_new AS SELECT tenant, actor, "
-                f"CAST(timezone('{tz}', ts) AS DATE) AS day, count(*) AS events, "
-                "count(*) FILTER (WHERE status >= 400) AS refused, "
-                "coalesce(sum(records) FILTER (WHERE status < 400), 0) AS records "
-                f"FROM read_parquet({events}) GROUP BY ALL"
+                "CREATE TABLE IF NOT EXISTS daily (day DATE, tenant VARCHAR, actor VARCHAR, "
+                "events BIGINT, refused BIGINT, records BIGINT)"
             )
-            if exposures:
-                con.execute(
-                    "CREATE OR REPLACE TABLE patients_new AS SELECT tenant, actor, "
-                    f"CAST(timezone('{tz}', ts) AS DATE) AS day, "
-                    "count(DISTINCT patient_id) AS patients "
-                    f"FROM read_parquet({exposures}) WHERE status < 400 GROUP BY ALL"
-                )
-            else:
-                con.execute(
-                    "CREATE OR REPLACE TABLE patients_new (tenant VARCHAR, actor VARCHAR, "
-                    "day DATE, patients BIGINT)"
-                )
             con.execute(
-                "CREATE OR REPLACE TABLE hourly_new AS SELECT date_trunc('hour', ts) AS hour, "
-                "count(*) AS events, coalesce(sum(records) FILTER (WHERE status < 400), 0) "
-                f"AS records FROM read_parquet({events}) GROUP BY ALL"
+                "CREATE TABLE IF NOT EXISTS patients (day DATE, tenant VARCHAR, actor VARCHAR, "
+                "patients BIGINT, explained BIGINT)"
             )
-            with self._lock:
-                con.execute("BEGIN")
-                for name in ("daily", "patients", "hourly"):
-                    con.execute(f"DROP TABLE IF EXISTS {name}")
-                    con.execute(f"ALTER TABLE {name}_new RENAME TO {name}")
-                con.execute("COMMIT")
-                self._parts_key = key
-                self._cache.clear()
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS hourly (day DATE, hour TIMESTAMPTZ, events BIGINT, "
+                "records BIGINT)"
+            )
+            care = (
+                "LEFT JOIN care c ON c.tenant = e.tenant AND c.actor = e.actor "
+                "AND c.patient_id = e.patient_id"
+                if self._appointments
+                else "LEFT JOIN (SELECT NULL::VARCHAR AS patient_id) c ON false"
+            )
+            for day in changed + gone:
+                events = [p for p in self._parts("events") if p.parent.name[4:] == day]
+                exposures = [p for p in self._parts("exposures") if p.parent.name[4:] == day]
+                staged = []
+                if events:
+                    src = _list_sql(events)
+                    staged.append(
+                        "INSERT INTO daily SELECT CAST(ts AS DATE), tenant, actor, count(*), "
+                        "count(*) FILTER (WHERE status >= 400), "
+                        "coalesce(sum(records) FILTER (WHERE status < 400), 0) "
+                        f"FROM read_parquet({src}) GROUP BY ALL"
+                    )
+                    staged.append(
+                        "INSERT INTO hourly SELECT CAST(ts AS DATE), date_trunc('hour', ts), "
+                        "count(*), coalesce(sum(records) FILTER (WHERE status < 400), 0) "
+                        f"FROM read_parquet({src}) GROUP BY ALL"
+                    )
+                if exposures:
+                    staged.append(
+                        "INSERT INTO patients SELECT CAST(e.ts AS DATE), e.tenant, e.actor, "
+                        "count(DISTINCT e.patient_id), count(DISTINCT c.patient_id) "
+                        f"FROM read_parquet({_list_sql(exposures)}) e {care} "
+                        "WHERE e.status < 400 GROUP BY ALL"
+                    )
+                with self._lock:
+                    con.execute("BEGIN")
+                    for table in ("daily", "patients", "hourly"):
+                        con.execute(f"DELETE FROM {table} WHERE day = CAST(? AS DATE)", [day])
+                    for sql in staged:
+                        con.execute(sql)
+                    con.execute("COMMIT")
+                if day in keys:
+                    self._days[day] = keys[day]
+                else:
+                    self._days.pop(day, None)
             con.close()
-            log.info("dashboard roll-up rebuilt in %.1f s", time.perf_counter() - started)
+            self._parts_key = (len(keys), max((k[1] for k in keys.values()), default=0.0))
+            log.info(
+                "dashboard roll-up: %d day(s) in %.1f s",
+                len(changed),
+                time.perf_counter() - started,
+            )
         except Exception:
             log.exception("dashboard roll-up failed")
         finally:
@@ -236,16 +274,29 @@ class DashboardData:
             con.close()
 
     def _cached(self, name: str, key: Any, compute: Any) -> Any:
+        """A cached figure: computed at once the first time, then served while a worker
+        thread brings it up to date when its inputs (the store's parts) changed, at most
+        every ``ttl`` seconds."""
         hit = self._cache.get(name)
         now = time.monotonic()
-        if hit is not None and hit.key == key and now - hit.at < self.ttl:
-            return hit.value
-        value = compute()
-        self._cache[name] = _Cached(now, key, value)
-        if len(self._cache) > 500:
-            for old in sorted(self._cache, key=lambda k: self._cache[k].at)[:100]:
-                self._cache.pop(old, None)
-        return value
+        if hit is None:
+            value = compute()
+            self._cache[name] = _Cached(now, key, value)
+            return value
+        if hit.key != key and now - hit.at > self.ttl and name not in self._pending:
+            self._pending.add(name)
+            hit.at = now  # one refresh per ttl, even if it fails
+
+            def refresh() -> None:
+                try:
+                    self._cache[name] = _Cached(time.monotonic(), key, compute())
+                except Exception:
+                    log.exception("dashboard figure %s could not be refreshed", name)
+                finally:
+                    self._pending.discard(name)
+
+            self._worker.submit(refresh)
+        return hit.value
 
     # ---- the state -----------------------------------------------------------------------
     def severity_counts(self, since: float | None = None) -> dict[str, int]:
@@ -284,8 +335,44 @@ class DashboardData:
             inc["open"] = inc["incident"] not in closed
         return items
 
+    def incident_accounts(self, incident: str) -> list[dict[str, Any]]:
+        """Per account of an incident: its first and last alert, alert count, worst severity."""
+        rows = self.state._all(
+            "SELECT tenant, actor, min(t), max(t), min(ts), count(*), "
+            "max(CASE severity WHEN 'critical' THEN 3 WHEN 'high' THEN 2 WHEN 'medium' THEN 1 "
+            "ELSE 0 END) FROM alerts WHERE incident = ? GROUP BY tenant, actor "
+            "ORDER BY min(t)",
+            (incident,),
+        )
+        return [
+            {"tenant": t, "actor": a, "first_t": float(t0), "last_t": float(t1), "first": ts0,
+             "alerts": int(n), "severity": SEVERITY_ORDER[3 - int(w)]}
+            for t, a, t0, t1, ts0, n, w in rows
+        ]  # fmt: skip
+
+    def incident_windows(self, incident: str) -> list[tuple[str, str, float]]:
+        """Each account of the incident with the start of its window (first alert − 7 days)."""
+        return [
+            (r["tenant"], r["actor"], r["first_t"] - LOOKBACK.total_seconds())
+            for r in self.incident_accounts(incident)
+        ]
+
+    def latest_incident_alerts(self, incident: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The newest alerts of an incident (ids sorted first: the bodies are read last)."""
+        rows = self.state._all(
+            "SELECT body, outcome FROM alerts WHERE alert_id IN (SELECT alert_id FROM alerts "
+            "WHERE incident = ? ORDER BY t DESC LIMIT ?) ORDER BY t DESC, alert_id",
+            (incident, limit),
+        )
+        out = []
+        for body, outcome in rows:
+            item = orjson.loads(body)
+            item["outcome"] = orjson.loads(outcome)
+            out.append(item)
+        return out
+
     def incident_alerts(self, incident: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.state.alerts(incident=incident, limit=10_000)
+        items: list[dict[str, Any]] = self.state.alerts(incident=incident, limit=1_000_000)
         return items
 
     # ---- exposures -------------------------------------------------------------------------
@@ -298,10 +385,9 @@ class DashboardData:
             first[key] = min(first.get(key, t), t)
         return [(t, a, s - LOOKBACK.total_seconds()) for (t, a), s in sorted(first.items())]
 
-    def exposure(self, name: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
-        """Files exposed by the accounts of ``alerts`` in their windows: extracted vs only
-        consulted, in total and growing day by day (cached for ``ttl`` seconds)."""
-        windows = self.windows(alerts)
+    def exposure(self, name: str, windows: list[tuple[str, str, float]]) -> dict[str, Any]:
+        """Files exposed by these accounts in their windows: extracted vs only consulted,
+        in total and growing day by day (see :meth:`_cached`)."""
         key = (tuple(windows), self._parts_key)
         return dict(self._cached("exposure:" + name, key, lambda: self._exposure(windows)))
 
@@ -341,9 +427,8 @@ class DashboardData:
         day = datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%d")
         return [p for p in self._parts(kind) if p.parent.name[4:] >= day]
 
-    def sources(self, name: str, alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    def sources(self, name: str, windows: list[tuple[str, str, float]]) -> list[tuple[Any, ...]]:
         """Source addresses and user agents of the accounts in their windows."""
-        windows = self.windows(alerts)
         key = (tuple(windows), self._parts_key)
         return list(self._cached("sources:" + name, key, lambda: self._sources_of(windows)))
 
@@ -423,28 +508,16 @@ class DashboardData:
             return None
         return rows[0][0], rows[0][1]
 
-    def explained(self, tenant: str, actor: str, since: float) -> tuple[int, int] | None:
-        """(patients read, of whom the account had a care relationship with), since ``since``."""
-        if not self._appointments or self._sources() is None:
+    def explained(self, tenant: str, actor: str, first: date, last: date) -> tuple[int, int] | None:
+        """(patients received, of whom with a care relationship), summed over the days."""
+        if not self._appointments or not self._rolled():
             return None
-        parts = _list_sql(self._parts_since("exposures", since))
-        if parts == "[]":
-            return (0, 0)
-        key = (tenant, actor, since, self._parts_key)
-
-        def compute() -> tuple[int, int]:
-            rows = self._q(
-                "WITH r AS (SELECT DISTINCT patient_id FROM read_parquet(" + parts + ") "
-                "WHERE tenant = ? AND actor = ? AND status < 400 AND ts >= to_timestamp(?)) "
-                "SELECT count(*), count(c.patient_id) FROM r LEFT JOIN "
-                "(SELECT DISTINCT patient_id FROM care WHERE tenant = ? AND actor = ?) c "
-                "USING (patient_id)",
-                [tenant, actor, since, tenant, actor],
-            )
-            return int(rows[0][0]), int(rows[0][1])
-
-        result: tuple[int, int] = self._cached(f"explained:{tenant}/{actor}", key, compute)
-        return result
+        rows = self._q(
+            "SELECT coalesce(sum(patients), 0), coalesce(sum(explained), 0) FROM patients "
+            "WHERE tenant = ? AND actor = ? AND day BETWEEN ? AND ?",
+            [tenant, actor, first, last],
+        )
+        return int(rows[0][0]), int(rows[0][1])
 
     # ---- activity (overview) ------------------------------------------------------------------
     def hourly(self, hours: int = 7 * 24) -> list[tuple[datetime, int, int]]:

@@ -22,9 +22,12 @@ import hmac
 import io
 import secrets
 import statistics
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, quote
@@ -111,6 +114,16 @@ class Dashboard:
             contact=config.contact,
         )
         self.rules_dir = config.rules or _rules_dir()
+        self._live_lock = threading.Lock()
+        self.severity = self.data.severity_counts()
+        self.alert_count = sum(self.severity.values())
+        self.recent: deque[dict[str, Any]] = deque(
+            (self._recent_item(a) for a in service.state.alerts(limit=12)), maxlen=12
+        )
+        self.latest: str | None = self.recent[0]["id"] if self.recent else None
+        self._incidents: tuple[Any, float, list[dict[str, Any]]] | None = None
+        self._memo: dict[str, tuple[int, Any]] = {}
+        service.guard.listeners.append(self._on_guard)
         self.cookie = "__Host-vigile" if config.secure_cookies else "vigile"
         self.login_cookie = "__Host-vigile-login" if config.secure_cookies else "vigile-login"
         self.failures: dict[str, list[float]] = {}
@@ -216,31 +229,67 @@ class Dashboard:
         now = self.service.guard.clock()
         return sorted(self.service.guard.cache.active(now), key=lambda d: -d.created)
 
+    def _recent_item(self, a: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": a["alert_id"],
+            "when": self.when(a["ts"]),
+            "severity": a["severity"],
+            "detector": a["detector"],
+            "account": f"{a['tenant']}/{a['actor']}",
+            "reason": (a["reasons"] or [""])[0][:160],
+            "incident": a.get("incident"),
+        }
+
+    def _on_guard(self, kind: str, payload: Any) -> None:
+        """Alerts as the guard handles them: the live counters, without a query."""
+        if kind != "alert" or not getattr(payload, "stored", False):
+            return
+        alert = payload.alert
+        item = self._recent_item(
+            {"alert_id": alert.alert_id, "ts": alert.ts, "severity": alert.severity,
+             "detector": alert.detector, "tenant": alert.tenant, "actor": alert.actor,
+             "reasons": alert.reasons, "incident": alert.incident}
+        )  # fmt: skip
+        with self._live_lock:
+            self.severity[alert.severity] = self.severity.get(alert.severity, 0) + 1
+            self.alert_count += 1
+            self.recent.appendleft(item)
+            self.latest = alert.alert_id
+
+    def memo(self, name: str, compute: Callable[[], Any]) -> Any:
+        """A figure that changes only with the alerts: kept until the next alert."""
+        key = self.alert_count
+        hit = self._memo.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = compute()
+        if len(self._memo) > 1000:
+            self._memo.clear()
+        self._memo[name] = (key, value)
+        return value
+
+    def open_incidents(self) -> list[dict[str, Any]]:
+        """Incidents (cached until the next alert or for 10 s)."""
+        key = (self.alert_count, len(self.users.closed_incidents()))
+        now = time.monotonic()
+        if self._incidents is None or self._incidents[0] != key or now - self._incidents[1] > 10:
+            items = self.data.incidents(self.users.closed_incidents())
+            self._incidents = (key, now, items)
+        return self._incidents[2]
+
     def live_snapshot(self) -> dict[str, Any]:
-        data = self.data
-        latest, _, count = data.latest_alert()
-        recent = self.service.state.alerts(limit=12)
-        closed = self.users.closed_incidents()
-        incidents = data.incidents(closed)
         active = self.in_force()
         rate = self.live.per_minute(60)
+        with self._live_lock:
+            severity = dict(self.severity)
+            recent = list(self.recent)
+            count, latest = self.alert_count, self.latest
         return {
             "alerts": count,
             "latest": latest,
-            "severity": data.severity_counts(),
-            "recent": [
-                {
-                    "id": a["alert_id"],
-                    "when": self.when(a["ts"]),
-                    "severity": a["severity"],
-                    "detector": a["detector"],
-                    "account": f"{a['tenant']}/{a['actor']}",
-                    "reason": (a["reasons"] or [""])[0][:160],
-                    "incident": a.get("incident"),
-                }
-                for a in recent
-            ],
-            "open_incidents": sum(1 for i in incidents if i["open"]),
+            "severity": severity,
+            "recent": recent,
+            "open_incidents": sum(1 for i in self.open_incidents() if i["open"]),
             "blocked": sum(1 for d in active if d.decision == "block" and not d.simulated),
             "throttled": sum(1 for d in active if d.decision == "throttle" and not d.simulated),
             "simulated": sum(1 for d in active if d.simulated),
@@ -424,12 +473,11 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
         session = ui.session(request)
         ui.data.maybe_roll()
         snap = ui.live_snapshot()
-        closed = ui.users.closed_incidents()
-        incidents = [i for i in ui.data.incidents(closed) if i["open"]][:20]
+        incidents = [dict(i) for i in ui.open_incidents() if i["open"]][:20]
         for inc in incidents:
-            inc["exposure"] = ui.data.exposure(
-                inc["incident"], ui.data.incident_alerts(inc["incident"])
-            )
+            name = str(inc["incident"])
+            windows = ui.memo(f"windows:{name}", partial(ui.data.incident_windows, name))
+            inc["exposure"] = ui.data.exposure(inc["incident"], windows)
         sev = snap["severity"]
         day_ago = ui.data.data_now() - 86400
         sev_day = ui.data.severity_counts(since=day_ago)
@@ -504,40 +552,37 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
     async def incident_page(request: Request, incident: str) -> Response:
         session = ui.session(request)
         ui.data.maybe_roll()
-        alerts = ui.data.incident_alerts(incident)
-        if not alerts:
-            raise _RefusedError(404, "no such incident")
         data = ui.data
-        windows = data.windows(alerts)
+        members = ui.memo(f"members:{incident}", lambda: data.incident_accounts(incident))
+        if not members:
+            raise _RefusedError(404, "no such incident")
+        alerts = ui.memo(f"alerts:{incident}", lambda: data.latest_incident_alerts(incident))
+        windows = [(m["tenant"], m["actor"], m["first_t"] - 7 * 86400) for m in members]
         accounts = [(t, a) for t, a, _ in windows]
-        first_alert = {
-            (t, a): min(x["ts"] for x in alerts if (x["tenant"], x["actor"]) == (t, a))
-            for t, a in accounts
-        }
         t0 = min(s for _, _, s in windows)
         end = data.data_now()
-        first_day = datetime.fromtimestamp(t0 - 7 * 86400, ui.tz).date()
-        last_day = datetime.fromtimestamp(end, ui.tz).date()
+        first_day = datetime.fromtimestamp(t0 - 7 * 86400, UTC).date()
+        last_day = datetime.fromtimestamp(end, UTC).date()
         days = data.account_days(accounts, first_day, last_day)
         active = ui.in_force()
         rows = []
-        for t, a in accounts:
+        for m in members:
+            t, a = m["tenant"], m["actor"]
             series = days.get((t, a), [])
-            fa = datetime.fromisoformat(first_alert[(t, a)].replace("Z", "+00:00"))
-            cut = (fa - timedelta(days=7)).astimezone(ui.tz).date()
+            cut = datetime.fromtimestamp(m["first_t"] - 7 * 86400, UTC).date()
             before = [p for d, _, _, p in series if d < cut and p > 0]
             base = statistics.median(before) if before else None
-            mine = [x for x in alerts if (x["tenant"], x["actor"]) == (t, a)]
+            concerning = _concerning(active, t, a)
             rows.append(
                 {
                     "tenant": t,
                     "actor": a,
                     "role": data.role(t, a),
-                    "first_alert": first_alert[(t, a)],
-                    "alerts": len(mine),
-                    "severity": data.worst([x["severity"] for x in mine]),
-                    "decisions": [d for d in _concerning(active, t, a) if not d.simulated],
-                    "simulated": sum(1 for d in _concerning(active, t, a) if d.simulated),
+                    "first_alert": m["first"],
+                    "alerts": m["alerts"],
+                    "severity": m["severity"],
+                    "decisions": [d for d in concerning if not d.simulated],
+                    "simulated": sum(1 for d in concerning if d.simulated),
                     "spark": charts.spark(
                         f"{t}/{a}: patients per day",
                         [p for _, _, _, p in series],
@@ -550,7 +595,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
                     "peak": max((p for _, _, _, p in series), default=0),
                 }
             )
-        exposure = data.exposure(incident, alerts)
+        exposure = data.exposure(incident, windows)
         growth = None
         if exposure["days"]:
             cum_x = cum_c = 0
@@ -571,9 +616,11 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
                     charts.Series("consulted only (in lists or searches)", "s-consulted", cs),
                 ],
             )
-        sources = data.sources(incident, alerts)
+        sources = data.sources(incident, windows)
         decisions = [
-            d for t, a in accounts for d in service.state.decisions(tenant=t, actor=a, limit=50)
+            d
+            for t, a in accounts[:60]
+            for d in service.state.decisions(tenant=t, actor=a, limit=20)
         ]
         decisions.sort(key=lambda d: -d.created)
         closed = incident in ui.users.closed_incidents()
@@ -590,9 +637,10 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
             sources=sources,
             decisions=decisions[:200],
             closed=closed,
-            first=min(a["ts"] for a in alerts),
-            last=max(a["ts"] for a in alerts),
-            severity=data.worst([a["severity"] for a in alerts]),
+            alert_total=sum(m["alerts"] for m in members),
+            first=min(m["first_t"] for m in members),
+            last=max(m["last_t"] for m in members),
+            severity=data.worst([m["severity"] for m in members]),
         )
 
     @api.post("/ui/incidents/{incident}/status")
@@ -662,8 +710,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
                 }
                 for (d, e, r, p), b in zip(days, own_base, strict=True)
             ]
-            since = datetime(last.year, last.month, last.day, tzinfo=ui.tz) - timedelta(days=27)
-            explained = data.explained(tenant, actor, since.timestamp())
+            explained = data.explained(tenant, actor, last - timedelta(days=27), last)
         concerning = _concerning(ui.in_force(), tenant, actor)
         active = [d for d in concerning if not d.simulated]
         simulated = [d for d in concerning if d.simulated]
@@ -892,14 +939,15 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
 
     # ---- breach --------------------------------------------------------------------------
     def _breach_alerts(incident: str) -> list[dict[str, Any]]:
+        """The incident's accounts (404 when there is no such incident)."""
         try:
             ui.jobs.folder(incident)
         except ValueError:
             raise _RefusedError(404, "no such incident") from None
-        alerts = ui.data.incident_alerts(incident)
-        if not alerts:
+        members = ui.data.incident_accounts(incident)
+        if not members:
             raise _RefusedError(404, "no such incident")
-        return alerts
+        return members
 
     @api.get("/ui/breach/{incident}")
     async def breach_page(request: Request, incident: str) -> Response:
@@ -945,8 +993,8 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
     async def breach_run(request: Request, incident: str) -> Response:
         session = ui.session(request)
         await ui.form(request, session)
-        alerts = _breach_alerts(incident)
-        job = ui.jobs.start(incident, alerts)
+        _breach_alerts(incident)
+        job = ui.jobs.start(incident, ui.data.incident_alerts(incident))
         ui.audit(session.user, "breach-scope", {"incident": incident, "status": job.status})
         if job.status == "failed" and job.error:
             raise _RefusedError(409, job.error)
