@@ -94,3 +94,12 @@ def test_when_format_is_unknown_then_error_lists_known_formats() -> None:
 
     with pytest.raises(InputError, match=r"known formats: .*jsonl"):
         make_parser("syslog")
+
+
+def test_when_bytes_inside_a_string_are_not_utf8_then_the_reason_says_so() -> None:
+    line = b'{"ts":"2026-03-02T09:14:03Z","tenant":"a\xff","actor":"x","action":"read"}'
+    assert reason(line) == "line is not valid UTF-8"
+
+
+def test_when_a_line_holds_two_objects_then_it_is_malformed_not_a_crash() -> None:
+    assert reason(b'{"a":1}{"b":2}').startswith("invalid JSON: trailing characters")

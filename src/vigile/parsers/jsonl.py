@@ -43,6 +43,8 @@ class JsonlParser:
             event = self._parse_lenient(line, exc)
         except msgspec.DecodeError as exc:
             raise ParseError(malformed_reason(exc)) from None
+        except UnicodeDecodeError:  # bad bytes inside a string value
+            raise ParseError("line is not valid UTF-8") from None
         if event.src_ip is not None:
             try:
                 event.src_ip = normalise_ip(event.src_ip)
@@ -57,7 +59,12 @@ class JsonlParser:
         missing_tenant = self.default_tenant is not None and "required field `tenant`" in message
         if not (unknown or missing_tenant):
             raise ParseError(validation_reason(message)) from None
-        obj: Any = _ANY.decode(line)
+        try:
+            obj: Any = _ANY.decode(line)
+        except msgspec.DecodeError as exc:  # the strict decoder stopped at the first field
+            raise ParseError(malformed_reason(exc)) from None
+        except UnicodeDecodeError:
+            raise ParseError("line is not valid UTF-8") from None
         if not isinstance(obj, dict):
             raise ParseError("line is a JSON value but not an object")
         known = {k: v for k, v in obj.items() if k in _KNOWN}

@@ -20,7 +20,6 @@ line-by-line path (``tests/unit/test_jsonl_arrow.py`` checks both paths agree).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -163,7 +162,8 @@ def decode_block(block: bytes, first_line: int, parser: JsonlParser, bad: BadLin
 def _read(data: bytes) -> pa.Table | None:
     try:
         options = pj.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 20))
-        return pj.read_json(io.BytesIO(data), read_options=options, parse_options=_PARSE)
+        source = pa.BufferReader(pa.py_buffer(data))  # no copy
+        return pj.read_json(source, read_options=options, parse_options=_PARSE)
     except Exception:  # any failure: these lines take the slow path
         return None
 
@@ -228,8 +228,12 @@ def parse_ts(ts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray, np
     for length in np.unique(lengths):
         if length < 20 or length > 32:
             continue
-        rows = np.flatnonzero(lengths == length)
-        chars = data[offs[rows][:, None] + np.arange(length)]
+        if len(lengths) and lengths[0] == length and (lengths == length).all():
+            rows = np.arange(n)  # one length (nearly always): the bytes are a matrix already
+            chars = data[offs[0] : offs[0] + n * length].reshape(n, length)
+        else:
+            rows = np.flatnonzero(lengths == length)
+            chars = data[offs[rows][:, None] + np.arange(length)]
         zulu = chars[:, -1] == ord("Z")
         for is_z in (True, False):
             sub = rows[zulu == is_z]
@@ -248,25 +252,27 @@ def parse_ts(ts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _fields(c: np.ndarray, frac: int, is_z: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    d = c.astype(np.int64) - ord("0")
     good = np.ones(len(c), bool)
+    digits = {}
     for i in _DIGITS_TS:
-        good &= (d[:, i] >= 0) & (d[:, i] <= 9)
+        digits[i] = c[:, i].astype(np.int64) - ord("0")
+        good &= (digits[i] >= 0) & (digits[i] <= 9)
     for i, ch in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")):
         good &= c[:, i] == ord(ch)
-    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-    month = d[:, 5] * 10 + d[:, 6]
-    day = d[:, 8] * 10 + d[:, 9]
-    hour = d[:, 11] * 10 + d[:, 12]
-    minute = d[:, 14] * 10 + d[:, 15]
-    second = d[:, 17] * 10 + d[:, 18]
+    d = digits
+    year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+    month = d[5] * 10 + d[6]
+    day = d[8] * 10 + d[9]
+    hour = d[11] * 10 + d[12]
+    minute = d[14] * 10 + d[15]
+    second = d[17] * 10 + d[18]
     good &= (year >= 1000) & (year <= 9998) & (month >= 1) & (month <= 12) & (day >= 1)
     good &= (hour <= 23) & (minute <= 59) & (second <= 59)
     micros = np.zeros(len(c), np.int64)
     if frac:
         good &= c[:, 19] == ord(".")
         for k in range(frac - 1):
-            digit = d[:, 20 + k]
+            digit = c[:, 20 + k].astype(np.int64) - ord("0")
             good &= (digit >= 0) & (digit <= 9)
             micros += digit * 10 ** (5 - k)
     minutes = np.zeros(len(c), np.int64)
@@ -274,10 +280,11 @@ def _fields(c: np.ndarray, frac: int, is_z: bool) -> tuple[np.ndarray, np.ndarra
         sign_at = 19 + frac
         sign = c[:, sign_at]
         good &= ((sign == ord("+")) | (sign == ord("-"))) & (c[:, sign_at + 3] == ord(":"))
-        hh = d[:, sign_at + 1] * 10 + d[:, sign_at + 2]
-        mm = d[:, sign_at + 4] * 10 + d[:, sign_at + 5]
+        z = {i: c[:, sign_at + i].astype(np.int64) - ord("0") for i in (1, 2, 4, 5)}
         for i in (1, 2, 4, 5):
-            good &= (d[:, sign_at + i] >= 0) & (d[:, sign_at + i] <= 9)
+            good &= (z[i] >= 0) & (z[i] <= 9)
+        hh = z[1] * 10 + z[2]
+        mm = z[4] * 10 + z[5]
         good &= (hh <= 23) & (mm <= 59)
         minutes = np.where(sign == ord("-"), -1, 1) * (hh * 60 + mm)
         good &= ~((sign == ord("-")) & (minutes == 0))  # -00:00: let the slow path decide

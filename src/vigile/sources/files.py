@@ -102,23 +102,16 @@ class FileSource:
         with ExitStack() as stack:
             handle = self._open(stack)
             lineno = 0  # lines handed out so far
-            rest = b""
             try:
                 while True:
-                    chunk = handle.read(size)
-                    if not chunk:
+                    data = handle.read(size)
+                    if not data:
                         break
-                    self.bytes_read += len(chunk)
-                    cut = chunk.rfind(b"\n")
-                    if cut < 0:
-                        rest += chunk
-                        continue
-                    data = rest + chunk[: cut + 1]
-                    rest = chunk[cut + 1 :]
+                    if data[-1:] != b"\n":
+                        data += handle.readline()  # finish the last line
+                    self.bytes_read += len(data)
                     yield lineno + 1, data
                     lineno += data.count(b"\n")
-                if rest:
-                    yield lineno + 1, rest
             except EOFError:
                 raise InputError(
                     f"{self.name}: truncated gzip file (ends inside line {lineno + 1}); "

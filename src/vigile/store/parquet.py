@@ -52,6 +52,8 @@ _DICTIONARY: Final = [
     *("tenant", "actor", "action", "resource", "session", "src_ip", "user_agent"),
     *("method", "route", "query", "extra", "status", "ts_offset"),
 ]
+# columns whose row-group min/max readers prune on (time windows, patients, keys)
+_STATISTICS: Final = ["ts", "event_key", "patient_id", "tenant", "actor"]
 _TS = pa.timestamp("us", tz="UTC")
 EVENT_SCHEMA: Final = pa.schema(
     [
@@ -235,7 +237,8 @@ class ParquetStore:
         hashes = key_hashes(keys)
         # de-duplicate inside the batch (first occurrence wins); distinct hashes prove
         # distinct keys, so the exact check on the strings runs only when some repeat
-        if len(np.unique(hashes)) != n:
+        ordered = np.sort(hashes)
+        if n > 1 and (ordered[1:] == ordered[:-1]).any():
             uniq = pc.unique(keys)
             if len(uniq) != n:
                 first = pc.index_in(uniq, value_set=keys)  # position of each key's first row
@@ -261,7 +264,7 @@ class ParquetStore:
             part, part_hashes, runs = self._without_stored(part, day, part_hashes)
             if part.num_rows == 0:
                 continue
-            part = part.sort_by([("ts", "ascending"), ("event_key", "ascending")])
+            part = _by_time(part)
             name = f"part-{_content_id(part.column('event_key'))}.parquet"
             _write_atomic(_exposures(part), self.root / "exposures" / f"day={day}" / name, True)
             _write_atomic(part, self.root / "events" / f"day={day}" / name, False)
@@ -467,6 +470,18 @@ def _chunks(events: Iterable[AccessEvent], size: int) -> Iterator[pa.Table]:
         yield events_to_table(chunk)
 
 
+def _by_time(events: pa.Table) -> pa.Table:
+    """Events sorted by (ts, event_key); logs come nearly in order, so this is cheap."""
+    ts = events.column("ts").cast(pa.int64()).to_numpy()
+    if len(ts) < 2 or (ts[1:] > ts[:-1]).all():
+        return events  # already in order, no two at the same instant
+    order = np.argsort(ts, kind="stable")  # a merge sort: near-linear on near-sorted input
+    ordered = ts[order]
+    if (ordered[1:] == ordered[:-1]).any():  # same instant: the key breaks the tie
+        return events.sort_by([("ts", "ascending"), ("event_key", "ascending")])
+    return events.take(pa.array(order))
+
+
 def _exposures(events: pa.Table) -> pa.Table:
     """One row per (event, patient carried), sorted by patient for row-group pruning."""
     ids = events.column("patient_ids").combine_chunks()
@@ -500,7 +515,7 @@ def _write_atomic(table: pa.Table, path: Path, exposures: bool) -> None:
         # dictionaries only where values repeat (keys and patient ids never do:
         # trying costs a third of the write), statistics where readers prune
         use_dictionary=_DICTIONARY,
-        write_statistics=True,
+        write_statistics=_STATISTICS,
     )
     os.replace(tmp, path)
 
