@@ -232,6 +232,23 @@ def scope_the_breach(demo: Demo) -> None:
         demo.console.print(f"[red]`vigile scope` failed ({result.exit_code})")
 
 
+def show_dashboard(demo: Demo) -> None:
+    """Chapter 7: the same story in the analysts' and DPO's dashboard (how to open it)."""
+    alerts = demo.out / "alerts.jsonl"
+    if importlib.util.find_spec("vigile.web.dashboard") is None or not alerts.exists():
+        return
+    from vigile.web.dashboard.demo import prepare_demo
+
+    made = prepare_demo(demo.out, demo.world, demo.store, alerts, demo.out / "breach")
+    users = "\n".join(f"  {name} ({role}): {pw}" for name, (role, pw) in made.users.items())
+    demo.chapter(
+        "7. See it in the dashboard",
+        f"The {made.alerts:,} alerts went through the shipped policy into a state of their own. "
+        f"Start the service with\n\n  {made.command}\n\nthen open {made.url} and sign in "
+        f"(passwords shown once):\n{users}",
+    )
+
+
 def run(out: Path, seed: int = 7, preset: str = "small", console: Console | None = None) -> None:
     """Tell the whole story into ``out``."""
     demo = Demo(out=out, console=console or Console(), seed=seed, preset=preset)
@@ -243,6 +260,7 @@ def run(out: Path, seed: int = 7, preset: str = "small", console: Console | None
     detect_and_score(demo)
     stop_it_live(demo)
     scope_the_breach(demo)
+    show_dashboard(demo)
     demo.console.print(
         f"\n[bold green]done[/] in {time.perf_counter() - started:.0f} s; everything is in {out}"
     )
