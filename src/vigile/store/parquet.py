@@ -144,8 +144,15 @@ class ParquetStore:
             marker.write_bytes(orjson.dumps({"format": FORMAT, "version": VERSION}))
         else:
             raise InputError(f"{self.root}: no event store here (create one with `vigile ingest`)")
-        # a modest cap: the store's queries stream, and DuckDB spills past it
-        self.con = duckdb.connect(config={"threads": threads, "memory_limit": "128MB"})
+        # a modest cap: the store's queries stream, and DuckDB spills past it (into the
+        # store's own directory, never the working directory)
+        self.con = duckdb.connect(
+            config={
+                "threads": threads,
+                "memory_limit": "128MB",
+                "temp_directory": str(self.root / ".spill"),
+            }
+        )
         self.keys = KeyIndex(self.root)
         self._recover()
 
@@ -272,6 +279,10 @@ class ParquetStore:
             # uncovered, and the next append rebuilds its run from it
             self.keys.add(day, name, part_hashes, runs)
             added += part.num_rows
+        del table, part
+        # hand the batch's buffers back to the system: the allocator would otherwise keep
+        # them per thread, and resident memory would creep up over a long stream
+        pa.default_memory_pool().release_unused()
         return AppendResult(added=added, duplicates=n - added)
 
     def _without_stored(
