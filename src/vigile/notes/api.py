@@ -86,7 +86,7 @@ def classify_texts(
 
     def flush() -> Iterator[NoteResult]:
         docs = [nlp(t) for t in batch]
-        verdicts = [verdict(d, backoff) for d in docs]
+        verdicts = [verdict(d, backoff, t) for d, t in zip(docs, batch, strict=True)]
         found = [ids.find_patterns(t) for t in batch]
         if ner is not None:
             known = [

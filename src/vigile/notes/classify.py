@@ -90,10 +90,11 @@ def _flag(span: Any, name: str) -> bool:
     return bool(getattr(span._, name, False))
 
 
-def verdict(doc: Any, backoff: BackoffModel | None = None) -> Verdict:
+def verdict(doc: Any, backoff: BackoffModel | None = None, text: str | None = None) -> Verdict:
     """Apply the qualifier rules to the ``vigile`` spans of an annotated doc.
 
-    ``backoff``: a model asked only when the rules give no category.
+    ``backoff``: a model asked only when the rules give no category, on ``text``
+    (the note, when the caller has it: ``doc.text`` is rebuilt from the tokens).
     """
     asserted: set[str] = set()
     context = False
@@ -136,7 +137,7 @@ def verdict(doc: Any, backoff: BackoffModel | None = None) -> Verdict:
                 )
             )
     if not categories and backoff is not None:
-        found = backoff.predict(doc.text)
+        found = backoff.predict(doc.text if text is None else text)
         if found is not None:
             category, _, words = found
             categories.add(category)

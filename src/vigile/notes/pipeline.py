@@ -603,6 +603,7 @@ class LemmaMatcher:
     def __init__(self, terms: dict[str, list[str]], tokenizer: Any, forms: Any | None) -> None:
         self.forms = forms
         self._lemma_cache: dict[str, str] = {}
+        self._hash_cache: dict[int, str] = {}
         self.index: dict[tuple[str, ...], str] = {}
         self.lengths: dict[str, set[int]] = {}  # first lemma -> lengths of its terms
         if forms is None:  # pragma: no cover - the model is a dependency of the notes stage
@@ -628,7 +629,16 @@ class LemmaMatcher:
     def __call__(self, doc: Any) -> Any:
         if not self.index or not len(doc):
             return doc
-        lemmas = [self.lemma(t.lower_) for t in doc]
+        by_hash = self._hash_cache
+        strings = doc.vocab.strings
+        lemmas = []
+        for h in doc.to_array("LOWER").tolist():  # one C call, not one property per token
+            lem = by_hash.get(h)
+            if lem is None:
+                lem = by_hash[h] = self.lemma(strings[h])
+            lemmas.append(lem)
+        if len(by_hash) > 200_000:
+            by_hash.clear()
         exact = {(s.start, s.end) for s in doc.spans.get("vigile_terms", ())}
         found = []
         n = len(lemmas)
@@ -663,13 +673,34 @@ class WorkplaceContext:
         r" (?:a|au|aux|en|dans|chez|pour|comme)\b[^,;.:!?]{0,45}$"
     )
 
+    #: a cheap first look at the words: no cue word in the note, nothing to do (most notes)
+    WORDS: Final[tuple[str, ...]] = (
+        *("travaille", "travaillait", "bosse", "bossait", "stagiaire", "standardiste"),
+        *("employé", "employée", "employe", "employee", "salarié", "salariée", "salarie"),
+        *("salariee", "bénévole", "benevole", "embauché", "embauchée", "embauche"),
+        *("embauchee", "infirmier", "infirmière", "infirmiere", "secrétaire", "secretaire"),
+        *("agent", "agente", "surveillant", "surveillante", "hôtesse", "hotesse"),
+        *("caissier", "caissière", "caissiere", "comptable"),
+    )
+    CLAUSE_END: Final = re.compile(r"[.;!?\n]")
+
+    def __init__(self) -> None:
+        from spacy.strings import StringStore
+
+        store = StringStore()  # the same hash as the note's LOWER attribute
+        self.hashes = frozenset(store.add(w) for w in self.WORDS)
+
     def __call__(self, doc: Any) -> Any:
         spans = list(doc.spans.get(GROUP, ()))
-        if not spans:
+        if not spans or self.hashes.isdisjoint(doc.to_array("LOWER").tolist()):
             return doc
+        text = doc.text  # built from the tokens on each access: once
         keep = []
         for span in spans:
-            before = doc.text[span.sent.start_char : span.start_char][-120:]
+            before = text[max(0, span.start_char - 120) : span.start_char]
+            cut = list(self.CLAUSE_END.finditer(before))
+            if cut:
+                before = before[cut[-1].end() :]
             if self.CUE.search(normalise_word(before)):
                 continue
             keep.append(span)
