@@ -53,6 +53,10 @@ __all__ = ["LiveSetup", "Stack", "prepare", "run_live", "start_stack"]
 
 PARIS: Final = ZoneInfo("Europe/Paris")
 GENUINE_AGENT: Final = "MedPratic/7.4.2 (Windows NT 10.0; Win64)"
+#: a campaign account reads until vigile stops it, or this many files: the figure is
+#: "files read before being stopped", so the attack must not end on the demo's clock
+#: (on a slow machine fewer requests fit in the window, and the attacker would just go on)
+_CAMPAIGN_FILES: Final = 300
 _SEVERITY_STYLE: Final = {"low": "dim", "medium": "yellow", "high": "bold red",
                           "critical": "bold white on red"}  # fmt: skip
 
@@ -399,8 +403,7 @@ async def _live(
                                  agent=str(prm.get("user_agent") or GENUINE_AGENT),
                                  rate_per_hour=float(prm.get("rate_per_hour", 60.0)),
                                  rotate_every=int(prm.get("rotate_every", 0)),
-                                 ids=file_ids.get(tenant, []), until=end,
-                                 max_files=2000),
+                                 ids=file_ids.get(tenant, []), max_files=_CAMPAIGN_FILES),
             ))  # fmt: skip
         results += await asyncio.gather(*jobs)
         return results
