@@ -122,7 +122,7 @@ class Dashboard:
         )
         self.latest: str | None = self.recent[0]["id"] if self.recent else None
         self._incidents: tuple[Any, float, list[dict[str, Any]]] | None = None
-        self._memo: dict[str, tuple[int, Any]] = {}
+        self._memo: dict[str, tuple[Any, Any]] = {}
         service.guard.listeners.append(self._on_guard)
         self.cookie = "__Host-vigile" if config.secure_cookies else "vigile"
         self.login_cookie = "__Host-vigile-login" if config.secure_cookies else "vigile-login"
@@ -256,9 +256,9 @@ class Dashboard:
             self.recent.appendleft(item)
             self.latest = alert.alert_id
 
-    def memo(self, name: str, compute: Callable[[], Any]) -> Any:
-        """A figure that changes only with the alerts: kept until the next alert."""
-        key = self.alert_count
+    def memo(self, name: str, compute: Callable[[], Any], extra: Any = None) -> Any:
+        """A figure that changes only with the alerts (and ``extra``): kept until then."""
+        key = (self.alert_count, extra)
         hit = self._memo.get(name)
         if hit is not None and hit[0] == key:
             return hit[1]
@@ -317,12 +317,22 @@ def _every_day(days: list[tuple[date, int, int]]) -> list[tuple[date, int, int]]
 
 def _concerning(decisions: list[Any], tenant: str, actor: str) -> list[Any]:
     """Decisions in force on this account (on it, or on one of its sessions or places)."""
-    return [
-        d
-        for d in decisions
-        if (d.tenant == tenant and d.actor == actor)
-        or (d.scope == "account" and d.value == f"{tenant}/{actor}")
-    ]
+    return _by_account(decisions).get((tenant, actor), [])
+
+
+def _by_account(decisions: list[Any]) -> dict[tuple[str, str], list[Any]]:
+    """Decisions grouped by the account they concern (in their order)."""
+    out: dict[tuple[str, str], list[Any]] = {}
+    for d in decisions:
+        if d.tenant and d.actor:
+            key = (d.tenant, d.actor)
+        elif d.scope == "account" and "/" in d.value:
+            t, _, a = d.value.partition("/")
+            key = (t, a)
+        else:
+            continue
+        out.setdefault(key, []).append(d)
+    return out
 
 
 def _self_origin(request: Request) -> str:
@@ -556,7 +566,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
         members = ui.memo(f"members:{incident}", lambda: data.incident_accounts(incident))
         if not members:
             raise _RefusedError(404, "no such incident")
-        alerts = ui.memo(f"alerts:{incident}", lambda: data.latest_incident_alerts(incident))
+        alerts = ui.memo(f"alerts:{incident}", lambda: data.latest_incident_alerts(incident, 100))
         windows = [(m["tenant"], m["actor"], m["first_t"] - 7 * 86400) for m in members]
         accounts = [(t, a) for t, a, _ in windows]
         t0 = min(s for _, _, s in windows)
@@ -564,7 +574,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
         first_day = datetime.fromtimestamp(t0 - 7 * 86400, UTC).date()
         last_day = datetime.fromtimestamp(end, UTC).date()
         days = data.account_days(accounts, first_day, last_day)
-        active = ui.in_force()
+        active = _by_account(ui.in_force())
         rows = []
         for m in members:
             t, a = m["tenant"], m["actor"]
@@ -572,7 +582,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
             cut = datetime.fromtimestamp(m["first_t"] - 7 * 86400, UTC).date()
             before = [p for d, _, _, p in series if d < cut and p > 0]
             base = statistics.median(before) if before else None
-            concerning = _concerning(active, t, a)
+            concerning = active.get((t, a), [])
             rows.append(
                 {
                     "tenant": t,
@@ -617,12 +627,18 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
                 ],
             )
         sources = data.sources(incident, windows)
-        decisions = [
-            d
-            for t, a in accounts[:60]
-            for d in service.state.decisions(tenant=t, actor=a, limit=20)
-        ]
-        decisions.sort(key=lambda d: -d.created)
+        decisions = ui.memo(
+            f"decisions:{incident}",
+            lambda: sorted(
+                (
+                    d
+                    for t, a in accounts[:60]
+                    for d in service.state.decisions(tenant=t, actor=a, limit=20)
+                ),
+                key=lambda d: -d.created,
+            )[:100],
+            extra=service.state.last_seq(),
+        )
         closed = incident in ui.users.closed_incidents()
         return ui.page(
             "incident.html",
@@ -635,7 +651,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
             exposure=exposure,
             growth=growth,
             sources=sources,
-            decisions=decisions[:200],
+            decisions=decisions,
             closed=closed,
             alert_total=sum(m["alerts"] for m in members),
             first=min(m["first_t"] for m in members),
