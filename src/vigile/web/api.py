@@ -17,7 +17,7 @@ Endpoints (token scope in brackets):
 ``/v1/decide`` is served by a small ASGI fast path in front of FastAPI (no
 routing, no validation layer): it reads the account, practice, session, client
 address, method and URI from headers and answers from memory. The dashboard
-(issue 8) will mount under ``/ui`` beside this API.
+(docs/dashboard.md, :mod:`vigile.web.dashboard`) mounts under ``/ui`` beside this API.
 """
 
 import logging
