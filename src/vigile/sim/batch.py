@@ -177,6 +177,9 @@ class Columns:
     counts: IArr  # patient ids per event
     values: I64  # numeric patient ids (P + digits)
     records: IArr
+    # identity of an event's patient list: events with the same key >= 0 carry the same
+    # list (the writer renders it once); -1 unknown
+    lkey: IArr
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -197,6 +200,7 @@ class Columns:
             self.ts[a:b], self.kind[a:b], self.tenant[a:b], self.actor[a:b],
             self.session[a:b], self.ip[a:b], self.ua[a:b], self.status[a:b], self.query[a:b],
             self.tag[a:b], self.counts[a:b], self.values[v0:v1], self.records[a:b],
+            self.lkey[a:b],
         )  # fmt: skip
 
     def take(self, order: I64) -> Columns:
@@ -225,6 +229,7 @@ class Columns:
             counts,
             values,
             self.records[order],
+            self.lkey[order],
         )
 
     @staticmethod
@@ -246,6 +251,7 @@ class Columns:
             "counts",
             "values",
             "records",
+            "lkey",
         )
         return Columns(*[np.concatenate([getattr(p, n) for p in parts]) for n in names])
 
@@ -253,12 +259,13 @@ class Columns:
 def empty_columns() -> Columns:
     """A block with no events."""
     z = np.zeros(0, dtype=np.int64)
-    return Columns(z, z, z, z, z, z, z, z, z, z, z, z, z)
+    return Columns(z, z, z, z, z, z, z, z, z, z, z, z, z, z)
 
 
 # narrow storage per field (a day of the seed preset holds millions of events)
 _DTYPES: dict[str, type[np.integer[Any]]] = {
     "ts": np.int64,
+    "lkey": np.int64,
     "kind": np.int16,
     "ua": np.int16,
     "status": np.int16,
@@ -275,6 +282,7 @@ _FIELDS = (
     "query",
     "tag",
     "records",
+    "lkey",
 )
 
 
@@ -302,9 +310,11 @@ class EventBatch:
         query: Scalar = -1,
         tag: Scalar = 0,
         records: I64 | None = None,
+        lkey: Scalar = -1,
     ) -> None:
         """Add len(ts) events.  `pids` holds one id per event, or the flattened lists when
-        `counts` is given; `records` defaults to the id count of served (2xx) events."""
+        `counts` is given; `records` defaults to the id count of served (2xx) events;
+        `lkey` identifies the patient lists (equal keys, equal lists; -1 unknown)."""
         n = len(ts)
         if n == 0:
             return
@@ -333,6 +343,7 @@ class EventBatch:
             "query": query,
             "tag": tag,
             "records": records,
+            "lkey": lkey,
         }
         self.parts.append((n, f, cnt, vals))
 
@@ -366,6 +377,7 @@ class EventBatch:
             counts,
             values,
             out["records"],
+            out["lkey"],
         )
 
 

@@ -184,17 +184,10 @@ def person_traits(
     seed: int, person: AnyInt, home_town: AnyInt, ref_day: int, pools: Pools
 ) -> IdentityColumns:
     """Base identity of persons (vectorised): what every record of a person starts from."""
-    n_sur = len(pools.surnames)
-    cdf = np.cumsum(pools.surname_weights)
-    u = rng.hash_unit(seed, 11, person)
-    birth_name = np.minimum(np.searchsorted(cdf, u), n_sur - 1).astype(np.int64)
-    sex = np.where(rng.hash_unit(seed, 12, person) < 0.515, 2, 1)  # 1 male, 2 female (51.5 %)
+    birth_name, sex, age_years, last = _person_names(seed, person, pools)
     fu = rng.hash_unit(seed, 13, person)
     nm, nf = len(pools.male), len(pools.female)
     first = np.where(sex == 1, (fu**1.6 * nm).astype(np.int64), (fu**1.6 * nf).astype(np.int64))
-    # age: a GP's patients follow roughly the French pyramid (0-100, older overweighted)
-    age_u = rng.hash_unit(seed, 14, person)
-    age_years = _age_from_unit(age_u)
     birth_day = (
         ref_day - (age_years * 365.25).astype(np.int64) - rng.hash_int(seed, 15, person, 365)
     )
@@ -209,10 +202,6 @@ def person_traits(
     email = np.where(has_mail, rng.hash_int(seed, 21, person, 1000), -1)
     street = rng.hash_int(seed, 22, person, len(pools.streets))
     number = 1 + (rng.hash_unit(seed, 23, person) ** 2 * 180).astype(np.int64)
-    # married usage name for part of adult women
-    married = (sex == 2) & (age_years >= 24) & (rng.hash_unit(seed, 24, person) < 0.5)
-    spouse = np.minimum(np.searchsorted(cdf, rng.hash_unit(seed, 25, person)), n_sur - 1)
-    last = np.where(married, spouse, birth_name).astype(np.int64)
     return IdentityColumns(
         last,
         birth_name,
@@ -225,6 +214,40 @@ def person_traits(
         number,
         home_town.astype(np.int64),
     )
+
+
+def _person_names(seed: int, person: AnyInt, pools: Pools) -> tuple[I64, I64, I64, I64]:
+    """Birth name, sex (1 male, 2 female), age in years and usage last name of persons."""
+    n_sur = len(pools.surnames)
+    cdf = np.cumsum(pools.surname_weights)
+    u = rng.hash_unit(seed, 11, person)
+    birth_name = np.minimum(np.searchsorted(cdf, u), n_sur - 1).astype(np.int64)
+    sex = np.where(rng.hash_unit(seed, 12, person) < 0.515, 2, 1)  # 1 male, 2 female (51.5 %)
+    # age: a GP's patients follow roughly the French pyramid (0-100, older overweighted)
+    age_years = _age_from_unit(rng.hash_unit(seed, 14, person))
+    # married usage name for part of adult women
+    married = (sex == 2) & (age_years >= 24) & (rng.hash_unit(seed, 24, person) < 0.5)
+    spouse = np.minimum(np.searchsorted(cdf, rng.hash_unit(seed, 25, person)), n_sur - 1)
+    last = np.where(married, spouse, birth_name).astype(np.int64)
+    return birth_name, sex, age_years, last
+
+
+def record_last_names(
+    seed: int, person: AnyInt, record: I64, is_dup: npt.NDArray[np.bool_], pools: Pools
+) -> I64:
+    """Encoded last name of records: `record_variations(...).last`, without the rest."""
+    birth_name, _, _, last = _person_names(seed, person, pools)
+    return _record_last(seed, record, last, birth_name, is_dup)
+
+
+def _record_last(seed: int, record: I64, last: I64, birth: I64, dup: npt.NDArray[np.bool_]) -> I64:
+    # records often use the birth name even for married women
+    married = last != birth
+    use_birth = married & (rng.hash_unit(seed, 40, record) < np.where(dup, 0.35, 0.15))
+    out = np.where(use_birth, birth, last)
+    # typo: encoded as a negative index, resolved to a one-letter variant when written
+    typo = rng.hash_unit(seed, 42, record) < np.where(dup, 0.06, 0.012)
+    return np.where(typo, -(out + 1), out)
 
 
 def _age_from_unit(u: npt.NDArray[np.float64]) -> I64:
@@ -248,18 +271,12 @@ def record_variations(
     Duplicates (a person's record at another practice) get more variation than first
     registrations: typos, married vs birth name, a new phone, a move, no e-mail.
     """
-    u = [rng.hash_unit(seed, 40 + k, record) for k in range(10)]
+    u = {k: rng.hash_unit(seed, 40 + k, record) for k in (1, 3, 4, 5, 6, 7, 8, 9)}
     dup = is_dup
-    last = base.last.copy()
-    birth = base.birth.copy()
-    # records often use the birth name even for married women, or lack the birth name column
-    married = base.last != base.birth
-    use_birth = married & (u[0] < np.where(dup, 0.35, 0.15))
-    last = np.where(use_birth, birth, last)
-    birth = np.where(u[1] < 0.18, -1, birth)
-    # typo: encoded as a negative index, resolved to a one-letter variant when written
-    typo = u[2] < np.where(dup, 0.06, 0.012)
-    last = np.where(typo, -(last + 1), last)
+    # birth name used as the last name, typos (fields 40 and 42)
+    last = _record_last(seed, record, base.last, base.birth, dup)
+    # records often lack the birth name column
+    birth = np.where(u[1] < 0.18, -1, base.birth)
     first_typo = u[3] < np.where(dup, 0.03, 0.006)
     first = np.where(first_typo, -(base.first + 1), base.first)
     phone = np.where(
@@ -309,7 +326,17 @@ class PoolSeries:
 
     @classmethod
     def of(cls, pools: Pools) -> PoolSeries:
-        """Build the series for `pools`."""
+        """The series for `pools` (built once per pools object)."""
+        hit = _POOL_SERIES.get(id(pools))
+        if hit is not None and hit[0] is pools:
+            return hit[1]
+        _POOL_SERIES.clear()
+        ps = cls._build(pools)
+        _POOL_SERIES[id(pools)] = (pools, ps)
+        return ps
+
+    @classmethod
+    def _build(cls, pools: Pools) -> PoolSeries:
         sur = pools.surnames + [typo_variant(s, i) for i, s in enumerate(pools.surnames)]
         male = pools.male + [typo_variant(s, i) for i, s in enumerate(pools.male)]
         female = pools.female + [typo_variant(s, i) for i, s in enumerate(pools.female)]
@@ -337,6 +364,9 @@ class PoolSeries:
         n_own = np.where(sex == 1, self.n_male, self.n_female)
         idx = np.where(first < 0, -first - 1 + n_own, first)
         return np.where(sex == 1, idx, idx + 2 * self.n_male)
+
+
+_POOL_SERIES: dict[int, tuple[Pools, PoolSeries]] = {}
 
 
 def identity_frame(

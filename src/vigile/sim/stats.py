@@ -29,6 +29,8 @@ READ_KINDS = np.array(
     ],
     dtype=np.int64,
 )
+_IS_READ = np.zeros(len(Kind), dtype=bool)
+_IS_READ[READ_KINDS] = True
 
 
 def _pct(a: list[int], q: float) -> float:
@@ -61,7 +63,7 @@ class StatsCollector:
     def practice_day(self, cols: Columns, near: I64, recent: I64) -> None:
         """Reads explained by an appointment of the same practice within a day (`near`), or
         from the last fortnight to the next day (`recent`)."""
-        m = (cols.tag == 0) & np.isin(cols.kind, READ_KINDS) & (cols.counts == 1)
+        m = (cols.tag == 0) & _IS_READ[cols.kind] & (cols.counts == 1)
         if not m.any():
             return
         pids = cols.values[cols.starts()[m]]

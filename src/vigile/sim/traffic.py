@@ -10,6 +10,7 @@ with numpy, per practice and per day, from generators seeded by (seed, practice,
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -240,7 +241,7 @@ class Agenda:
         )
         pos = np.searchsorted(days_u, bday)
         bmid = bmid_u[pos]
-        channel = np.where(np.isin(channel, (0, 2)) & closed_u[pos], 1, channel)
+        channel = np.where(((channel == 0) | (channel == 2)) & closed_u[pos], 1, channel)
         works = np.zeros(n, dtype=bool)
         if (channel == 2).any():
             for d in days_u.tolist():
@@ -267,7 +268,9 @@ class Agenda:
         secs = np.asarray(pr.secretaries or [-1], dtype=np.int64)
         sec_pick = secs[g.integers(0, len(secs), size=n)]
         booker = np.where(
-            channel == 1, pr.service, np.where(np.isin(channel, (0, 3)) & has_sec, sec_pick, actor)
+            channel == 1,
+            pr.service,
+            np.where(((channel == 0) | (channel == 3)) & has_sec, sec_pick, actor),
         )
         show = g.random(n) >= 0.04
         order = np.argsort(start, kind="stable")
@@ -456,17 +459,17 @@ class ActorDay:
 
     def __init__(self) -> None:
         self.ts: list[I64] = []
-        self.kind: list[I64] = []
+        self.kind: list[int] = []
         self.pid: list[I64] = []
-        self.status: list[I64] = []
+        self.status: list[int] = []
         self.multi: list[tuple[I64, int, I64, I64, I64]] = []
 
     def add(self, ts: I64, kind: int, pids: I64, status: int = 200) -> None:
         """Requests touching one patient each."""
-        self.ts.append(ts.astype(np.int64))
-        self.kind.append(np.full(len(ts), kind, dtype=np.int64))
-        self.pid.append(pids.astype(np.int64))
-        self.status.append(np.full(len(ts), status, dtype=np.int64))
+        self.ts.append(ts.astype(np.int64, copy=False))
+        self.kind.append(int(kind))
+        self.pid.append(pids.astype(np.int64, copy=False))
+        self.status.append(status)
 
     def add_multi(self, ts: I64, kind: int, counts: I64, values: I64, query: I64) -> None:
         """Requests returning several patients each (searches, lists)."""
@@ -537,16 +540,17 @@ class ActorDay:
             sid, sip, sua = _session_cols(sess, ts)
             if ip_change is not None:
                 sip = np.where(ts >= ip_change[0], ip_change[1], sip)
+            lens = [len(x) for x in self.ts]
             ctx.batch.add(
                 ts,
-                np.concatenate(self.kind),
+                np.repeat(np.asarray(self.kind, dtype=np.int64), lens),
                 ctx.p,
                 actor,
                 sid,
                 sip,
                 sua,
                 np.concatenate(self.pid),
-                status=np.concatenate(self.status),
+                status=np.repeat(np.asarray(self.status, dtype=np.int64), lens),
             )
         for ts, kind, counts, values, query in self.multi:
             sid, sip, sua = _session_cols(sess, ts)
@@ -594,6 +598,13 @@ def _schedule_sync(
     visible = booked[None, :] <= ts[:, None]
     counts = visible.sum(axis=1).astype(np.int64)
     values = np.broadcast_to(pids, visible.shape)[visible]
+    # the list is the practice-day's appointments (of one actor or all) booked by then: the
+    # day, the filter and the count identify it
+    lkey: I64 | int = -1
+    who = 0 if only_actor is None else only_actor + 1
+    base = (ctx.t * len(ctx.world.practices) + ctx.p) * (len(ctx.world.actors) + 1) + who
+    if len(counts) and int(counts.max()) < _LKEY_COUNT and 0 <= base < 1 << 42:
+        lkey = base * _LKEY_COUNT + counts
     q = ctx.tables.query(f"date={ctx.date.isoformat()}")
     ctx.batch.add(
         ts,
@@ -606,7 +617,11 @@ def _schedule_sync(
         values,
         counts=counts,
         query=q,
+        lkey=lkey,
     )
+
+
+_LKEY_COUNT = 1 << 20
 
 
 def consult_events(ctx: PracticeDay, ad: ActorDay, t0: I64, pids: I64) -> None:
@@ -778,7 +793,10 @@ def _times_in_blocks(
     g: np.random.Generator, mid: int, blocks: list[tuple[int, int]], k: int
 ) -> I64:
     lens = np.asarray([e - s for s, e in blocks], dtype=np.float64)
-    which = g.choice(len(blocks), size=k, p=lens / lens.sum())
+    # what g.choice(len(blocks), size=k, p=lens / lens.sum()) computes, without its checks
+    cdf = np.cumsum(lens / lens.sum())
+    cdf /= cdf[-1]
+    which = np.searchsorted(cdf, g.random(k), side="right")
     starts = np.asarray([s for s, _ in blocks], dtype=np.int64)[which]
     return mid + (starts * 60 + (g.random(k) * lens[which] * 60).astype(np.int64)) * MS_S
 
@@ -822,8 +840,6 @@ class SearchIndex:
 
     def prefix_range(self, prefix: str) -> tuple[int, int]:
         """[lo, hi) ranks of slugs starting with prefix."""
-        import bisect
-
         lo = bisect.bisect_left(self.slugs, prefix)
         hi = bisect.bisect_left(self.slugs, prefix + "\x7f")
         return lo, hi
@@ -831,6 +847,10 @@ class SearchIndex:
     def slug_of(self, encoded_last: int) -> str:
         """The slug of one encoded last name."""
         return self.pool_slugs[int(self.index(np.array([encoded_last]))[0])]
+
+    def slugs_of(self, encoded_last: AnyInt) -> list[str]:
+        """The slugs of encoded last names."""
+        return [self.pool_slugs[i] for i in self.index(encoded_last).tolist()]
 
 
 SEARCH = SearchIndex()
@@ -849,6 +869,31 @@ def search_results(ctx: PracticeDay, prefix: str, cap: int, include_canaries: bo
     return w.pid[idx[keep][:cap]]
 
 
+def search_many(
+    ctx: PracticeDay, prefixes: list[str], cap: int, include_canaries: bool
+) -> tuple[I64, I64]:
+    """`search_results` of several prefixes at once: (result counts, concatenated ids)."""
+    w = ctx.world
+    ranks, order = SEARCH.practice_index(w, ctx.p)
+    bounds = np.asarray([SEARCH.prefix_range(p) for p in prefixes], dtype=np.int64)
+    a = np.searchsorted(ranks, bounds[:, 0])
+    n = np.searchsorted(ranks, bounds[:, 1]) - a
+    offs = np.zeros(len(prefixes) + 1, dtype=np.int64)
+    np.cumsum(n, out=offs[1:])
+    total = int(offs[-1])
+    idx = order[np.repeat(a - offs[:-1], n) + np.arange(total)] + w.practices[ctx.p].lo
+    keep = w.created_day[idx] <= ctx.t
+    if not include_canaries:
+        keep &= (w.flags[idx] & FLAG_CANARY) == 0
+    # the first `cap` kept files of each prefix, in name order
+    seg = np.repeat(np.arange(len(prefixes)), n)
+    kept = np.zeros(total + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    keep &= kept[1:] - kept[offs[:-1]][seg] <= cap
+    counts = np.bincount(seg[keep], minlength=len(prefixes)).astype(np.int64)
+    return counts, w.pid[idx[keep]]
+
+
 def _searches(
     ctx: PracticeDay, ad: ActorDay, k: int, sampler: Sampler, blocks: list[tuple[int, int]]
 ) -> None:
@@ -856,21 +901,17 @@ def _searches(
     if k <= 0:
         return
     w, g = ctx.world, ctx.g
-    sl = w.practice_slice(ctx.p)
+    lo = w.practices[ctx.p].lo
     idx = sampler.draw_on(g, k, ctx.t)
     ts = _times_in_blocks(g, ctx.mid, blocks, k)
-    counts = np.zeros(k, dtype=np.int64)
-    values: list[I64] = []
-    qs = np.zeros(k, dtype=np.int64)
-    for i in range(k):
-        slug = SEARCH.slug_of(int(w.lname[sl][idx[i]]))
-        prefix = slug[: int(g.integers(3, 7))]
-        res = search_results(ctx, prefix, 20, include_canaries=False)
-        counts[i] = len(res)
-        values.append(res)
-        qs[i] = ctx.tables.query(f"q={prefix}")
-    ad.add_multi(ts, Kind.SEARCH_PATIENT, counts, np.concatenate(values), qs)
-    ad.add(ts + g.integers(2, 15, size=k) * MS_S, Kind.READ_PATIENT, w.pid[sl][idx])
+    # one prefix length per search (an array draw gives the same values as k scalar draws)
+    lens = g.integers(3, 7, size=k).tolist()
+    slugs = SEARCH.slugs_of(w.lname[lo + idx])
+    prefixes = [s[:m] for s, m in zip(slugs, lens, strict=True)]
+    counts, values = search_many(ctx, prefixes, 20, include_canaries=False)
+    qs = np.asarray([ctx.tables.query(f"q={p}") for p in prefixes], dtype=np.int64)
+    ad.add_multi(ts, Kind.SEARCH_PATIENT, counts, values, qs)
+    ad.add(ts + g.integers(2, 15, size=k) * MS_S, Kind.READ_PATIENT, w.pid[lo + idx])
 
 
 def _secretary_day(

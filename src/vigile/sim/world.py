@@ -465,17 +465,13 @@ def _record_last_names(
     is_dup: npt.NDArray[np.bool_],
 ) -> npt.NDArray[np.int32]:
     """Encoded last name of each record (needed for searches), without building strings."""
-    from vigile.sim.identity import person_traits, record_variations
+    from vigile.sim.identity import record_last_names
 
     out = np.empty(len(pid), dtype=np.int32)
     step = 2_000_000
     for a in range(0, len(pid), step):
         b = min(len(pid), a + step)
-        base = person_traits(seed, person[a:b], np.zeros(b - a, dtype=np.int64), 0, pools)
-        var = record_variations(
-            seed, pid[a:b], base, is_dup[a:b], len(pools.towns), np.zeros(b - a, dtype=np.int64)
-        )
-        out[a:b] = var.last
+        out[a:b] = record_last_names(seed, person[a:b], pid[a:b], is_dup[a:b], pools)
     return out
 
 

@@ -268,6 +268,25 @@ class Renderer:
         self._cache[name] = (len(values), ser)
         return ser
 
+    @staticmethod
+    def _distinct_lists(cols: Columns, starts: I64, idx: I64) -> tuple[I64, I64]:
+        """For events idx (several ids each): the position in idx of the first event of each
+        distinct list, and each event's list number."""
+        if len(idx) == 0:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z
+        cnt = cols.counts[idx].astype(np.int64)
+        offs = np.zeros(len(idx) + 1, dtype=np.int64)
+        np.cumsum(cnt, out=offs[1:])
+        sel = np.repeat(starts[idx] - offs[:-1], cnt) + np.arange(int(offs[-1]))
+        # a position-weighted sum identifies a list (weights are odd 64-bit mixes)
+        pos = np.arange(len(sel)) - np.repeat(offs[:-1], cnt)
+        with np.errstate(over="ignore"):
+            weighted = cols.values[sel].astype(np.uint64) * _position_weights(int(cnt.max()))[pos]
+            key = np.add.reduceat(weighted, offs[:-1]) ^ mix(cnt.astype(np.uint64))
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        return first.astype(np.int64), inv.ravel().astype(np.int64)
+
     def _pid_lists(self, cols: Columns, starts: I64) -> pl.Series:
         """`,"patient_ids":[...],"records":` for every event.  Lists of several ids are
         joined once per distinct list (the client polling an unchanged schedule repeats
@@ -288,22 +307,20 @@ class Renderer:
         multi_idx = np.flatnonzero(cols.counts > 1)
         if len(multi_idx) == 0:
             return out
-        cnt = cols.counts[multi_idx].astype(np.int64)
-        # a position-weighted sum identifies a list (weights are odd 64-bit mixes): prefix
-        # sums over every value of the block, differenced at each list's bounds
-        all_cnt = cols.counts.astype(np.int64)
-        pos = np.arange(len(cols.values), dtype=np.int64) - np.repeat(starts, all_cnt)
-        with np.errstate(over="ignore"):
-            weighted = cols.values.astype(np.uint64) * _position_weights(int(cnt.max()))[pos]
-            csum = np.zeros(len(weighted) + 1, dtype=np.uint64)
-            np.cumsum(weighted, out=csum[1:])
-            lo = starts[multi_idx]
-            key = (csum[lo + cnt] - csum[lo]) ^ mix(cnt.astype(np.uint64))
-        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-        u_cnt = cnt[first]
-        u_offs = np.zeros(len(first) + 1, dtype=np.int64)
+        # one representative event per distinct list: events keyed by the generator are
+        # grouped by key, the others by a hash of their ids
+        lkeys = cols.lkey[multi_idx]
+        keyed, free = multi_idx[lkeys >= 0], multi_idx[lkeys < 0]
+        _, k_first, k_inv = np.unique(cols.lkey[keyed], return_index=True, return_inverse=True)
+        f_first, f_inv = self._distinct_lists(cols, starts, free)
+        reps = np.concatenate([keyed[k_first], free[f_first]])
+        multi_idx = np.concatenate([keyed, free])
+        inv = np.concatenate([k_inv.ravel(), f_inv + len(k_first)])
+        u_cnt = cols.counts[reps].astype(np.int64)
+        lo = starts[reps]
+        u_offs = np.zeros(len(reps) + 1, dtype=np.int64)
         np.cumsum(u_cnt, out=u_offs[1:])
-        u_sel = np.repeat(lo[first] - u_offs[:-1], u_cnt) + np.arange(int(u_offs[-1]))
+        u_sel = np.repeat(lo - u_offs[:-1], u_cnt) + np.arange(int(u_offs[-1]))
         txt = pl.select(
             pl.concat_str(
                 [

@@ -1,0 +1,173 @@
+"""The simulator's fast paths give exactly what the plain formulations give."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
+from vigile.sim import rng
+from vigile.sim.batch import EventBatch, Kind, Tables
+from vigile.sim.clock import local_midnight_ms, offset_minutes
+from vigile.sim.config import SimConfig
+from vigile.sim.traffic import (
+    SEARCH,
+    Agenda,
+    PracticeDay,
+    _times_in_blocks,
+    search_many,
+    search_results,
+)
+from vigile.sim.world import build_world
+from vigile.sim.writer import (
+    Renderer,
+    head_text,
+    offset_text,
+    text_parts,
+    ts_expr,
+    ts_text,
+)
+
+
+def test_when_a_generator_is_built_then_it_is_the_default_rng_stream() -> None:
+    for coords in [(2, 5, 1003), (7,), (3, 0, 12, 99)]:
+        for seed in (0, 1, 2**40 + 17):
+            a = rng.generator(seed, *coords)
+            b = np.random.default_rng([seed & 0xFFFFFFFF, seed >> 32, *coords])
+            assert a.bit_generator.state == b.bit_generator.state
+
+
+def test_when_times_are_drawn_in_blocks_then_they_match_a_weighted_choice() -> None:
+    for seed in range(300):
+        r = np.random.default_rng(seed + 1000)
+        blocks = [(480, 480 + int(r.integers(1, 300)))]
+        if seed % 3:
+            blocks.append((840, 840 + int(r.integers(1, 300))))
+        k = int(r.integers(1, 30))
+        g1, g2 = np.random.default_rng(seed), np.random.default_rng(seed)
+        got = _times_in_blocks(g1, 0, blocks, k)
+        lens = np.asarray([e - s for s, e in blocks], dtype=np.float64)
+        which = g2.choice(len(blocks), size=k, p=lens / lens.sum())
+        starts = np.asarray([s for s, _ in blocks], dtype=np.int64)[which]
+        want = (starts * 60 + (g2.random(k) * lens[which] * 60).astype(np.int64)) * 1000
+        assert got.tolist() == want.tolist()
+        assert g1.bit_generator.state == g2.bit_generator.state
+
+
+def test_when_timestamps_are_written_digit_by_digit_then_they_match_strftime() -> None:
+    # around both daylight-saving changes of 2026, over several years, and pre-1970
+    base = [
+        dt.datetime(2026, 3, 29, 0, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 25, 0, 0, tzinfo=dt.UTC),
+        dt.datetime(1969, 12, 31, 23, 0, tzinfo=dt.UTC),
+    ]
+    r = np.random.default_rng(4)
+    ts = np.concatenate(
+        [int(b.timestamp() * 1000) + r.integers(0, 4 * 3_600_000, 500) for b in base]
+        + [r.integers(0, 4_000_000_000_000, 2000)]
+    ).astype(np.int64)
+    off = offset_minutes(ts)
+    off[:7] = [-570, -60, 0, 345, 840, -1, 59]  # any offset, not only Paris'
+    local = ts + off * 60_000
+    want = (
+        pl.DataFrame({"local": local, "off": offset_text(off)})
+        .select(ts_expr("local", "off"))
+        .to_series()
+    )
+    assert ts_text(local, off).to_list() == want.to_list()
+    head = head_text(local, off, 999_999_990_000).to_list()
+    assert head[0] == '{"ts":"' + want[0] + '","event_id":"ev-999999990000",'
+    assert [h[7:36] for h in head] == want.to_list()
+    # event numbers past twelve digits and years past 9999 take the general path
+    big = head_text(local[:3], off[:3], 10**12 - 1).to_list()
+    assert big[1].endswith('"event_id":"ev-1000000000000",')
+    far = np.array([300_000_000_000_000], dtype=np.int64)
+    assert ts_text(far, np.array([60])).to_list() == (
+        pl.DataFrame({"local": far, "off": offset_text(np.array([60]))})
+        .select(ts_expr("local", "off"))
+        .to_series()
+        .to_list()
+    )
+
+
+def test_when_lines_are_taken_from_string_buffers_then_they_are_the_whole_text() -> None:
+    s = pl.Series(["x" * (20 + i % 50) + "\n" for i in range(100_000)])
+    assert b"".join(text_parts(s)) == "".join(s.to_list()).encode()
+    short = pl.Series(["a\n", "bb\n", "é" * 30 + "\n"])  # inline views take the other path
+    assert b"".join(text_parts(short)) == b"a\nbb\n" + ("é" * 30 + "\n").encode()
+
+
+def _schedule_batch(lkey: int | None) -> tuple[Tables, EventBatch]:
+    t = Tables(3)
+    t.tenants, t.actors = ["cab-0001"], ["dr.a.0001"]
+    sid = t.new_session()
+    ip, ua = t.ip("1.1.1.1"), t.ua("MedPratic/7.4.2 (Windows NT 10.0; Win64)")
+    b = EventBatch()
+    lists = [[5, 6, 7], [5, 6], [5, 6, 7], [8, 9], [5, 6, 7, 8], [8, 9]]
+    counts = np.array([len(x) for x in lists])
+    keys = np.array([10, 11, 10, 12, 13, 12]) if lkey is None else lkey
+    b.add(
+        1_762_000_000_000 + np.arange(len(lists)) * 1000,
+        Kind.LIST_APPOINTMENT,
+        0,
+        0,
+        sid,
+        ip,
+        ua,
+        10_000_000 + np.concatenate([np.array(x) for x in lists]),
+        counts=counts,
+        lkey=keys,
+    )
+    # unkeyed lists alongside, some equal to keyed ones
+    b.add(
+        1_762_000_000_500 + np.arange(3) * 1000,
+        Kind.SEARCH_PATIENT,
+        0,
+        0,
+        sid,
+        ip,
+        ua,
+        10_000_000 + np.array([5, 6, 7, 1, 2, 5, 6, 7]),
+        counts=np.array([3, 2, 3]),
+    )
+    return t, b
+
+
+def test_when_lists_carry_keys_then_the_lines_equal_those_of_unkeyed_lists() -> None:
+    t1, keyed = _schedule_batch(None)
+    t2, plain = _schedule_batch(-1)
+    off = np.full(9, 60)
+    a = Renderer(t1, 1).render(keyed.columns(), off, 1)
+    b = Renderer(t2, 1).render(plain.columns(), off, 1)
+    assert a == b
+    assert b'"patient_ids":["P10000005","P10000006","P10000007"],"records":3' in a
+
+
+def test_when_searches_run_together_then_results_match_one_by_one(
+    tiny_config: Callable[[int], SimConfig],
+) -> None:
+    world = build_world(tiny_config(3))
+    SEARCH.build(world)
+    for p in range(len(world.practices)):
+        for t in (0, 3, 6):
+            date = world.start + dt.timedelta(days=t)
+            ctx = PracticeDay(
+                world,
+                p,
+                t,
+                date,
+                local_midnight_ms(date),
+                Tables(3),
+                EventBatch(),
+                rng.generator(3, 9, p, t),
+                Agenda(world, p),
+            )
+            prefixes = ["", "a", "ma", "mar", "zzzz", "du", "le", "b", "ber"]
+            for canaries in (False, True):
+                for cap in (1, 5, 20, 10_000):
+                    counts, values = search_many(ctx, prefixes, cap, canaries)
+                    one = [search_results(ctx, x, cap, canaries) for x in prefixes]
+                    assert counts.tolist() == [len(x) for x in one]
+                    assert values.tolist() == np.concatenate(one).tolist()
