@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -118,6 +118,8 @@ class DashboardData:
         self._parts_key: tuple[int, float] | None = None
         self._days: dict[str, tuple[int, float]] = {}
         self._pending: set[str] = set()
+        #: called in the roll-up's thread once it is up to date (pages warm their figures)
+        self.after_roll: Callable[[], None] | None = None
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="vigile-figures")
         self._rolled_at = 0.0
         self._rolling = False
@@ -252,6 +254,8 @@ class DashboardData:
                     self._days.pop(day, None)
             con.close()
             self._parts_key = (len(keys), max((k[1] for k in keys.values()), default=0.0))
+            if self.after_roll is not None:
+                self.after_roll()
             log.info(
                 "dashboard roll-up: %d day(s) in %.1f s",
                 len(changed),

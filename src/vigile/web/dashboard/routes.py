@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -124,6 +124,7 @@ class Dashboard:
         self._incidents: tuple[Any, float, list[dict[str, Any]]] | None = None
         self._memo: dict[str, tuple[Any, Any]] = {}
         service.guard.listeners.append(self._on_guard)
+        self.data.after_roll = self._warm
         self.cookie = "__Host-vigile" if config.secure_cookies else "vigile"
         self.login_cookie = "__Host-vigile-login" if config.secure_cookies else "vigile-login"
         self.failures: dict[str, list[float]] = {}
@@ -140,6 +141,16 @@ class Dashboard:
         self.env.globals["severities"] = SEVERITY_ORDER
         self.env.globals["tzname"] = config.tz
         self.env.globals["q"] = lambda s: quote(str(s), safe="")
+        self.data.maybe_roll()  # the store's roll-up starts now, in a thread
+
+    def _warm(self) -> None:
+        """Compute the open incidents' figures before anyone asks (after each roll-up)."""
+        for inc in self.data.incidents(self.users.closed_incidents())[:20]:
+            if not inc["open"]:
+                continue
+            windows = self.data.incident_windows(inc["incident"])
+            self.data.exposure(inc["incident"], windows)
+            self.data.sources(inc["incident"], windows)
 
     # ---- formatting --------------------------------------------------------------------------
     def when(self, value: Any, fmt: str = "%d/%m %H:%M") -> str:
@@ -181,7 +192,7 @@ class Dashboard:
     async def form(self, request: Request, session: Session | None) -> dict[str, str]:
         """A posted form, its CSRF token and origin checked."""
         origin = request.headers.get("origin")
-        if origin and origin != "null" and origin.rstrip("/") != _self_origin(request):
+        if origin and urlsplit(origin).netloc != request.headers.get("host", ""):
             raise _RefusedError(403, "cross-site request refused")
         body = b""
         async for chunk in request.stream():
@@ -333,11 +344,6 @@ def _by_account(decisions: list[Any]) -> dict[tuple[str, str], list[Any]]:
             continue
         out.setdefault(key, []).append(d)
     return out
-
-
-def _self_origin(request: Request) -> str:
-    host = request.headers.get("host", "")
-    return f"{request.url.scheme}://{host}"
 
 
 def _rules_dir() -> Path | None:
