@@ -58,6 +58,7 @@ def _overlay_model() -> Any:
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     module.model_path = lambda language: (  # the model file of today's tree
         ROOT / "src" / "vigile" / "notes" / "model" / f"{language}_backoff.npz"
@@ -94,10 +95,11 @@ def quality(name: str, texts: list[str], gold: list[tuple[bool, str]], names: bo
     from vigile.notes.api import classify_texts
     from vigile.notes.evaluate import score
 
-    pred = [(r.sensitive, r.categories) for r in classify_texts(texts, names=names, **CLASSIFY_KW)]
-    if OVERLAY:  # the rules found nothing: ask today's back-off, as classify.verdict does
-        for i, (sensitive, _) in enumerate(pred):
-            found = None if sensitive else OVERLAY[0].predict(texts[i])
+    results = list(classify_texts(texts, names=names, **CLASSIFY_KW))
+    pred = [(r.sensitive, r.categories) for r in results]
+    if OVERLAY:  # the rules matched nothing: ask today's back-off, as classify.verdict does
+        for i, r in enumerate(results):
+            found = None if r.verdict.evidence else OVERLAY[0].predict(texts[i])
             if found is not None:
                 pred[i] = (True, found[0])
     s = score(gold, pred).as_dict()

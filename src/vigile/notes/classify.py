@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from vigile.notes.backoff import BackoffModel
-from vigile.notes.pipeline import GROUP
+from vigile.notes.pipeline import GROUP, READ_MARK
 from vigile.notes.terms import MEDICAL, parse_key
 
 
@@ -93,7 +93,7 @@ def _flag(span: Any, name: str) -> bool:
 def verdict(doc: Any, backoff: BackoffModel | None = None, text: str | None = None) -> Verdict:
     """Apply the qualifier rules to the ``vigile`` spans of an annotated doc.
 
-    ``backoff``: a model asked only when the rules give no category, on ``text``
+    ``backoff``: a model asked only when the rules matched nothing, on ``text``
     (the note, when the caller has it: ``doc.text`` is rebuilt from the tokens).
     """
     asserted: set[str] = set()
@@ -136,7 +136,10 @@ def verdict(doc: Any, backoff: BackoffModel | None = None, text: str | None = No
                     counted=counted,
                 )
             )
-    if not categories and backoff is not None:
+    # the back-off is asked only when the rules are silent: no span at all. A negated
+    # mention ("pas de violences rapportées"), an administrative phrase or a workplace
+    # is a reading of the note, not a silence.
+    if backoff is not None and not raw and not doc.user_data.get(READ_MARK):
         found = backoff.predict(doc.text if text is None else text)
         if found is not None:
             category, _, words = found

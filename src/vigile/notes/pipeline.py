@@ -49,6 +49,9 @@ from vigile.notes.terms import (
 )
 
 GROUP: Final[str] = "vigile"
+#: ``doc.user_data`` key set when the rules read something and decided it was not
+#: sensitive (an administrative override, a workplace): the back-off is not asked
+READ_MARK: Final[str] = "vigile_read_admin"
 SOURCE_GROUPS: Final[tuple[str, ...]] = (
     "vigile_terms",
     "vigile_lemma",
@@ -706,6 +709,7 @@ class WorkplaceContext:
             keep.append(span)
         if len(keep) != len(spans):
             doc.spans[GROUP] = keep
+            doc.user_data[READ_MARK] = True  # read, and found to be about a workplace
         return doc
 
 
@@ -900,6 +904,8 @@ class SpanMerger:
         doc.spans[GROUP] = [
             Span(doc, s, e, label=k) for s, e, _, k in sorted(kept) if not k.startswith(OVERRIDE)
         ]
+        if len(doc.spans[GROUP]) != len(kept):  # an administrative phrase was read
+            doc.user_data[READ_MARK] = True
         return doc
 
 
