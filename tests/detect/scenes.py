@@ -133,25 +133,52 @@ def bulk_filtered() -> World:
     return w
 
 
-def bulk_paging() -> World:
-    w = _base()
-    ip = "90.168.165.85"
-    sid = w.login(w.at(DAY, 1.5), "cab-0001", "dr.martin.0001", ip)
-    for page in range(1, 6):
-        ids = [pid("cab-0001", 1 + ((page - 1) * 100 + k) % 790) for k in range(100)]
+def _paging(
+    w: World, ip: str, pages: int, size: int, ua: str = UA, hour: float = 1.5, first: int = 1
+) -> None:
+    """dr.martin.0001 logs in from ``ip`` and pages the unfiltered patient list."""
+    sid = w.login(w.at(DAY, hour), "cab-0001", "dr.martin.0001", ip, ua)
+    for page in range(1, pages + 1):
+        ids = [pid("cab-0001", first + ((page - 1) * size + k) % 790) for k in range(size)]
         w.ev(
-            w.at(DAY, 1.5) + timedelta(seconds=4 * page),
+            w.at(DAY, hour) + timedelta(seconds=4 * page),
             "cab-0001",
             "dr.martin.0001",
             "list",
             "patient",
             session=sid,
             src_ip=ip,
+            user_agent=ua,
             route="/api/v1/patients",
             patient_ids=ids,
-            records=100,
-            query=f"page={page}&size=100",
+            records=size,
+            query=f"page={page}&size={size}",
         )
+
+
+def bulk_paging() -> World:
+    """The whole list from the practice's own workstation (a familiar place)."""
+    w = _base()
+    _paging(w, OFFICE1, 5, 100)
+    return w
+
+
+def bulk_paging_unfamiliar() -> World:
+    """A script with stolen credentials, from a data centre, pages of 50."""
+    w = _base()
+    _paging(w, "185.220.101.47", 4, 50, "python-httpx/0.28.1")
+    return w
+
+
+def list_then_read() -> World:
+    """A script lists the file base from a new place, then reads the listed files."""
+    w = _base()
+    ip = "185.220.101.47"
+    _paging(w, ip, 1, 100, hour=13.0, first=500)  # one page: below every paging rule
+    sid = w.login(w.at(DAY, 14.0), "cab-0001", "dr.martin.0001", ip)
+    for k in range(60):
+        t = w.at(DAY, 14.0) + timedelta(seconds=20 * (k + 1))
+        w.read(t, "cab-0001", "dr.martin.0001", pid("cab-0001", 500 + k), sid, ip)
     return w
 
 
@@ -459,6 +486,7 @@ SCENES: dict[str, Callable[[], World]] = {
     "account-risk": account_risk,
     "bulk-filtered": bulk_filtered,
     "bulk-paging": bulk_paging,
+    "bulk-paging-unfamiliar": bulk_paging_unfamiliar,
     "bulk-service-export": bulk_service_export,
     "campaign": campaign,
     "canary-read": canary_read,

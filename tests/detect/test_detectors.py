@@ -199,3 +199,58 @@ def test_when_a_shared_network_serves_two_practices_then_it_is_noted(tmp_path: P
 
 def test_when_a_new_client_is_used_then_new_agent_fires(tmp_path: Path) -> None:
     assert fired(run(tmp_path, scenes.new_agent()), "new-agent")
+
+
+def test_when_a_session_from_a_new_place_pages_the_list_then_it_is_high_at_150(
+    tmp_path: Path,
+) -> None:
+    alerts = run(tmp_path, scenes.bulk_paging_unfamiliar())
+    [a] = fired(alerts, "bulk-paging-unfamiliar", "high")
+    assert a["evidence"]["records"] == 150 and a["evidence"]["pages"] == 3
+    assert a["evidence"]["unfamiliar_session"] is True
+    assert not fired(alerts, "bulk-paging")
+
+
+def test_when_the_office_workstation_pages_the_list_then_only_500_records_fire(
+    tmp_path: Path,
+) -> None:
+    alerts = run(tmp_path, scenes.bulk_paging())
+    assert not fired(alerts, "bulk-paging-unfamiliar")
+    [a] = fired(alerts, "bulk-paging", "high")
+    assert a["evidence"]["records"] == 500 and a["evidence"]["unfamiliar_session"] is False
+
+
+def test_when_listed_files_are_read_then_the_list_does_not_explain_them(tmp_path: Path) -> None:
+    alerts = run(tmp_path, scenes.list_then_read())
+    assert not fired(alerts, "bulk-paging-unfamiliar") and not fired(alerts, "bulk-paging")
+    runs = fired(alerts, "unexplained-run") + fired(alerts, "unexplained-burst")
+    assert runs, "reads of listed files must be judged by care, not by the list"
+
+
+def test_when_a_filtered_recall_list_is_printed_then_the_letters_are_explained(
+    tmp_path: Path,
+) -> None:
+    w = scenes.bulk_filtered()  # sec.durand.0001 exports the ≥65 recall list (6 pages of 500)
+    last = w.events[-1]
+    sid, ip = last["session"], last["src_ip"]
+    listed = [p for e in w.events[w.base :] for p in e.get("patient_ids", [])][:150]
+    t0 = w.at(DAY, 15.0)
+    for k, p in enumerate(listed):
+        w.ev(
+            t0 + timedelta(seconds=10 * k),
+            "cab-0001",
+            "sec.durand.0001",
+            "print",
+            "patient",
+            session=sid,
+            src_ip=ip,
+            patient_ids=[p],
+            records=1,
+        )
+    alerts = run(tmp_path, w)
+    assert not [a for a in alerts if a["detector"].startswith("unexplained")]
+    # the same files *read* instead of printed are judged by care: the list explains nothing
+    for e in w.events[-150:]:
+        e["action"] = "read"
+    reads = run(tmp_path, w)
+    assert [a for a in reads if a["detector"].startswith("unexplained")]

@@ -128,7 +128,7 @@ def detect_command(
                 "late": 0,
             }
         else:
-            from vigile.stream import EventReader
+            from vigile.detect.reader import ReplayReader
 
             assert events is not None
             main._check_inputs(events)
@@ -139,7 +139,7 @@ def detect_command(
                 else alerts.with_suffix(".quarantine.jsonl")
             )
             with Quarantine(qpath) as q, main._bulk_allocation():
-                reader = EventReader(
+                reader = ReplayReader(
                     events,
                     fmt,
                     options=options,

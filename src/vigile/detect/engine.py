@@ -223,7 +223,7 @@ class Engine:
             f.established = acc.is_established
             if f.dirty:
                 f.net_new_acc = f.net_new_tenant = f.ua_new = False
-                f.session_new = f.session_moved = False
+                f.session_new = f.session_moved = f.session_shared = False
                 f.dirty = False
             f.changed = False
             f.net = acc.last_net
@@ -330,6 +330,7 @@ class Engine:
         sizes["relationships"] = sum(len(a.seen) for a in self.tracker.accounts.values())
         sizes["panels"] = sum(len(x.panel) for x in self.tracker.tenants.values())
         sizes["appointments_window"] = len(self.explainer.appts)
+        sizes["budget_evictions"] = self.explainer.budget_evictions
         sizes["suppression"] = len(self.sink)
         for det in self.detectors:
             sizes[f"detector:{det.name}"] = det.size()

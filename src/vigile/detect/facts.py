@@ -31,7 +31,13 @@ from datetime import datetime
 from typing import Any, Final
 
 from vigile.detect.context_index import ContextIndex, size_bucket
-from vigile.detect.state import BoundedTable, Settings, prune_times
+from vigile.detect.state import (
+    BoundedTable,
+    Settings,
+    budget_cutoff,
+    prune_floor,
+    prune_times,
+)
 from vigile.events import AccessEvent
 
 __all__ = [
@@ -43,6 +49,8 @@ __all__ = [
     "SourceState",
     "TenantState",
     "Tracker",
+    "is_filtered",
+    "parse_query",
 ]
 
 #: actions whose response carries patient data (INTERFACE READ_ACTIONS) for a few patients
@@ -53,6 +61,49 @@ _BULK_ACTIONS: Final = frozenset({"list", "search", "export"})
 #: actions that establish or show care (a relationship, not an access to explain)
 CARE_ACTIONS: Final = frozenset({"create", "update"})
 _SCHEDULE: Final = "appointment"
+
+#: query parameters that only page or sort: a query made of these alone selects everything
+PAGING_KEYS: Final = frozenset(
+    {
+        "page",
+        "size",
+        "limit",
+        "offset",
+        "per_page",
+        "page_size",
+        "pagesize",
+        "cursor",
+        "sort",
+        "order",
+        "start",
+        "count",
+        "from",
+        "skip",
+        "take",
+        "_count",
+        "_offset",
+        "_sort",
+        "_page",
+        "format",
+    }
+)
+
+
+def parse_query(query: str | None) -> dict[str, str]:
+    """``a=1&b=x`` → ``{"a": "1", "b": "x"}`` (no decoding: only keys and lengths matter)."""
+    if not query:
+        return {}
+    out = {}
+    for part in query.lstrip("?").split("&"):
+        key, _, value = part.partition("=")
+        if key:
+            out[key.lower()] = value
+    return out
+
+
+def is_filtered(q: dict[str, str]) -> bool:
+    """A list or export with selection criteria (``age_min=65``), not just paging."""
+    return any(k not in PAGING_KEYS and v for k, v in q.items())
 
 
 class EventClock:
@@ -92,9 +143,11 @@ class EventClock:
 class TenantState:
     """A practice: its known networks and its care panel."""
 
-    __slots__ = ("days", "first", "last", "last_day", "nets", "panel")
+    __slots__ = ("days", "first", "last", "last_day", "nets", "panel", "panel_floor")
 
     def __init__(self, t: float) -> None:
+        #: a lower bound of the panel's days (see :func:`prune_floor`)
+        self.panel_floor = 0.0
         self.first = t
         self.last = t
         self.last_day = -1
@@ -107,10 +160,32 @@ class TenantState:
 class SessionState:
     """A session id: where it started (network, user agent), where it is used now."""
 
-    __slots__ = ("cur", "first", "key", "last", "login", "moved", "net", "prev", "switch_t", "ua")
+    __slots__ = (
+        "cur",
+        "first",
+        "key",
+        "last",
+        "login",
+        "moved",
+        "net",
+        "prev",
+        "switch_t",
+        "ua",
+        "unfamiliar",
+    )
 
-    def __init__(self, key: Hashable, net: str, ua: str | None, t: float, login: bool) -> None:
+    def __init__(
+        self,
+        key: Hashable,
+        net: str,
+        ua: str | None,
+        t: float,
+        login: bool,
+        unfamiliar: bool = False,
+    ) -> None:
         self.key = key
+        #: begun (or continued) from a network or client new to the account
+        self.unfamiliar = unfamiliar
         self.net = net
         self.ua = ua
         self.first = t
@@ -163,6 +238,7 @@ class AccountState:
         "recent",
         "role",
         "seen",
+        "seen_floor",
         "switch_t",
         "ten",
         "tenant",
@@ -197,8 +273,11 @@ class AccountState:
         self.net_t = t
         self.is_new = False
         self.is_established = False
-        #: patient -> day number of the relationship (+: care, -: data received only)
-        self.seen: dict[str, int] = {}
+        #: patient -> day number of the relationship (+d: care, -d: data received only,
+        #: -(d + 0.5): only selected by a filtered list or export, see Explainer)
+        self.seen: dict[str, float] = {}
+        #: a lower bound of the days in ``seen`` (see :func:`prune_floor`)
+        self.seen_floor = 0.0
         #: the last patients of an account under alert (whose reads are not remembered)
         self.recent: deque[str] = deque(maxlen=32)
         self.ten: TenantState | None = None
@@ -216,6 +295,7 @@ class Facts:
         "dirty",
         "established",
         "explained_by",
+        "filtered",
         "hour",
         "key",
         "net",
@@ -223,6 +303,7 @@ class Facts:
         "net_new_tenant",
         "new_account",
         "new_ids",
+        "query",
         "records",
         "schedule",
         "ses",
@@ -258,6 +339,10 @@ class Facts:
         self.new_account = False
         self.single = False
         self.bulk = False
+        #: a list or export with selection criteria (see :func:`is_filtered`)
+        self.filtered = False
+        #: the parsed query of a list, export or search (else empty)
+        self.query: dict[str, str] = {}
         self.schedule = False
         self.records = 0
         self.new_ids: list[str] = []
@@ -440,11 +525,18 @@ class Tracker:
         if sid:
             ses = f.ses
             if ses is None:
-                ses = self.sessions.put(sid, SessionState(f.key, net, ua, t, ev.action == "login"))
+                ses = self.sessions.put(
+                    sid,
+                    SessionState(
+                        f.key, net, ua, t, ev.action == "login", f.net_new_acc or f.ua_new
+                    ),
+                )
             elif net and net != ses.cur:
                 if net != ses.net:
                     ses.moved[net] = t
                 ses.prev, ses.cur, ses.switch_t = ses.cur, net, t
+                if f.net_new_acc:
+                    ses.unfamiliar = True
             ses.last = t
             acc.last_ses = ses
         else:
@@ -503,6 +595,8 @@ class Explainer:
         self.day0 = -1
         self.horizon_days = max(1, round(float(settings.relationship_horizon) / 86400))
         self.panel_days = max(1, round(float(settings.panel_horizon) / 86400))
+        #: daily sweeps that had to forget relationships to stay within the memory cap
+        self.budget_evictions = 0
 
     # ---- appointments window -----------------------------------------------------------
     def advance(self, t: float) -> None:
@@ -564,7 +658,9 @@ class Explainer:
         action = ev.action
         f.records = ev.records or 0
         f.schedule = ev.resource == _SCHEDULE
-        f.single = f.bulk = False
+        f.single = f.bulk = f.filtered = False
+        if f.query:
+            f.query = {}
         if f.new_ids:
             f.new_ids = []
         if f.unexplained_ids:
@@ -577,6 +673,9 @@ class Explainer:
             return
         if action in _BULK_ACTIONS:
             f.bulk = True
+            if ev.query:
+                f.query = q = parse_query(ev.query)
+                f.filtered = action != "search" and is_filtered(q)
             return
         if n == 0:
             return
@@ -586,8 +685,13 @@ class Explainer:
                 seen = acc.seen
                 for pid in ids:
                     v = seen.get(pid)
-                    if v is not None and v > 0:
-                        continue  # a care relationship of the account: explained repeat
+                    if v is not None:
+                        if v > 0:
+                            continue  # a care relationship of the account: explained repeat
+                        if v.__class__ is float and action != "print":
+                            # only selected by a filtered list or export: that explains
+                            # the recall letter printed for it, never a read of the file
+                            v = None
                     why = self._why(pid, ev.tenant, ev.actor, f.t, f.ten)
                     if v is None and acc.recent and pid in acc.recent:
                         v = 0  # read moments ago by a flagged account: not new
@@ -639,13 +743,18 @@ class Explainer:
         if not ids or ev.status >= 400:
             return
         if f.bulk and ev.action != "search":
-            if flagged:
+            if flagged or not f.filtered:
+                # being listed explains nothing: an unfiltered list or export (the file
+                # base, page after page) leaves its patients new to the account, so a
+                # list-then-read extraction cannot launder its reads
                 return
-            # a list or export the account received: those patients are no longer new to it
+            # a selection by criteria (a recall list): its patients may get a letter
+            # (a print), marked with a half day (a float) apart from reads
             seen = acc.seen
+            sel = -(d + 0.5)
             for pid in ids[:_BULK_MAX]:
                 if pid not in seen:
-                    seen[pid] = -d
+                    seen[pid] = sel
             if len(seen) > s.max_patients_per_account:
                 prune_times(seen, d - self.horizon_days, s.max_patients_per_account)
         elif ev.action in CARE_ACTIONS and trusted and not f.schedule:
@@ -668,12 +777,37 @@ class Explainer:
             return
         d = day - self.day0
         s = self.s
+        # relationships only go in at the current day: a dict whose oldest day is within
+        # the horizon has nothing to forget, and is not scanned
+        cut = d - self.panel_days
         for ten in tenants.values():
             if ten.panel:
-                prune_times(ten.panel, d - self.panel_days, s.max_patients_per_tenant)
+                ten.panel_floor = prune_floor(
+                    ten.panel, ten.panel_floor, cut, s.max_patients_per_tenant
+                )
+        cut = d - self.horizon_days
         for acc in accounts.values():
             if acc.seen:
-                prune_times(acc.seen, d - self.horizon_days, s.max_patients_per_account)
+                acc.seen_floor = prune_floor(
+                    acc.seen, acc.seen_floor, cut, s.max_patients_per_account
+                )
+        # the memory cap: over all accounts (practices), the oldest days go first
+        panels = [ten for ten in tenants.values() if ten.panel]
+        cut_at = budget_cutoff([ten.panel for ten in panels], s.max_panel_entries)
+        if cut_at is not None:
+            self.budget_evictions += 1
+            for ten in panels:
+                ten.panel_floor = prune_floor(
+                    ten.panel, ten.panel_floor, cut_at, s.max_patients_per_tenant
+                )
+        seen = [acc for acc in accounts.values() if acc.seen]
+        cut_at = budget_cutoff([acc.seen for acc in seen], s.max_relationships)
+        if cut_at is not None:
+            self.budget_evictions += 1
+            for acc in seen:
+                acc.seen_floor = prune_floor(
+                    acc.seen, acc.seen_floor, cut_at, s.max_patients_per_account
+                )
 
     def state(self) -> dict[str, Any]:
         return {

@@ -32,12 +32,14 @@ __all__ = [
     "BoundedTable",
     "Checkpoint",
     "Settings",
+    "budget_cutoff",
     "load_checkpoint",
+    "prune_floor",
     "prune_times",
     "save_checkpoint",
 ]
 
-CHECKPOINT_VERSION: Final = 1
+CHECKPOINT_VERSION: Final = 2
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -57,6 +59,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     #: patients remembered per account / per practice (oldest forgotten first)
     max_patients_per_account: int
     max_patients_per_tenant: int
+    #: relationships and panel entries over all accounts / all practices: when the daily
+    #: sweep finds more, the oldest days go first (the memory cap, see docs/detect.md)
+    max_relationships: int
+    max_panel_entries: int
     #: entity tables: capacities and idle times before eviction
     max_accounts: int
     max_sessions: int
@@ -191,6 +197,43 @@ def prune_times(d: dict[Any, Any], cutoff: float, capacity: int) -> int:
             del d[k]
         n += extra
     return n
+
+
+def budget_cutoff(dicts: list[dict[Any, Any]], budget: int) -> float | None:
+    """The day before which entries must go so that ``dicts`` hold at most ``budget``
+    entries in all (the oldest days first), or ``None`` when they already fit.
+
+    Times may carry a sign (see :func:`prune_times`); a day's entries go together, so
+    the result may keep fewer than ``budget``.
+    """
+    total = sum(len(d) for d in dicts)
+    if total <= budget:
+        return None
+    per_day: dict[int, int] = {}
+    for d in dicts:
+        for t in d.values():
+            day = int(abs(t))
+            per_day[day] = per_day.get(day, 0) + 1
+    kept = 0
+    for day in sorted(per_day, reverse=True):
+        if kept + per_day[day] > budget:
+            return float(day + 1)
+        kept += per_day[day]
+    return None
+
+
+def prune_floor(d: dict[Any, Any], floor: float, cutoff: float, capacity: int) -> float:
+    """:func:`prune_times` skipped while nothing can be old enough to go.
+
+    ``floor`` is a lower bound of the dict's times (returned by the previous call;
+    times only ever go in at the current time, so it stays a lower bound until the
+    next prune): while ``cutoff <= floor`` and the dict is within ``capacity``
+    nothing would be dropped, and the scan is skipped. Returns the new floor.
+    """
+    if cutoff <= floor and len(d) <= capacity:
+        return floor
+    prune_times(d, cutoff, capacity)
+    return min((abs(t) for t in d.values()), default=cutoff)
 
 
 @dataclass

@@ -9,58 +9,25 @@ from typing import Any, ClassVar, Final
 import msgspec
 
 from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, fmt, register
-from vigile.detect.facts import Facts
+from vigile.detect.facts import PAGING_KEYS, Facts, parse_query
 from vigile.detect.rules import Rule
 from vigile.detect.state import BoundedTable
 from vigile.events import AccessEvent
 
-#: query parameters that only page or sort: a query made of these alone selects everything
-PAGING_KEYS: Final = frozenset(
-    {
-        "page",
-        "size",
-        "limit",
-        "offset",
-        "per_page",
-        "page_size",
-        "pagesize",
-        "cursor",
-        "sort",
-        "order",
-        "start",
-        "count",
-        "from",
-        "skip",
-        "take",
-        "_count",
-        "_offset",
-        "_sort",
-        "_page",
-        "format",
-    }
-)
+__all__ = ["PAGING_KEYS", "SEARCH_KEYS", "BulkDetector", "parse_query"]
+
 SEARCH_KEYS: Final = ("q", "name", "search", "query", "term", "nom", "family", "last_name")
-
-
-def parse_query(query: str | None) -> dict[str, str]:
-    """``a=1&b=x`` → ``{"a": "1", "b": "x"}`` (no decoding: only keys and lengths matter)."""
-    if not query:
-        return {}
-    out = {}
-    for part in query.lstrip("?").split("&"):
-        key, _, value = part.partition("=")
-        if key:
-            out[key.lower()] = value
-    return out
 
 
 def _paging_reason(
     records: int, pages: int, filtered: bool, window: float, share: str, p: Any
 ) -> str:
     kind = "filtered" if filtered else "unfiltered"
+    where = " begun from a network or client new to the account" if p.unfamiliar_only else ""
     return (
         f"{fmt(records)} records in {pages} {kind} list/export pages within {durations(window)} "
-        f"in one session{share}; threshold {fmt(p.min_records)} records and {p.min_pages} pages"
+        f"in one session{where}{share}; threshold {fmt(p.min_records)} records and "
+        f"{p.min_pages} pages"
     )
 
 
@@ -70,6 +37,14 @@ class _Pages:
     def __init__(self, t: float) -> None:
         self.last = t
         self.pages: deque[tuple[float, int, bool]] = deque(maxlen=100_000)
+
+
+def _unfamiliar(f: Facts) -> bool:
+    """The session began (or went on) from a network or client new to the account, or
+    is being used from a second place: a stolen password or a replayed token, not the
+    account's own workstation."""
+    ses = f.ses
+    return (ses is not None and ses.unfamiliar) or f.session_moved or f.session_shared
 
 
 class _Searches:
@@ -106,6 +81,9 @@ class BulkDetector(DetectorBase):
         min_pages: int
         #: count pages with selection criteria (true) or without (false)
         filtered: bool
+        #: only sessions begun from a network or client new to the account (a stolen
+        #: password, a replayed token): a lower bar than the office workstation's
+        unfamiliar_only: bool
 
     class Search(msgspec.Struct, forbid_unknown_fields=True):
         #: searches needed, longest prefix that counts as "short", share of short ones
@@ -136,10 +114,6 @@ class BulkDetector(DetectorBase):
         return (ev.tenant, ev.actor, ev.session or "")
 
     @staticmethod
-    def _filtered(q: dict[str, str]) -> bool:
-        return any(k not in PAGING_KEYS and v for k, v in q.items())
-
-    @staticmethod
     def _prefix(ev: AccessEvent, q: dict[str, str]) -> str:
         for k in SEARCH_KEYS:
             if k in q:
@@ -153,7 +127,7 @@ class BulkDetector(DetectorBase):
         rules = self.rules_for(acc.tenant, acc.role)
         if not rules:
             return None
-        q = parse_query(ev.query)
+        q = f.query
         out: list[Finding] | None = None
         for rule in rules:
             p = rule.params
@@ -161,8 +135,8 @@ class BulkDetector(DetectorBase):
             if self.muted(rule, f, ev.session if rule.mode == "paging" else None):
                 continue
             if rule.mode == "paging" and ev.action != "search":
-                filtered = self._filtered(q)
-                if filtered != p.filtered:
+                filtered = f.filtered
+                if filtered != p.filtered or (p.unfamiliar_only and not _unfamiliar(f)):
                     continue
                 st = self.paging.get(self._page_key(ev))
                 lo = f.t - float(rule.window or 0)
@@ -196,6 +170,7 @@ class BulkDetector(DetectorBase):
                             "practice_files": files,
                             "action": ev.action,
                             "route": ev.route,
+                            "unfamiliar_session": _unfamiliar(f),
                         },
                         key=ev.session,
                     )
@@ -244,7 +219,7 @@ class BulkDetector(DetectorBase):
     def learn(self, ev: AccessEvent, f: Facts) -> None:
         if not f.bulk or ev.status >= 400:
             return
-        q = parse_query(ev.query)
+        q = f.query
         if ev.action == "search":
             if self.search_window:
                 st2 = self.searching.get(f.key)
@@ -262,7 +237,7 @@ class BulkDetector(DetectorBase):
             if st is None:
                 st = self.paging.put(key, _Pages(f.t))
             st.last = f.t
-            st.pages.append((f.t, f.records, self._filtered(q)))
+            st.pages.append((f.t, f.records, f.filtered))
             lo = f.t - self.page_window
             while st.pages and st.pages[0][0] < lo:
                 st.pages.popleft()
