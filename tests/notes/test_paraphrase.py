@@ -121,6 +121,11 @@ def test_backoff_only_when_the_rules_are_silent() -> None:
     assert not any(e["model"] for e in json.loads(ruled.evidence_json()))
     # nothing the model knows: still not sensitive
     assert verdict(nlp("RDV décalé à jeudi."), model).categories == ()
+    # a negated mention is a reading, not a silence: the model is not asked
+    assert verdict(nlp("Pas de violences rapportées, zorglub."), model).categories == ()
+    # nor after an administrative phrase or a workplace
+    assert verdict(nlp("Certificat de sport pour zorglub."), model).categories == ()
+    assert verdict(nlp("Travaille au Planning familial, zorglub."), model).categories == ()
 
 
 def test_shipped_model_leaves_administrative_notes_alone() -> None:
