@@ -482,26 +482,26 @@ def _chunks(events: Iterable[AccessEvent], size: int) -> Iterator[pa.Table]:
 
 
 def _by_time(events: pa.Table) -> pa.Table:
-    """Events sorted by (ts, event_key); logs come nearly in order, so this is cheap."""
-    ts = events.column("ts").cast(pa.int64()).to_numpy()
-    if len(ts) < 2 or (ts[1:] > ts[:-1]).all():
-        return events  # already in order, no two at the same instant
-    order = np.argsort(ts, kind="stable")  # a merge sort: near-linear on near-sorted input
-    ordered = ts[order]
-    if (ordered[1:] == ordered[:-1]).any():  # same instant: the key breaks the tie
-        return events.sort_by([("ts", "ascending"), ("event_key", "ascending")])
-    return events.take(pa.array(order))
+    """Events in time order (stable: events of the same instant keep their order).
+
+    Logs come nearly in order, so this is usually a check and nothing more.
+    """
+    ts = events.column("ts").combine_chunks().cast(pa.int64()).to_numpy()
+    if len(ts) < 2 or (ts[1:] >= ts[:-1]).all():
+        return events
+    return events.take(pa.array(np.argsort(ts, kind="stable")))  # merge sort: near-linear
 
 
 def _exposures(events: pa.Table) -> pa.Table:
     """One row per (event, patient carried), sorted by patient for row-group pruning."""
     ids = events.column("patient_ids").combine_chunks()
-    parents = pc.list_parent_indices(ids)
     picked = events.select(["ts", "tenant", "actor", "action", "resource", "status", "event_key"])
-    picked = picked.take(parents)
+    bounds = pc.min_max(pc.list_value_length(ids)).as_py()
+    if (bounds["min"], bounds["max"]) != (1, 1):  # else one patient each: rows as they are
+        picked = picked.take(pc.list_parent_indices(ids))
     table = pa.Table.from_arrays([pc.list_flatten(ids), *picked.columns], schema=EXPOSURE_SCHEMA)
-    # events come sorted by (ts, event_key) and Arrow's sort is stable: sorting by
-    # patient alone gives (patient_id, ts, event_key), at a fraction of the cost
+    # events come sorted by time and Arrow's sort is stable: sorting by patient
+    # alone gives (patient_id, ts), at a fraction of the cost
     return table.take(pc.sort_indices(table.column("patient_id")))
 
 
