@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -37,10 +37,12 @@ import xxhash
 
 _MAGIC: Final = b"VGKEYS01"
 _FILTER_MIN_LOG2: Final = 20  # 128 KiB
-_FILTER_MAX_LOG2: Final = 28  # 32 MiB: 3.5 % false positives at 28 M keys in one day
+_FILTER_MAX_LOG2: Final = 28  # 32 MiB: 1.3 % false positives at 28 M keys in one day
 _FILTER_DAYS: Final = 2  # filters kept in memory (a stream rarely spans more days at once)
-_READ_CHUNK: Final = 1 << 22  # hashes read at a time when building a filter (32 MiB)
+_READ_CHUNK: Final = 1 << 20  # hashes read at a time (8 MiB): memory never holds a whole run
 _MAX_RUNS: Final = 12
+_PROBES: Final = 4  # bits per key: 1.3 % false positives at 10 bits a key
+_FENCE: Final = 256  # one hash in so many kept in memory: a look-up reads one 2 KiB block
 _U64 = np.uint64
 
 
@@ -88,24 +90,70 @@ def _read_run(path: Path) -> Run | None:
         return None
 
 
-def _write_run(directory: Path, parts: frozenset[str], hashes: np.ndarray) -> Run:
-    """Write sorted ``hashes`` covering ``parts`` (atomically: temporary name, then rename)."""
-    directory.mkdir(parents=True, exist_ok=True)
+def _run_header(parts: frozenset[str], count: int) -> tuple[str, bytes]:
     names = sorted(parts)
     run_id = xxhash.xxh3_64_hexdigest(" ".join(names).encode())
-    path = directory / f"run-{run_id}.u64"
-    meta = orjson.dumps({"parts": names, "count": len(hashes), "hash": "xxh3_64"})
+    meta = orjson.dumps({"parts": names, "count": count, "hash": "xxh3_64"})
     meta += b" " * (-len(meta) % 8)  # hashes start 8-byte aligned
-    tmp = directory / f".tmp-{path.name}"
+    return f"run-{run_id}.u64", _MAGIC + len(meta).to_bytes(8, "little") + meta
+
+
+def _write_run(directory: Path, parts: frozenset[str], hashes: np.ndarray) -> Run:
+    """Write sorted ``hashes`` covering ``parts`` (atomically: temporary name, then rename)."""
+    return _write_run_from(directory, parts, len(hashes), iter([hashes]))
+
+
+def _write_run_from(
+    directory: Path, parts: frozenset[str], count: int, pieces: Iterator[np.ndarray]
+) -> Run:
+    """Write a run from ``pieces`` (consecutive sorted slices), without holding it whole."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name, header = _run_header(parts, count)
+    path = directory / name
+    tmp = directory / f".tmp-{name}"
+    written = 0
     with open(tmp, "wb") as f:
-        f.write(_MAGIC + len(meta).to_bytes(8, "little") + meta)
-        np.ascontiguousarray(hashes, _U64).tofile(f)
+        f.write(header)
+        for piece in pieces:
+            np.ascontiguousarray(piece, _U64).tofile(f)
+            written += len(piece)
+    if written != count:
+        tmp.unlink()
+        raise ValueError(f"key run {name}: {written} hashes written, {count} expected")
     os.replace(tmp, path)
-    return Run(path, frozenset(names), len(hashes), 16 + len(meta))
+    return Run(path, frozenset(parts), count, len(header))
+
+
+def _merged(runs: list[Run], chunk: int = _READ_CHUNK) -> Iterator[np.ndarray]:
+    """The hashes of sorted ``runs`` in one sorted sequence, ``chunk`` per run read at a time."""
+    buffers = [np.empty(0, _U64) for _ in runs]
+    read = [0] * len(runs)
+    while True:
+        for i, run in enumerate(runs):
+            if not len(buffers[i]) and read[i] < run.count:
+                stop = min(read[i] + chunk, run.count)
+                buffers[i], read[i] = run.hashes(read[i], stop), stop
+        live = [i for i in range(len(runs)) if len(buffers[i])]
+        if not live:
+            return
+        # everything up to the smallest last-buffered hash of a run not yet read to its
+        # end is final: nothing still on disk can come before it
+        pending = [buffers[i][-1] for i in live if read[i] < runs[i].count]
+        limit = min(pending) if pending else None
+        out = []
+        for i in live:
+            cut = (
+                len(buffers[i])
+                if limit is None
+                else int(np.searchsorted(buffers[i], limit, "right"))
+            )
+            out.append(buffers[i][:cut])
+            buffers[i] = buffers[i][cut:]
+        yield np.sort(np.concatenate(out), kind="stable")
 
 
 class _Filter:
-    """Two bits per key in a bitmap sized to the day: a false answer is certain."""
+    """Four bits per key in a bitmap sized to the day: a false answer is certain."""
 
     def __init__(self, log2: int, covered: frozenset[str]) -> None:
         self.log2 = log2
@@ -113,9 +161,11 @@ class _Filter:
         self.covered = covered
         self.count = 0
 
-    def _positions(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _positions(self, h: np.ndarray) -> list[np.ndarray]:
+        # double hashing: position i is h1 + i * h2, both taken from the 64-bit hash
         mask = _U64((1 << self.log2) - 1)
-        return h >> _U64(64 - self.log2), (h >> _U64(8)) & mask
+        h1, h2 = h & mask, (h >> _U64(32)) | _U64(1)
+        return [(h1 + _U64(i) * h2) & mask for i in range(_PROBES)]
 
     def add(self, h: np.ndarray) -> None:
         for pos in self._positions(h):
@@ -140,6 +190,7 @@ class KeyIndex:
     def __init__(self, root: Path) -> None:
         self.root = root / "keys"
         self._filters: OrderedDict[str, _Filter] = OrderedDict()
+        self._fences: dict[Path, np.ndarray] = {}
 
     def _dir(self, day: str) -> Path:
         return self.root / f"day={day}"
@@ -209,12 +260,30 @@ class KeyIndex:
         for run in runs:
             if run.count == 0:
                 continue
+            fence = self._fence(run)
             stored = run.mapped()
-            pos = np.minimum(np.searchsorted(stored, probe), run.count - 1)
-            found |= stored[pos] == probe
-            del stored
+            step = np.arange(_FENCE)
+            for start in range(0, len(probe), 4096):  # bounded temporaries
+                some = probe[start : start + 4096]
+                block = np.maximum(np.searchsorted(fence, some, "right") - 1, 0)
+                rows = np.minimum(block[:, None] * _FENCE + step, run.count - 1)
+                found[start : start + 4096] |= (stored[rows] == some[:, None]).any(axis=1)
+            del stored  # unmapped: the pages read leave resident memory
         hit[maybe] = found
         return hit
+
+    def _fence(self, run: Run) -> np.ndarray:
+        """Every ``_FENCE``-th hash of a run (read once, in chunks; runs never change)."""
+        fence = self._fences.get(run.path)
+        if fence is None:
+            pieces = []
+            for start in range(0, run.count, _READ_CHUNK):  # _READ_CHUNK is a multiple
+                pieces.append(run.hashes(start, min(start + _READ_CHUNK, run.count))[::_FENCE])
+            fence = np.concatenate(pieces) if pieces else np.empty(0, _U64)
+            if len(self._fences) > 256:
+                self._fences = {p: f for p, f in self._fences.items() if p.exists()}
+            self._fences[run.path] = fence
+        return fence
 
     def add(self, day: str, part: str, h: np.ndarray, runs: list[Run]) -> list[Run]:
         """Record a new part's hashes; merge runs of comparable size. Returns the runs."""
@@ -239,8 +308,8 @@ class KeyIndex:
         return runs
 
     def _merge(self, day: str, runs: list[Run]) -> Run:
-        merged = np.sort(np.concatenate([r.hashes() for r in runs]), kind="stable")
-        out = _write_run(self._dir(day), frozenset().union(*(r.parts for r in runs)), merged)
+        parts = frozenset().union(*(r.parts for r in runs))
+        out = _write_run_from(self._dir(day), parts, sum(r.count for r in runs), _merged(runs))
         for r in runs:
             if r.path != out.path:
                 r.path.unlink(missing_ok=True)
@@ -251,12 +320,8 @@ class KeyIndex:
         runs = [r for r in self.runs(day) if r.parts <= set(replaced)]
         if frozenset().union(*(r.parts for r in runs)) != frozenset(replaced):
             return  # incomplete: the next sync rebuilds from the merged part
-        hashes = (
-            np.sort(np.concatenate([r.hashes() for r in runs]), kind="stable")
-            if runs
-            else np.empty(0, _U64)
-        )
-        _write_run(self._dir(day), frozenset([merged_part]), hashes)
+        count = sum(r.count for r in runs)
+        _write_run_from(self._dir(day), frozenset([merged_part]), count, _merged(runs))
         for r in runs:
             r.path.unlink(missing_ok=True)
         flt = self._filters.get(day)
