@@ -201,12 +201,12 @@ def test_when_a_new_client_is_used_then_new_agent_fires(tmp_path: Path) -> None:
     assert fired(run(tmp_path, scenes.new_agent()), "new-agent")
 
 
-def test_when_a_session_from_a_new_place_pages_the_list_then_it_is_high_at_150(
+def test_when_a_session_from_a_new_place_pages_the_list_then_it_is_high_at_100(
     tmp_path: Path,
 ) -> None:
     alerts = run(tmp_path, scenes.bulk_paging_unfamiliar())
     [a] = fired(alerts, "bulk-paging-unfamiliar", "high")
-    assert a["evidence"]["records"] == 150 and a["evidence"]["pages"] == 3
+    assert a["evidence"]["records"] == 100 and a["evidence"]["pages"] == 2
     assert a["evidence"]["unfamiliar_session"] is True
     assert not fired(alerts, "bulk-paging")
 
