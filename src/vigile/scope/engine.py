@@ -351,17 +351,21 @@ class SparkBackend:
         shutil.rmtree(self._checkpoints, ignore_errors=True)
 
 
-#: Spark's log4j configuration: errors only, on stderr.
+#: Spark's log4j configuration while the JVM starts: warnings, less the start-up chatter
+#: (loopback address, native Hadoop); errors only once the session is up (setLogLevel).
+#: At "warn" the root level equals the shell's default, so Spark does not announce it.
 _LOG4J2 = """\
-rootLogger.level = error
+rootLogger.level = warn
 rootLogger.appenderRef.stderr.ref = console
 appender.console.type = Console
 appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = spark %p %c{1}: %m%n%ex
-logger.repl.name = org.apache.spark.repl.Main
-logger.repl.level = error
+logger.utils.name = org.apache.spark.util.Utils
+logger.utils.level = error
+logger.hadoop.name = org.apache.hadoop
+logger.hadoop.level = error
 """
 
 
