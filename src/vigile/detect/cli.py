@@ -173,6 +173,7 @@ def detect_command(
         "incidents": len(engine.incidents()),
         "suppressed": engine.sink.suppressed,
         "context_rejected": len(index.rejected),
+        "state": engine.state_sizes(),
         "seconds": round(elapsed, 3),
         "alerts_file": out_path,
     }
