@@ -147,6 +147,8 @@ def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(dash: dict[st
         assert "default-src 'self'" in csp and "script-src 'self'" in csp
         assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
         assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["referrer-policy"] == "same-origin"
+        assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["cache-control"] == "no-store"
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", r.text), path
         assert " style=" not in r.text and "<style" not in r.text, path
