@@ -267,6 +267,11 @@ class DashboardData:
             self._rolled_at = time.monotonic()
             self._rolling = False
 
+    @property
+    def parts_key(self) -> tuple[int, float] | None:
+        """Changes whenever the roll-up took new events in."""
+        return self._parts_key
+
     def _rolled(self) -> bool:
         return self._parts_key is not None
 

@@ -576,42 +576,51 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
         alerts = ui.memo(f"alerts:{incident}", lambda: data.latest_incident_alerts(incident, 100))
         windows = [(m["tenant"], m["actor"], m["first_t"] - 7 * 86400) for m in members]
         accounts = [(t, a) for t, a, _ in windows]
-        t0 = min(s for _, _, s in windows)
-        end = data.data_now()
-        first_day = datetime.fromtimestamp(t0 - 7 * 86400, UTC).date()
-        last_day = datetime.fromtimestamp(end, UTC).date()
-        days = data.account_days(accounts, first_day, last_day)
-        active = _by_account(ui.in_force())
-        rows = []
-        for m in members:
-            t, a = m["tenant"], m["actor"]
-            series = days.get((t, a), [])
-            cut = datetime.fromtimestamp(m["first_t"] - 7 * 86400, UTC).date()
-            before = [p for d, _, _, p in series if d < cut and p > 0]
-            base = statistics.median(before) if before else None
-            concerning = active.get((t, a), [])
-            rows.append(
-                {
-                    "tenant": t,
-                    "actor": a,
-                    "role": data.role(t, a),
-                    "first_alert": m["first"],
-                    "alerts": m["alerts"],
-                    "severity": m["severity"],
-                    "decisions": [d for d in concerning if not d.simulated],
-                    "simulated": sum(1 for d in concerning if d.simulated),
-                    "spark": charts.spark(
-                        f"{t}/{a}: patients per day",
-                        [p for _, _, _, p in series],
-                        baseline=base,
-                        highlight=[d >= cut for d, _, _, _ in series],
-                    )
-                    if series
-                    else None,
-                    "baseline": base,
-                    "peak": max((p for _, _, _, p in series), default=0),
-                }
-            )
+
+        def account_rows() -> list[dict[str, Any]]:
+            t0 = min(s for _, _, s in windows)
+            end = data.data_now()
+            first_day = datetime.fromtimestamp(t0 - 7 * 86400, UTC).date()
+            last_day = datetime.fromtimestamp(end, UTC).date()
+            days = data.account_days(accounts, first_day, last_day)
+            active = _by_account(ui.in_force())
+            rows = []
+            for m in members:
+                t, a = m["tenant"], m["actor"]
+                series = days.get((t, a), [])
+                cut = datetime.fromtimestamp(m["first_t"] - 7 * 86400, UTC).date()
+                before = [p for d, _, _, p in series if d < cut and p > 0]
+                base = statistics.median(before) if before else None
+                concerning = active.get((t, a), [])
+                rows.append(
+                    {
+                        "tenant": t,
+                        "actor": a,
+                        "role": data.role(t, a),
+                        "first_alert": m["first"],
+                        "alerts": m["alerts"],
+                        "severity": m["severity"],
+                        "decisions": [d for d in concerning if not d.simulated],
+                        "simulated": sum(1 for d in concerning if d.simulated),
+                        "spark": charts.spark(
+                            f"{t}/{a}: patients per day",
+                            [p for _, _, _, p in series],
+                            baseline=base,
+                            highlight=[d >= cut for d, _, _, _ in series],
+                        )
+                        if series
+                        else None,
+                        "baseline": base,
+                        "peak": max((p for _, _, _, p in series), default=0),
+                    }
+                )
+            return rows
+
+        rows = ui.memo(
+            f"rows:{incident}",
+            account_rows,
+            extra=(data.parts_key, service.state.last_seq(), int(time.time() // 30)),
+        )
         exposure = data.exposure(incident, windows)
         growth = None
         if exposure["days"]:
