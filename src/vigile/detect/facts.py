@@ -597,6 +597,8 @@ class Explainer:
         self.panel_days = max(1, round(float(settings.panel_horizon) / 86400))
         #: daily sweeps that had to forget relationships to stay within the memory cap
         self.budget_evictions = 0
+        self._neg_day = 0
+        self._neg = 0
 
     # ---- appointments window -----------------------------------------------------------
     def advance(self, t: float) -> None:
@@ -716,6 +718,10 @@ class Explainer:
         if self.day0 < 0:
             self.day0 = f.day - 1
         d = f.day - self.day0
+        if d != self._neg_day:
+            # one int object per day for every exposure entry (``-d`` would allocate one
+            # per entry: small ints are shared, negative ones are not)
+            self._neg_day, self._neg = d, -d
         s = self.s
         trusted = f.alerted < 1
         flagged = not trusted or acc.flag_day == f.day
@@ -727,7 +733,7 @@ class Explainer:
                 if (v is not None and v > 0) or (pid in explained and trusted):
                     seen[pid] = d
                 elif not flagged:
-                    seen[pid] = -d
+                    seen[pid] = self._neg
                 elif pid not in acc.recent:
                     acc.recent.append(pid)  # a flagged account: only its last few patients
             if len(seen) > s.max_patients_per_account:
