@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Callable
 
 import numpy as np
@@ -171,3 +172,50 @@ def test_when_searches_run_together_then_results_match_one_by_one(
                     one = [search_results(ctx, x, cap, canaries) for x in prefixes]
                     assert counts.tolist() == [len(x) for x in one]
                     assert values.tolist() == np.concatenate(one).tolist()
+
+
+def test_when_templates_are_expanded_from_their_parsed_form_then_text_and_draws_match() -> None:
+    from vigile.sim import notes
+
+    templates = [
+        *notes.ADMIN,
+        *notes.NEGATED,
+        *[t for ts in notes.CLINICAL.values() for t in ts],
+        *[t for ts in notes.FAMILY.values() for t in ts],
+        "[a|b [c|d {party}]] e {nope} { [x|[y|z]]",
+    ]
+    for seed in range(40):
+        r1, r2 = random.Random(seed), random.Random(seed)
+        for tpl in templates:
+            assert notes.expand(tpl, r1) == notes.expand_tokens(tpl, r2)
+        assert r1.random() == r2.random()
+
+
+def test_when_phones_and_birth_dates_are_written_digit_by_digit_then_they_match_polars() -> None:
+    from vigile.sim.identity import _date_text, _phone_text
+
+    r = np.random.default_rng(8)
+    phone = r.integers(0, 1_000_000_000, 5000)
+    p = pl.col("p")
+
+    def two(e: pl.Expr) -> pl.Expr:
+        return e.cast(pl.String).str.zfill(2)
+
+    want = pl.DataFrame({"p": phone}).select(
+        pl.format(
+            "0{} {} {} {} {}",
+            p // 100_000_000,
+            two((p // 1_000_000) % 100),
+            two((p // 10_000) % 100),
+            two((p // 100) % 100),
+            two(p % 100),
+        )
+    )
+    got = _phone_text(phone)
+    assert got is not None and got.to_list() == want.to_series().to_list()
+    assert _phone_text(np.array([1_000_000_000])) is None
+    days = r.integers(-30_000, 30_000, 5000)
+    dates = _date_text(days)
+    want_d = pl.Series(days.astype(np.int32)).cast(pl.Date).cast(pl.String)
+    assert dates is not None and dates.to_list() == want_d.to_list()
+    assert _date_text(np.array([-800_000])) is None  # year 0-999: Polars' own format

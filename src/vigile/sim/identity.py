@@ -369,6 +369,30 @@ class PoolSeries:
 _POOL_SERIES: dict[int, tuple[Pools, PoolSeries]] = {}
 
 
+def _phone_text(phone: I64) -> pl.Series | None:
+    """`0X XX XX XX XX` of phone numbers below 10**9, digit by digit (None otherwise)."""
+    from vigile.sim.writer import put_digits, template_matrix, text_series
+
+    if len(phone) == 0 or int(phone.min()) < 0 or int(phone.max()) >= 1_000_000_000:
+        return None
+    mat = template_matrix(b"00 00 00 00 00", len(phone))
+    put_digits(mat, 1, 1, phone // 100_000_000)
+    low = phone % 100_000_000
+    for k, row in enumerate((3, 6, 9, 12)):
+        put_digits(mat, row, 2, (low // 10 ** (6 - 2 * k)) % 100)
+    return text_series(mat)
+
+
+def _date_text(days: I64) -> pl.Series | None:
+    """`YYYY-MM-DD` of days since 1970-01-01 (None when a year has not four digits)."""
+    from vigile.sim.writer import put_dates, template_matrix, text_series
+
+    if len(days) == 0:
+        return None
+    mat = template_matrix(b"0000-00-00", len(days))
+    return text_series(mat) if put_dates(mat, 0, days.astype(np.int64)) else None
+
+
 def identity_frame(
     ids: IdentityColumns,
     ps: PoolSeries,
@@ -406,7 +430,7 @@ def identity_frame(
     def two(e: pl.Expr) -> pl.Expr:
         return e.cast(pl.String).str.zfill(2)
 
-    phone = pl.format(
+    phone: pl.Expr = pl.format(
         "0{} {} {} {} {}",
         p // 100_000_000,
         two((p // 1_000_000) % 100),
@@ -414,6 +438,13 @@ def identity_frame(
         two((p // 100) % 100),
         two(p % 100),
     )
+    fast_phone = _phone_text(ids.phone)
+    if fast_phone is not None:
+        phone = pl.lit(fast_phone)
+    birth_date: pl.Expr = pl.col("birth_date").cast(pl.String)
+    fast_dates = _date_text(ids.birth_day - 25567)
+    if fast_dates is not None:
+        birth_date = pl.lit(fast_dates)
     email = (
         pl.when(pl.col("email_n") < 0)
         .then(pl.lit(""))
@@ -436,7 +467,7 @@ def identity_frame(
         pl.when("has_birth").then("birth_name").otherwise(pl.lit("")).alias("birth_name"),
         "first_name",
         "sex",
-        pl.col("birth_date").cast(pl.String),
+        birth_date.alias("birth_date"),
         phone.alias("phone"),
         email.alias("email"),
         pl.format("{} {}", "number", "street").alias("address"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Any
 
 CATEGORIES = (
     "health",
@@ -404,9 +405,96 @@ _TOKEN = re.compile(r"\[|\]|\||\{[a-z_]+\}|[^\[\]|{]+|\{")
 
 
 def expand(template: str, r: random.Random) -> str:
-    """Expand `[a|b]` alternatives (nestable) and `{slot}` fillers."""
+    """Expand `[a|b]` alternatives (nestable) and `{slot}` fillers.
+
+    Templates are parsed once; expanding the parsed form draws from `r` exactly as
+    `expand_tokens` does (every alternative is expanded, left to right, then one is
+    chosen), so the text is the same for the same generator state."""
+    nodes = _COMPILED.get(template)
+    if nodes is None:
+        nodes = _COMPILED[template] = _parse(_TOKEN.findall(template), 0)[0]
+    return _eval(nodes, r)
+
+
+def expand_tokens(template: str, r: random.Random) -> str:
+    """`expand` by walking the tokens as they are read (the reference form)."""
     out, _ = _expand(list(_TOKEN.findall(template)), 0, r)
     return out
+
+
+# parsed template: literal text, ("slot", choices), ("seq", nodes) or ("group", options)
+_Node = str | tuple[str, Any]
+_COMPILED: dict[str, list[_Node]] = {}
+
+
+def _parse(tokens: list[str], i: int) -> tuple[list[_Node], int]:
+    nodes: list[_Node] = []
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok == "[":
+            options: list[list[_Node]] = []
+            cur: list[_Node] = []
+            i += 1
+            while i < len(tokens) and tokens[i] != "]":
+                if tokens[i] == "|":
+                    options.append(cur)
+                    cur = []
+                    i += 1
+                elif tokens[i] == "[":
+                    sub, i = _parse_group(tokens, i)
+                    cur.append(sub)
+                else:
+                    cur.append(_leaf(tokens[i]))
+                    i += 1
+            options.append(cur)
+            nodes.append(("group", options))
+            i += 1
+        elif tok in ("]", "|"):
+            return nodes, i
+        else:
+            nodes.append(_leaf(tok))
+            i += 1
+    return nodes, i
+
+
+def _parse_group(tokens: list[str], i: int) -> tuple[_Node, int]:
+    depth, j = 0, i
+    while j < len(tokens):
+        if tokens[j] == "[":
+            depth += 1
+        elif tokens[j] == "]":
+            depth -= 1
+            if depth == 0:
+                break
+        j += 1
+    nodes, _ = _parse(tokens[i : j + 1], 0)
+    return ("seq", nodes), j + 1
+
+
+def _leaf(tok: str) -> _Node:
+    if tok.startswith("{") and tok.endswith("}"):
+        name = tok[1:-1]
+        if name in SLOTS:
+            return ("slot", SLOTS[name])
+        if name in DRUGS:
+            return ("slot", DRUGS[name])
+        if name == "party":
+            return ("slot", PARTIES)
+    return tok
+
+
+def _eval(nodes: list[_Node], r: random.Random) -> str:
+    parts: list[str] = []
+    for node in nodes:
+        if isinstance(node, str):
+            parts.append(node)
+        elif node[0] == "slot":
+            parts.append(r.choice(node[1]))
+        elif node[0] == "seq":
+            parts.append(_eval(node[1], r))
+        else:
+            parts.append(r.choice([_eval(o, r) for o in node[1]]))
+    return "".join(parts)
 
 
 def _expand(tokens: list[str], i: int, r: random.Random) -> tuple[str, int]:

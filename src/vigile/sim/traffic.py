@@ -55,8 +55,12 @@ class Appointments:
     def __len__(self) -> int:
         return len(self.pid)
 
-    def subset(self, m: npt.NDArray[np.bool_]) -> Appointments:
-        """The appointments selected by a mask."""
+    def take(self, idx: I64) -> Appointments:
+        """The appointments at positions idx."""
+        return self.subset(idx)
+
+    def subset(self, m: npt.NDArray[np.bool_] | I64) -> Appointments:
+        """The appointments selected by a mask (or positions)."""
         return Appointments(
             self.actor[m],
             self.start[m],
@@ -104,7 +108,8 @@ class Agenda:
         self.p = p
         self.days: dict[int, Appointments] = {}
         self._working: dict[int, list[Clinician]] = {}
-        self._booked_on: dict[int, list[Appointments]] = {}
+        # UTC day -> (appointments of a day, positions of those booked on that UTC day)
+        self._booked_on: dict[int, list[tuple[Appointments, I64]]] = {}
         self._indexed: set[int] = set()
 
     def clinicians(self, t: int) -> list[Clinician]:
@@ -129,8 +134,11 @@ class Agenda:
         if len(a) == 0:
             return
         key = a.booked // MS_DAY
-        for d in np.unique(key).tolist():
-            self._booked_on.setdefault(int(d), []).append(a.subset(key == d))
+        order = np.argsort(key, kind="stable")
+        days, first = np.unique(key[order], return_index=True)
+        bounds = [*first.tolist(), len(order)]
+        for k, d in enumerate(days.tolist()):
+            self._booked_on.setdefault(int(d), []).append((a, order[bounds[k] : bounds[k + 1]]))
 
     def booked_during(self, t: int) -> Appointments:
         """Appointments (of any day) booked during local day t."""
@@ -141,10 +149,11 @@ class Agenda:
         nxt = local_midnight_ms(self.world.start + dt.timedelta(days=t + 1))
         parts = []
         for d in range(mid // MS_DAY, (nxt - 1) // MS_DAY + 1):
-            for a in self._booked_on.get(d, []):
-                m = (a.booked >= mid) & (a.booked < nxt)
-                if m.any():
-                    parts.append(a.subset(m))
+            for a, pos in self._booked_on.get(d, []):
+                b = a.booked[pos]
+                sel = pos[(b >= mid) & (b < nxt)]
+                if len(sel):
+                    parts.append(a.take(sel))
         return Appointments.concat(parts)
 
     def seen_recently(self, actor: int, t: int, back: int = 10) -> I64:

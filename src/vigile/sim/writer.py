@@ -106,14 +106,14 @@ _HEAD_ID = _HEAD_TEMPLATE.index(b"ev-") + 3
 _MAX_DAYS_SPAN = 400_000
 
 
-def _template(text: bytes, n: int) -> U8:
+def template_matrix(text: bytes, n: int) -> U8:
     tpl = np.frombuffer(text, dtype=np.uint8)
     mat = np.empty((len(tpl), n), dtype=np.uint8)
     mat[:] = tpl[:, None]
     return mat
 
 
-def _put_digits(mat: U8, row: int, width: int, values: npt.NDArray[np.integer[Any]]) -> None:
+def put_digits(mat: U8, row: int, width: int, values: npt.NDArray[np.integer[Any]]) -> None:
     """Write values (0 <= v < 10**width, width <= 9) zero-padded into rows row..row+width-1."""
     y = values.astype(np.int32)
     for r in range(row + width - 1, row - 1, -1):
@@ -123,14 +123,13 @@ def _put_digits(mat: U8, row: int, width: int, values: npt.NDArray[np.integer[An
     mat[row : row + width] += 48
 
 
-def _put_ts(mat: U8, row: int, local_ms: I64, off_min: I64) -> bool:
-    """Write `YYYY-MM-DDTHH:MM:SS.mmm+HH:MM` at `row`; False (nothing written) when a year
-    falls outside 1000-9999 or an offset reaches 100 hours (the caller formats those)."""
-    if len(local_ms) == 0:
+def put_dates(mat: U8, row: int, day: I64) -> bool:
+    """Write `YYYY-MM-DD` of days since 1970-01-01 at `row`; False (nothing written) when a
+    year falls outside 1000-9999."""
+    if len(day) == 0:
         return True
-    day = local_ms // MS_DAY
     d0, d1 = int(day.min()), int(day.max())
-    if d1 - d0 > _MAX_DAYS_SPAN or int(np.abs(off_min).max()) >= 100 * 60:
+    if d1 - d0 > _MAX_DAYS_SPAN:
         return False
     epoch = dt.date(1970, 1, 1)
     try:
@@ -144,24 +143,35 @@ def _put_ts(mat: U8, row: int, local_ms: I64, off_min: I64) -> bool:
     )
     table = np.frombuffer(dates, dtype=np.uint8).reshape(-1, 10)
     mat[row : row + 10] = table[day - d0].T
+    return True
+
+
+def _put_ts(mat: U8, row: int, local_ms: I64, off_min: I64) -> bool:
+    """Write `YYYY-MM-DDTHH:MM:SS.mmm+HH:MM` at `row`; False (nothing written) when a year
+    falls outside 1000-9999 or an offset reaches 100 hours (the caller formats those)."""
+    if len(local_ms) == 0:
+        return True
+    day = local_ms // MS_DAY
+    if int(np.abs(off_min).max()) >= 100 * 60 or not put_dates(mat, row, day):
+        return False
     rem = local_ms - day * MS_DAY
     hour = rem // 3_600_000
     rem = rem - hour * 3_600_000
     minute = rem // 60_000
     rem = rem - minute * 60_000
     sec = rem // 1000
-    _put_digits(mat, row + 11, 2, hour)
-    _put_digits(mat, row + 14, 2, minute)
-    _put_digits(mat, row + 17, 2, sec)
-    _put_digits(mat, row + 20, 3, rem - sec * 1000)
+    put_digits(mat, row + 11, 2, hour)
+    put_digits(mat, row + 14, 2, minute)
+    put_digits(mat, row + 17, 2, sec)
+    put_digits(mat, row + 20, 3, rem - sec * 1000)
     mat[row + 23] = np.where(off_min < 0, ord("-"), ord("+"))
     a = np.abs(off_min)
-    _put_digits(mat, row + 24, 2, a // 60)
-    _put_digits(mat, row + 27, 2, a % 60)
+    put_digits(mat, row + 24, 2, a // 60)
+    put_digits(mat, row + 27, 2, a % 60)
     return True
 
 
-def _text_series(mat: U8) -> pl.Series:
+def text_series(mat: U8) -> pl.Series:
     """The strings of a (width, n) byte matrix as a String Series."""
     width, n = mat.shape
     data = np.ascontiguousarray(mat.T)
@@ -174,9 +184,9 @@ def _text_series(mat: U8) -> pl.Series:
 
 def ts_text(local_ms: I64, off_min: I64) -> pl.Series:
     """RFC 3339 text (as `ts_expr`) of local-time epoch ms and offsets in minutes."""
-    mat = _template(_TS_TEMPLATE, len(local_ms))
+    mat = template_matrix(_TS_TEMPLATE, len(local_ms))
     if _put_ts(mat, 0, local_ms, off_min):
-        return _text_series(mat)
+        return text_series(mat)
     return (
         pl.DataFrame({"local": local_ms, "off": offset_text(off_min)})
         .select(ts_expr("local", "off"))
@@ -189,11 +199,11 @@ def head_text(local_ms: I64, off_min: I64, first_no: int) -> pl.Series:
     n = len(local_ms)
     nos = np.arange(first_no, first_no + n, dtype=np.int64)
     if n and first_no >= 0 and first_no + n <= 10**12:
-        mat = _template(_HEAD_TEMPLATE, n)
+        mat = template_matrix(_HEAD_TEMPLATE, n)
         if _put_ts(mat, _HEAD_TS, local_ms, off_min):
-            _put_digits(mat, _HEAD_ID, 6, nos // 1_000_000)
-            _put_digits(mat, _HEAD_ID + 6, 6, nos % 1_000_000)
-            return _text_series(mat)
+            put_digits(mat, _HEAD_ID, 6, nos // 1_000_000)
+            put_digits(mat, _HEAD_ID + 6, 6, nos % 1_000_000)
+            return text_series(mat)
     df = pl.DataFrame({"local": local_ms, "off": offset_text(off_min), "no": nos})
     return df.select(
         pl.concat_str(
