@@ -1,10 +1,17 @@
-"""Benchmark `vigile sim`: events generated per second on one core, and peak memory.
+"""Benchmark `vigile sim`: events generated per CPU-second on one core, and peak memory.
 
 Each run is a fresh child process pinned to one CPU with Polars limited to one thread;
-the child generates a world into a temporary directory and reports wall time, CPU time
-and its peak RSS.  The figures printed (one JSON line) are medians over the runs.
+the child generates a world into a temporary directory.  Its CPU seconds (user + system)
+and peak RSS come from `os.wait4` (`common.run_measured`), so they count the whole child
+(imports, world, context files, events, truth) and hold on a loaded machine where wall
+time does not.  The figures printed (one JSON line, also appended to bench/out) are
+medians over the runs.
 
     PYTHONPATH=src .venv/bin/python bench/bench_sim.py --preset medium --runs 3
+
+`--compare OTHER_SRC` alternates runs of another source tree (say an older commit's
+`src/`, from `git archive`) with runs of this one, so that both see the same load, and
+prints both medians and their ratio.
 """
 
 from __future__ import annotations
@@ -13,13 +20,16 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from common import report, run_measured
+
+ROOT = Path(__file__).resolve().parents[1]
+
 CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys
 from pathlib import Path
 try:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -30,63 +40,64 @@ from vigile.sim.generate import generate
 from vigile.sim.presets import load_config
 preset, out, sets = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
 cfg = load_config(preset, assignments=[parse_assignment(s) for s in sets])
-w0, c0 = time.perf_counter(), time.process_time()
 doc = generate(cfg, out)
-wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 counts = doc["counts"]
-print(json.dumps({"events": counts["events"], "patient_files": counts["patient_files"],
-                  "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss}))
+print(json.dumps({"events": counts["events"], "patient_files": counts["patient_files"]}))
 """
 
 
-def run_once(preset: str, sets: list[str]) -> dict[str, float]:
+def run_once(preset: str, sets: list[str], src: Path) -> dict[str, float]:
     """One child run; returns its figures."""
-    env = dict(
-        os.environ, POLARS_MAX_THREADS="1", PYTHONPATH=str(Path(__file__).parents[1] / "src")
-    )
+    env = {"POLARS_MAX_THREADS": "1", "PYTHONPATH": str(src)}
     with tempfile.TemporaryDirectory(prefix="vigile-bench-") as tmp:
-        res = subprocess.run(
-            [sys.executable, "-c", CHILD, preset, str(Path(tmp) / "world"), *sets],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
+        wall, rss_mb, out, cpu = run_measured(
+            [sys.executable, "-c", CHILD, preset, str(Path(tmp) / "world"), *sets], env=env
         )
-    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    counts = json.loads(out.strip().splitlines()[-1])
+    return {**counts, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": float(rss_mb)}
+
+
+def summary(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Medians over runs."""
+    return {
+        "events": int(statistics.median(r["events"] for r in runs)),
+        "patient_files": int(statistics.median(r["patient_files"] for r in runs)),
+        "wall_s_median": round(statistics.median(r["wall_s"] for r in runs), 2),
+        "cpu_s_median": round(statistics.median(r["cpu_s"] for r in runs), 2),
+        "events_per_s_wall_median": round(
+            statistics.median(r["events"] / r["wall_s"] for r in runs)
+        ),
+        "events_per_cpu_s_median": round(statistics.median(r["events"] / r["cpu_s"] for r in runs)),
+        "peak_rss_mb_max": round(max(r["peak_rss_mb"] for r in runs), 1),
+    }
 
 
 def main() -> None:
     """Run the benchmark and print one JSON line of figures."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--preset", default="medium")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--set", action="append", default=[], help="config override key=value")
+    ap.add_argument("--src", type=Path, default=ROOT / "src", help="source tree to run")
+    ap.add_argument("--compare", type=Path, help="another source tree, run alternately")
     args = ap.parse_args()
-    runs = [run_once(args.preset, args.set) for _ in range(args.runs)]
-    for r in runs:
-        print(json.dumps(r), file=sys.stderr)
-    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(
-        json.dumps(
-            {
-                "bench": "sim",
-                "preset": args.preset,
-                "runs": args.runs,
-                "events": int(med["events"]),
-                "patient_files": int(med["patient_files"]),
-                "wall_s_median": round(med["wall_s"], 2),
-                "cpu_s_median": round(med["cpu_s"], 2),
-                "events_per_s_wall_median": round(
-                    statistics.median(r["events"] / r["wall_s"] for r in runs)
-                ),
-                "events_per_cpu_s_median": round(
-                    statistics.median(r["events"] / r["cpu_s"] for r in runs)
-                ),
-                "peak_rss_mb_max": round(max(r["peak_rss_mb"] for r in runs), 1),
-            }
-        )
-    )
+    runs: list[dict[str, float]] = []
+    other: list[dict[str, float]] = []
+    for _ in range(args.runs):
+        if args.compare is not None:
+            other.append(run_once(args.preset, args.set, args.compare))
+            print(json.dumps({"src": str(args.compare), **other[-1]}), file=sys.stderr)
+        runs.append(run_once(args.preset, args.set, args.src))
+        print(json.dumps({"src": str(args.src), **runs[-1]}), file=sys.stderr)
+    figures = summary(runs)
+    extra: dict[str, object] = {"load_avg_1m": round(os.getloadavg()[0], 1)}
+    if other:
+        base = summary(other)
+        extra["compare_src"] = str(args.compare)
+        extra["compare_events_per_cpu_s_median"] = base["events_per_cpu_s_median"]
+        extra["compare_cpu_s_median"] = base["cpu_s_median"]
+        extra["speedup_cpu"] = round(base["cpu_s_median"] / figures["cpu_s_median"], 2)
+    report("sim", preset=args.preset, runs=args.runs, **figures, **extra)
 
 
 if __name__ == "__main__":
