@@ -211,18 +211,21 @@ def bench_linkage(
 
     world = world or _world("medium", 11)
     context = scope_context(world / "context")
-    holder: dict[str, Any] = {"phases": []}
+    holder: dict[str, Any] = {"phases": [], "link_cpu": []}
 
     def once() -> None:
         backend = DuckDBBackend(memory_limit=memory)
         try:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu_self()
             register_patients(backend, context)
             limit = f" LIMIT {files}" if files is not None else ""
             backend.materialise("exposed_identities", f"SELECT * FROM patients{limit}")
-            read_s = round(time.perf_counter() - t0, 2)
+            read_s, read_cpu = round(time.perf_counter() - t0, 2), _cpu_self() - c0
             holder["stats"] = link_persons(backend)
-            holder["phases"].append({"read_patients": read_s, **holder["stats"].phases})
+            holder["link_cpu"].append(round(_cpu_self() - c0 - read_cpu, 1))
+            holder["phases"].append(
+                {"read_patients": read_s, "read_cpu": round(read_cpu, 1), **holder["stats"].phases}
+            )
             holder["persons"] = backend.fetch("SELECT patient_id, person_id FROM persons")
         finally:
             backend.close()
@@ -239,6 +242,7 @@ def bench_linkage(
         runs_s=[round(t, 1) for t in walls],
         median_cpu_s=round(cpu, 1),
         runs_cpu_s=[round(t, 1) for t in cpus],
+        linkage_cpu_s=holder["link_cpu"],
         peak_rss_mib=_peak_rss_mib(),
         duckdb_memory_limit=memory,
         phases=holder["phases"],

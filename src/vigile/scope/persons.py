@@ -299,8 +299,12 @@ def link_persons(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     seed: int = 42,
+    sample_training: bool | None = None,
 ) -> LinkageStats:
     """Link the files of table ``source`` into persons; register the result as ``persons``.
+
+    ``sample_training``: train in an embedded DuckDB on a uniform sample
+    (:func:`train_on_sample`) rather than on the engine; default: on Spark only.
 
     ``source`` has ``patient_id, tenant`` and identity columns (INTERFACE §2
     ``patients.csv``). The table ``persons`` (:data:`PERSONS_SCHEMA`, one row per
@@ -309,10 +313,12 @@ def link_persons(
     """
     route_library_logs()
     with _library_warnings():
-        return _link_persons(backend, source, threshold, seed)
+        return _link_persons(backend, source, threshold, seed, sample_training)
 
 
-def _link_persons(backend: SqlBackend, source: str, threshold: float, seed: int) -> LinkageStats:
+def _link_persons(
+    backend: SqlBackend, source: str, threshold: float, seed: int, sample_training: bool | None
+) -> LinkageStats:
     started = mark = time.perf_counter()
     phases: dict[str, float] = {}
 
@@ -336,7 +342,9 @@ def _link_persons(backend: SqlBackend, source: str, threshold: float, seed: int)
     frame = db_api.register("linkage_input")
     model = settings("birth_place" in columns, dialect)
     linker = Linker(frame, model, log_level=None)
-    if files >= MIN_TRAIN_FILES and dialect == "spark":
+    if sample_training is None:
+        sample_training = dialect == "spark"
+    if files >= MIN_TRAIN_FILES and sample_training:
         trained = train_on_sample(backend, files, "birth_place" in columns, seed)
         apply_parameters(linker, trained, files)
         method = "trained in DuckDB on a uniform sample of the exposed files"
