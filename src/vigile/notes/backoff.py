@@ -43,6 +43,36 @@ MAX_FALSE_ALARM: Final[float] = 0.02
 OUTPUTS: Final[tuple[str, ...]] = ("sensitive", *CATEGORIES)
 
 _WORD: Final = re.compile(r"[a-z]+")
+#: words too common to explain a decision (they still count in the score)
+_SHOWN_STOP: Final[frozenset[str]] = frozenset(
+    [
+        "dans",
+        "pour",
+        "avec",
+        "sans",
+        "depuis",
+        "elle",
+        "elles",
+        "mais",
+        "plus",
+        "tres",
+        "tout",
+        "toute",
+        "tous",
+        "sont",
+        "avait",
+        "etre",
+        "fait",
+        "dit",
+        "cette",
+        "leur",
+        "leurs",
+        "nous",
+        "vous",
+        "aussi",
+        "encore",
+    ]
+)
 
 
 @lru_cache(maxsize=200_000)
@@ -97,7 +127,8 @@ class BackoffModel:
             w: float(self.weights[list(_word_features(w)), k].astype(np.float64).sum())
             for w in set(words)
         }
-        top = [w for w, v in sorted(weight.items(), key=lambda x: -x[1]) if v > 0][:3]
+        ranked = sorted(weight.items(), key=lambda x: (-x[1], x[0]))
+        top = [w for w, v in ranked if v > 0 and len(w) > 3 and w not in _SHOWN_STOP][:3]
         return category, float(p[0]), top
 
     def save(self, path: Path) -> None:
