@@ -481,8 +481,17 @@ class DashboardData:
         found: dict[tuple[str, str], dict[date, tuple[int, int, int]]] = {a: {} for a in accounts}
         for t, a, d, ev, rec, pat in rows:
             found[(t, a)][d] = (int(ev), int(rec), int(pat))
-        span = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        span = self.data_days(first, last)
         return {k: [(d, *v.get(d, (0, 0, 0))) for d in span] for k, v in found.items()}
+
+    def data_days(self, first: date, last: date, limit: int = 60) -> list[date]:
+        """The last ``limit`` days between ``first`` and ``last`` on which the store holds
+        events (a chart's time axis: a gap with no data at all is not drawn as zeros)."""
+        rows = self._q(
+            "SELECT DISTINCT day FROM daily WHERE day BETWEEN ? AND ? ORDER BY day DESC LIMIT ?",
+            [first, last, limit],
+        )
+        return sorted(r[0] for r in rows)
 
     def peers(self, tenant: str, actor: str, first: date, last: date) -> dict[date, float]:
         """The median patients per working day of accounts with the same role elsewhere."""

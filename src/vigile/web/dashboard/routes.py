@@ -702,8 +702,8 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
         table: list[dict[str, Any]] = []
         if span is not None:
             first, last = span
-            first = max(first, last - timedelta(days=59))
             days = data.account_days([(tenant, actor)], first, last)[(tenant, actor)]
+            first = days[0][0] if days else first
             peers = data.peers(tenant, actor, first, last)
             own_base: list[float | None] = []
             history: list[int] = []
@@ -742,7 +742,9 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
                 }
                 for (d, e, r, p), b in zip(days, own_base, strict=True)
             ]
-            explained = data.explained(tenant, actor, last - timedelta(days=27), last)
+            recent = days[-28:]
+            if recent:
+                explained = data.explained(tenant, actor, recent[0][0], last)
         concerning = _concerning(ui.in_force(), tenant, actor)
         active = [d for d in concerning if not d.simulated]
         simulated = [d for d in concerning if d.simulated]
