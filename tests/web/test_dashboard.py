@@ -426,6 +426,8 @@ def test_the_breach_scope_runs_and_only_the_dpo_gets_the_persons(dash: dict[str,
     assert status["status"] == "done", status
     page = ana.get(f"/ui/breach/{incident}").text
     assert "persons exposed" in page and 'id="persons-hidden"' in page
+    labels = re.findall(r'<text class="label"[^>]*>([^<]+)<', page)
+    assert labels and not {"data", "note"} & set(labels)  # categories, not their kinds
     pdf = ana.get(f"/ui/breach/{incident}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert ana.get(f"/ui/breach/{incident}/notifications.csv").status_code == 403

@@ -173,21 +173,21 @@ class BreachJobs:
         return path if path.is_file() else None
 
     def categories(self, incident: str) -> list[tuple[str, int]]:
-        """Persons or files per data category (``tables/by_category.csv``), largest first."""
+        """Patient files per category of data exposed (``tables/by_category.csv``: kind,
+        category, patients), largest first."""
         path = self.folder(incident) / "tables" / "by_category.csv"
         if not path.is_file():
             return []
         rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
-        if not rows:
-            return []
-        keys = list(rows[0])
-        label, value = keys[0], next((k for k in keys[1:] if "person" in k), keys[-1])
         out = []
         for r in rows:
+            kind, category = r.get("kind", ""), r.get("category", "")
             try:
-                out.append((r[label], int(float(r[value] or 0))))
+                n = int(float(r.get("patients") or 0))
             except ValueError:
                 continue
+            if category and n:
+                out.append((f"notes: {category}" if kind == "note" else category, n))
         return sorted(out, key=lambda x: -x[1])
 
     def practices(self, incident: str) -> list[str]:

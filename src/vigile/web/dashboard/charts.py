@@ -144,9 +144,10 @@ def bars(
     desc: str = "",
     width: int = 420,
     bar_h: int = 22,
+    left: int = 130,
 ) -> Markup:
     """Horizontal bars: ``(label, value, css class)`` each, value printed at the bar's end."""
-    left, right = 130, 60
+    right = 60
     height = max(1, len(items)) * (bar_h + 8) + 8
     top_value = max((v for _, v, _ in items), default=0.0)
     scale = (width - left - right) / (top_value or 1.0)

@@ -1006,7 +1006,10 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
             summary=summary,
             practices=ui.jobs.practices(incident),
             categories=charts.bars(
-                "Persons exposed per data category", [(c, n, "s-extracted") for c, n in cats[:15]]
+                "Patient files exposed per category of data",
+                [(c, n, "s-extracted") for c, n in cats[:15]],
+                width=640,
+                left=220,
             )
             if cats
             else None,
