@@ -97,7 +97,7 @@ def main() -> None:
         extra["compare_events_per_cpu_s_median"] = base["events_per_cpu_s_median"]
         extra["compare_cpu_s_median"] = base["cpu_s_median"]
         extra["speedup_cpu"] = round(base["cpu_s_median"] / figures["cpu_s_median"], 2)
-    report("sim", preset=args.preset, runs=args.runs, **figures, **extra)
+    report("sim", preset=args.preset, sets=args.set, runs=args.runs, **figures, **extra)
 
 
 if __name__ == "__main__":
