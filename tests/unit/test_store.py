@@ -185,3 +185,20 @@ def test_when_a_day_is_appended_in_many_batches_then_runs_merge_and_dedup_stays_
     assert len(runs) == 1
     reopened = open_store(tmp_path / "s")
     assert reopened.append([*batch, ev(event_id="new", ts="2026-03-02T12:00:00Z")]).added == 1
+
+
+def test_when_a_big_day_is_compacted_then_parts_are_capped_and_rows_unchanged(
+    tmp_path: Path,
+) -> None:
+    store = open_store(tmp_path / "s", create=True)
+    batch = [
+        ev(event_id=f"b{i}", ts=f"2026-03-02T11:{i // 60:02d}:{i % 60:02d}Z") for i in range(12)
+    ]
+    for i in range(0, 12, 2):
+        store.append(batch[i : i + 2])
+    before = sorted(e.event_id or "" for e in store.scan())
+    assert store.compact(max_rows=4) == ["2026-03-02"]
+    assert store.info().parts == 3 and store.info().events == 12
+    assert sorted(e.event_id or "" for e in store.scan()) == before
+    assert store.compact(max_rows=4) == []  # full parts are left as they are
+    assert store.append(batch).added == 0

@@ -44,6 +44,9 @@ from vigile.store.keyindex import KeyIndex, Run, key_hashes
 FORMAT: Final = "vigile-event-store"
 VERSION: Final = 1
 DEFAULT_BATCH: Final = 131_072
+#: Events in a part made by compaction, at most (about): each merge sorts within
+#: DuckDB's 128 MB memory limit (a 28 M-event day merged whole ran out of it).
+COMPACT_ROWS: Final = 4_000_000
 _CHUNK: Final = 16_384  # events turned into Arrow columns at a time
 _EXPOSURE_ROW_GROUP: Final = 32_768
 _EVENT_ROW_GROUP: Final = 131_072
@@ -353,44 +356,65 @@ class ParquetStore:
         finally:
             con.close()
 
-    def compact(self, max_parts: int = 1) -> list[str]:
-        """Merge the parts of each day holding more than ``max_parts`` into one.
+    def compact(self, max_parts: int = 1, max_rows: int = COMPACT_ROWS) -> list[str]:
+        """Merge the parts of each day holding more than ``max_parts``, into parts of
+        at most about ``max_rows`` events (in the order they were written).
 
         Rows are unchanged (same keys, same values), only regrouped: fewer files
-        make look-ups faster. A journal makes the swap safe against a crash.
-        Returns the days compacted.
+        make look-ups faster. The cap keeps each merge's sort within DuckDB's
+        memory limit, however big the day (a part already near the cap is left as
+        it is). A journal makes each swap safe against a crash. Returns the days
+        compacted.
         """
         done = []
         for day in self.days():
             parts = self._parts("events", day)
             if len(parts) <= max_parts:
                 continue
-            names = [p.name for p in parts]
-            merged = f"part-{xxhash.xxh3_64_hexdigest(' '.join(names).encode())}.parquet"
-            ev_dir = self.root / "events" / f"day={day}"
-            ex_dir = self.root / "exposures" / f"day={day}"
-            con = self.con.cursor()
-            try:
-                for src_dir, order, group in (
-                    (ex_dir, "patient_id, ts, event_key", _EXPOSURE_ROW_GROUP),
-                    (ev_dir, "ts, event_key", _EVENT_ROW_GROUP),
-                ):
-                    tmp = src_dir / f".tmp-{merged}"
-                    sources = _parts_sql([src_dir / n for n in names])
-                    con.execute(
-                        f"COPY (SELECT * FROM read_parquet({sources}) ORDER BY {order}) "
-                        f"TO {_sql_str(tmp)} "
-                        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {group})"
-                    )
-            finally:
-                con.close()
-            (ev_dir / ".compacting").write_text(" ".join([merged, *names]))
-            os.replace(ex_dir / f".tmp-{merged}", ex_dir / merged)
-            os.replace(ev_dir / f".tmp-{merged}", ev_dir / merged)
-            self._recover()  # deletes the replaced parts and the journal
-            self.keys.replace(day, names, merged)
-            done.append(day)
+            sized = sorted(
+                (p.stat().st_mtime_ns, p.name, pq.ParquetFile(p).metadata.num_rows) for p in parts
+            )
+            groups: list[list[str]] = [[]]
+            rows = 0
+            for _, name, n in sized:
+                if groups[-1] and rows + n > max_rows:
+                    groups.append([])
+                    rows = 0
+                groups[-1].append(name)
+                rows += n
+            merged_any = False
+            for names in groups:
+                if len(names) > 1:
+                    self._merge_parts(day, names)
+                    merged_any = True
+            if merged_any:
+                done.append(day)
         return done
+
+    def _merge_parts(self, day: str, names: list[str]) -> None:
+        merged = f"part-{xxhash.xxh3_64_hexdigest(' '.join(names).encode())}.parquet"
+        ev_dir = self.root / "events" / f"day={day}"
+        ex_dir = self.root / "exposures" / f"day={day}"
+        con = self.con.cursor()
+        try:
+            for src_dir, order, group in (
+                (ex_dir, "patient_id, ts, event_key", _EXPOSURE_ROW_GROUP),
+                (ev_dir, "ts, event_key", _EVENT_ROW_GROUP),
+            ):
+                tmp = src_dir / f".tmp-{merged}"
+                sources = _parts_sql([src_dir / n for n in names])
+                con.execute(
+                    f"COPY (SELECT * FROM read_parquet({sources}) ORDER BY {order}) "
+                    f"TO {_sql_str(tmp)} "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {group})"
+                )
+        finally:
+            con.close()
+        (ev_dir / ".compacting").write_text(" ".join([merged, *names]))
+        os.replace(ex_dir / f".tmp-{merged}", ex_dir / merged)
+        os.replace(ev_dir / f".tmp-{merged}", ev_dir / merged)
+        self._recover()  # deletes the replaced parts and the journal
+        self.keys.replace(day, names, merged)
 
     def info(self) -> StoreInfo:
         events = self._parts("events")
