@@ -187,7 +187,11 @@ class BreachJobs:
             except ValueError:
                 continue
             if category and n:
-                out.append((f"notes: {category}" if kind == "note" else category, n))
+                if kind == "note":
+                    label = "sensitive notes (any)" if category == "any" else f"notes: {category}"
+                else:
+                    label = "any data (every file)" if category == "any" else category
+                out.append((label, n))
         return sorted(out, key=lambda x: -x[1])
 
     def practices(self, incident: str) -> list[str]:
