@@ -6,6 +6,10 @@ and detected by the real engine, behind a real `vigile serve` with the dashboard
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
+import io
 import re
 import subprocess
 import sys
@@ -29,6 +33,7 @@ from tests.web.dashboard_world import (
 )
 from vigile.respond.state import open_state
 from vigile.web.auth import create_token
+from vigile.web.dashboard.breach import BreachJobs
 from vigile.web.service import Service
 from vigile.web.users import IDLE_SECONDS, UserStore, hash_password, verify_password
 
@@ -50,10 +55,11 @@ def dash(world: DashWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     token, _ = create_token(st, "pusher", ["ingest", "read"], now=time.time())
     st.close()
     server, service = start_dashboard(world, root)
+    app: Any = server.config.app
     try:
         browsers: list[Browser] = []
         yield {"url": server.url, "service": service, "token": token, "world": world,
-               "browsers": browsers}  # fmt: skip
+               "browsers": browsers, "ui": app.state.dashboard}  # fmt: skip
     finally:
         for b in browsers:
             b.close()
@@ -189,10 +195,161 @@ def test_when_a_session_is_idle_or_too_old_then_it_expires(dash: dict[str, Any])
 
 def test_passwords_are_stored_as_scrypt_hashes() -> None:
     stored = hash_password("a long enough password")
-    assert stored.startswith("scrypt$32768$8$1$") and "a long enough" not in stored
+    assert stored.startswith("scrypt$32768$8$3$") and "a long enough" not in stored
     assert verify_password("a long enough password", stored)
     assert not verify_password("a long enough passworD", stored)
     assert not verify_password("x", "garbage")
+
+
+def test_when_a_hash_has_weaker_settings_then_sign_in_replaces_it(dash: dict[str, Any]) -> None:
+    service: Service = dash["service"]
+    users = UserStore(service.state)
+    users.add("old.hash", "analyst", PASSWORD)
+    salt = b"0123456789abcdef"
+    weak = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1)
+    b64 = base64.b64encode
+    old = f"scrypt$16384$8$1${b64(salt).decode()}${b64(weak).decode()}"
+    users._write("UPDATE dashboard_users SET password = ? WHERE name = ?", (old, "old.hash"))
+    assert users.authenticate("old.hash", PASSWORD) is not None
+    stored = users._all("SELECT password FROM dashboard_users WHERE name = 'old.hash'")[0][0]
+    assert stored.startswith("scrypt$32768$8$3$") and verify_password(PASSWORD, stored)
+    assert users.authenticate("old.hash", PASSWORD + "x") is None
+
+
+def test_when_sign_in_keeps_failing_then_the_name_and_the_client_are_locked_for_a_while(
+    dash: dict[str, Any],
+) -> None:
+    service: Service = dash["service"]
+    ui = dash["ui"]
+    users = UserStore(service.state)
+    users.add("lock.me", "analyst", PASSWORD)
+    t = [time.time() + 30 * 86400]  # a clock of our own, a month ahead
+    ui.clock = lambda: t[0]
+    try:
+        b = _browser(dash)
+        for _ in range(5):
+            assert b.sign_in("lock.me", "not the password").status_code == 401
+        r = b.sign_in("lock.me")  # the right password, too late
+        assert r.status_code == 429 and "too many failed attempts" in r.text
+        assert "__Host-vigile" not in b.cookies
+        for _ in range(5):  # a name nobody has is locked the same way: nothing to learn
+            assert b.sign_in("nobody.at.all", "not the password").status_code == 401
+        assert b.sign_in("nobody.at.all", "not the password").status_code == 429
+        assert b.sign_in("ana").status_code == 303  # others still sign in
+        t[0] += 601  # the window has passed
+        assert b.sign_in("lock.me").status_code == 303
+        b = _browser(dash)
+        for i in range(20):  # one address trying many names is stopped too
+            assert b.sign_in(f"spray.{i}", "not the password").status_code == 401
+        r = b.sign_in("adam")
+        assert r.status_code == 429 and "__Host-vigile" not in b.cookies
+        failed = _audit(service, "sign-in-failed")
+        assert len(failed) >= 30
+        assert not any("not the password" in orjson.dumps(e).decode() for e in failed)
+        b.sign_in("a password typed as a name!", "x" * 10)
+        assert _audit(service, "sign-in-failed")[0]["who"] == "ui:?"
+    finally:
+        ui.clock = time.time
+        users._write("DELETE FROM dashboard_login_failures")
+
+
+def test_when_signing_in_again_then_the_session_id_changes_and_the_old_one_ends(
+    dash: dict[str, Any],
+) -> None:
+    b = _signed(dash, "ana")
+    old = b.cookies["__Host-vigile"]
+    assert b.sign_in("ana").status_code == 303
+    assert b.cookies["__Host-vigile"] != old
+    users = UserStore(dash["service"].state)
+    assert users.session(old) is None
+    stale = Browser(dash["url"])
+    stale.cookies["__Host-vigile"] = old
+    assert stale.get("/ui/").status_code == 303
+    stale.close()
+
+
+def test_when_signed_out_then_the_session_token_is_refused_even_if_kept(
+    dash: dict[str, Any],
+) -> None:
+    b = _signed(dash, "ana")
+    token = b.cookies["__Host-vigile"]
+    assert b.post("/ui/logout", {}).status_code == 303
+    assert "__Host-vigile" not in b.cookies
+    kept = Browser(dash["url"])
+    kept.cookies["__Host-vigile"] = token
+    assert kept.get("/ui/").status_code == 303
+    assert kept.get("/ui/live").status_code == 401
+    kept.close()
+
+
+def test_when_the_login_token_is_not_ascii_then_sign_in_is_refused_not_crashed(
+    dash: dict[str, Any],
+) -> None:
+    b = _browser(dash)
+    b.get("/ui/login")
+    r = b.post("/ui/login", {"csrf": "jeton-\u00e9", "name": "ana", "password": PASSWORD},
+               csrf=False)  # fmt: skip
+    assert r.status_code == 403 and "form expired" in r.text
+
+
+def test_static_files_and_framework_errors_carry_the_security_headers(
+    dash: dict[str, Any],
+) -> None:
+    b = _signed(dash, "ana")
+    answers = {
+        "static": b.get("/ui/static/dashboard.css"),
+        "missing static": b.get("/ui/static/nothing.js"),
+        "traversal": b.get("/ui/static/..%2F..%2Fweb%2Fusers.py"),
+        "no such page": b.get("/ui/no-such-page"),
+        "wrong method": b.client.delete("/ui/decisions", headers=b._headers()),
+        "root": b.get("/"),
+    }
+    assert answers["static"].status_code == 200
+    assert answers["missing static"].status_code == 404
+    assert answers["traversal"].status_code == 404
+    assert "hash_password" not in answers["traversal"].text
+    assert answers["no such page"].status_code == 404
+    assert answers["wrong method"].status_code == 405
+    for what, r in answers.items():
+        csp = r.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, what
+        assert r.headers.get("x-content-type-options") == "nosniff", what
+        assert r.headers.get("x-frame-options") == "DENY", what
+
+
+def test_when_a_browser_says_the_form_is_cross_site_then_it_is_refused(
+    dash: dict[str, Any],
+) -> None:
+    b = _signed(dash, "ana")
+    b.get("/ui/decisions")
+    r = b.post("/ui/decisions", {"scope": "ip", "value": "10.9.9.8", "reason": "cross site"},
+               headers={"sec-fetch-site": "cross-site"})  # fmt: skip
+    assert r.status_code == 403
+    assert not [d for d in dash["service"].guard.cache.active(time.time())
+                if d.reason == "cross site"]  # fmt: skip
+
+
+def test_when_the_dpo_tries_to_act_then_every_acting_route_refuses(dash: dict[str, Any]) -> None:
+    b = _signed(dash, "dora")
+    alert = next(a for a in dash["world"].alerts if a.incident)
+    b.get("/ui/decisions")
+    for path, form in (
+        (f"/ui/alerts/{alert.alert_id}/label", {"label": "false_positive", "note": "dpo"}),
+        ("/ui/decisions/no-such/revoke", {"reason": "dpo tries"}),
+        (f"/ui/incidents/{dash['world'].incident}/status", {"status": "closed", "reason": "x y"}),
+    ):
+        assert b.post(path, form).status_code == 403, path
+    assert UserStore(dash["service"].state).labels([alert.alert_id]).get(alert.alert_id) is None
+
+
+def test_incident_and_practice_ids_never_name_a_folder_outside_the_scopes(tmp_path: Path) -> None:
+    jobs = BreachJobs(tmp_path / "scopes", None, None)
+    for bad in ("..", ".", "...", "../x", "a/b", "", ".hidden"):
+        with pytest.raises(ValueError):
+            jobs.folder(bad)
+    (tmp_path / "scopes" / "inc-1" / "practices").mkdir(parents=True)
+    assert jobs.pack("inc-1", "..") is None
+    assert jobs.folder("inc-1.a_b") == tmp_path / "scopes" / "inc-1.a_b"
 
 
 # ---- CSRF and acting -----------------------------------------------------------------
@@ -380,7 +537,7 @@ def test_when_an_alert_is_pushed_then_the_live_stream_shows_it_within_2_s(
     dash: dict[str, Any],
 ) -> None:
     b = _signed(dash, "ana")
-    alert = {
+    alert: dict[str, Any] = {
         "alert_id": f"al-live-{time.time_ns()}", "ts": "2025-11-10T10:00:00.000+01:00",
         "tenant": "cab-0001", "actor": "dr.live.test", "session": None, "src_ip": None,
         "severity": "high", "score": 9.0, "detector": "bulk-paging",
@@ -444,6 +601,19 @@ def test_the_breach_scope_runs_and_only_the_dpo_gets_the_persons(dash: dict[str,
     views = _audit(service, "identity-view")[: len(_audit(service, "identity-view")) - before]
     assert {v["detail"]["what"] for v in views} >= {"breach-persons", "notifications.csv",
                                                     "practice-pack"}  # fmt: skip
+
+
+def test_labels_csv_cells_cannot_run_as_spreadsheet_formulas(dash: dict[str, Any]) -> None:
+    b = _signed(dash, "ana")
+    alert = next(a for a in dash["world"].alerts if a.incident)
+    b.get(f"/ui/alerts/{alert.alert_id}")
+    note = '=HYPERLINK("https://evil.example","open")'
+    r = b.post(f"/ui/alerts/{alert.alert_id}/label", {"label": "true_positive", "note": note})
+    assert r.status_code == 303
+    rows = list(csv.DictReader(io.StringIO(b.get("/ui/labels.csv").text)))
+    row = next(x for x in rows if x["alert_id"] == alert.alert_id)
+    assert row["note"] == "'" + note
+    assert not any(v[:1] in "=+@" for x in rows for v in x.values() if v)
 
 
 # ---- the command ---------------------------------------------------------------------------------

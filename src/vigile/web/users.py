@@ -10,12 +10,18 @@ Roles (``vigile users add NAME --role ROLE``):
   every such view is written to the audit trail.
 * ``admin`` — an analyst who may also act on users.
 
-Passwords are hashed with scrypt (``hashlib.scrypt``, N=2^15, r=8, p=1, 16-byte
-salt: about 50 ms and 32 MiB per check), stored as
-``scrypt$N$r$p$salt$hash``. A session is a random 256-bit token in a cookie; the
-state keeps only its SHA-256, with its user, CSRF token, last use and expiry
-(idle 30 minutes, at most 12 hours). The tables live in the service's state
-(SQLite or PostgreSQL) beside decisions and the audit trail.
+Passwords are hashed with scrypt (``hashlib.scrypt``, N=2^15, r=8, p=3, 16-byte
+salt: one of OWASP's equivalent minimum settings, about 150 ms and 32 MiB per
+check), stored as ``scrypt$N$r$p$salt$hash``; a hash made with weaker settings is
+replaced at its next sign-in. Failed sign-ins are counted in the state, per name
+and per client address: 5 failures of a name, or 20 from one address, within 10
+minutes refuse further attempts until the window has passed (names that do not
+exist are locked the same way, so the lock tells nothing about who exists).
+
+A session is a random 256-bit token in a cookie; the state keeps only its SHA-256,
+with its user, CSRF token, last use and expiry (idle 30 minutes, at most 12 hours);
+a sign-in always opens a new one and ends the one the browser had. The tables live
+in the service's state (SQLite or PostgreSQL) beside decisions and the audit trail.
 """
 
 from __future__ import annotations
@@ -44,11 +50,18 @@ __all__ = [
 ROLES: Final[tuple[str, ...]] = ("analyst", "dpo", "admin")
 IDLE_SECONDS: Final = 30 * 60
 MAX_SECONDS: Final = 12 * 3600
-_N, _R, _P = 2**15, 8, 1
+_N, _R, _P = 2**15, 8, 3
+LOCK_WINDOW: Final = 600.0
+LOCK_PER_NAME: Final = 5
+LOCK_PER_CLIENT: Final = 20
 _MAXMEM: Final = 64 << 20
 _NAME: Final = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
-#: a hash checked when the user does not exist, so both cases take as long
-_DUMMY: Final[list[str]] = []
+#: a hash checked when the user does not exist, so both cases take as long (random:
+#: no password matches it; made without hashing, so the first unknown name is not slower)
+_DUMMY: Final = (
+    f"scrypt${_N}${_R}${_P}${base64.b64encode(secrets.token_bytes(16)).decode()}"
+    f"${base64.b64encode(secrets.token_bytes(64)).decode()}"
+)
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS dashboard_users (name TEXT PRIMARY KEY, role TEXT NOT NULL, "
@@ -58,6 +71,7 @@ _SCHEMA: Final = (
     "expires REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS alert_labels (alert_id TEXT PRIMARY KEY, "
     "label TEXT NOT NULL, note TEXT NOT NULL, by_user TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS dashboard_login_failures (who TEXT NOT NULL, at REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS incident_status (incident TEXT PRIMARY KEY, "
     "status TEXT NOT NULL, note TEXT NOT NULL, by_user TEXT NOT NULL, at REAL NOT NULL)",
 )
@@ -70,7 +84,9 @@ def hash_password(password: str) -> str:
     if len(password) > 1024:
         raise VigileError("a password has at most 1024 characters")
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, maxmem=_MAXMEM)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=_N, r=_R, p=_P, maxmem=_MAXMEM, dklen=64
+    )
     b64 = base64.b64encode
     return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
 
@@ -198,15 +214,51 @@ class UserStore:
             (name[:64],),
         )
         if not rows:
-            if not _DUMMY:
-                _DUMMY.append(hash_password(secrets.token_urlsafe(16)))
-            verify_password(password, _DUMMY[0])
+            verify_password(password, _DUMMY)
             return None
-        ok = verify_password(password, rows[0][5])
+        stored = rows[0][5]
+        ok = verify_password(password, stored)
         user = _user(rows[0][:5])
         if not ok or user.disabled is not None:
             return None
+        if not stored.startswith(f"scrypt${_N}${_R}${_P}$") and len(password) >= 10:
+            self._write(  # made with weaker settings: hashed again with today's
+                "UPDATE dashboard_users SET password = ? WHERE name = ?",
+                (hash_password(password), user.name),
+            )
         return user
+
+    # ---- failed sign-ins ---------------------------------------------------------------------
+    def locked(self, name: str, client: str, *, now: float) -> bool:
+        """Whether sign-in is refused for this name or from this client (too many failures)."""
+        since = now - LOCK_WINDOW
+        rows = self._all(
+            "SELECT who, COUNT(*) FROM dashboard_login_failures WHERE at > ? AND who IN (?, ?) "
+            "GROUP BY who",
+            (since, _fail_key("name", name), _fail_key("client", client)),
+        )
+        counts = {str(r[0]): int(r[1]) for r in rows}
+        return (
+            counts.get(_fail_key("name", name), 0) >= LOCK_PER_NAME
+            or counts.get(_fail_key("client", client), 0) >= LOCK_PER_CLIENT
+        )
+
+    def failed(self, name: str, client: str, *, now: float) -> None:
+        """Count a failed sign-in against the name and the client (old failures dropped)."""
+        with self.state._tx():
+            self.state._exec(
+                "DELETE FROM dashboard_login_failures WHERE at <= ?", (now - LOCK_WINDOW,)
+            )
+            for key in (_fail_key("name", name), _fail_key("client", client)):
+                self.state._exec(
+                    "INSERT INTO dashboard_login_failures (who, at) VALUES (?, ?)", (key, now)
+                )
+
+    def succeeded(self, name: str) -> None:
+        """A right password: the name's failures are forgotten (the client's are kept)."""
+        self._write(
+            "DELETE FROM dashboard_login_failures WHERE who = ?", (_fail_key("name", name),)
+        )
 
     # ---- sessions ------------------------------------------------------------------------
     def open_session(self, user: User, *, now: float | None = None) -> tuple[str, Session]:
@@ -297,6 +349,11 @@ class UserStore:
     def closed_incidents(self) -> set[str]:
         rows = self._all("SELECT incident FROM incident_status WHERE status = 'closed'")
         return {r[0] for r in rows}
+
+
+def _fail_key(kind: str, value: str) -> str:
+    """What failures are counted against (a digest: no typed text is kept)."""
+    return f"{kind}:" + hashlib.sha256(value[:256].encode("utf-8", "replace")).hexdigest()
 
 
 def _user(row: Any) -> User:

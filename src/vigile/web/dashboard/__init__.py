@@ -11,6 +11,7 @@ embedders their own.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ class DashboardConfig:
     contact: str | None = None
     rules: Path | None = None
     refresh: float = 30.0
+    #: the time of sign-in throttling (tests move it)
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def from_env(cls) -> DashboardConfig:

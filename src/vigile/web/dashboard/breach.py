@@ -28,7 +28,9 @@ __all__ = ["BreachJobs", "Job"]
 
 log = logging.getLogger("vigile.web")
 
-_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,120}$")
+#: an incident or practice id used as a folder name: never "." or ".." (a scope's folder is
+#: replaced whole, so ".." would delete the folder above the scopes)
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
 
 @dataclass

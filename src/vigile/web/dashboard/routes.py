@@ -20,6 +20,8 @@ import asyncio
 import csv
 import hmac
 import io
+import logging
+import re
 import secrets
 import statistics
 import threading
@@ -40,6 +42,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.responses import StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigile.errors import VigileError
 from vigile.respond.policy import parse_duration, parse_rate
@@ -52,6 +55,7 @@ from vigile.web.users import Session, User, UserStore
 __all__ = ["install"]
 
 HERE: Final = Path(__file__).parent
+log = logging.getLogger("vigile.web")
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -67,8 +71,7 @@ SECURITY_HEADERS: Final = {
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
 _MAX_FORM: Final = 64 << 10
-_LOGIN_WINDOW: Final = 600.0
-_LOGIN_FAILURES: Final = 5
+_USER_NAME: Final = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
 
 
 class _NeedLoginError(Exception):
@@ -81,6 +84,45 @@ class _RefusedError(Exception):
     def __init__(self, status: int, message: str) -> None:
         self.status = status
         self.message = message
+
+
+class _SecurityHeaders:
+    """Every answer under ``/ui`` (pages, static files, framework errors such as 404, 405
+    or 422, and a crash's 500) leaves with :data:`SECURITY_HEADERS`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.raw = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/" or path.startswith("/ui")):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_secured(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                ours = {k for k, _ in self.raw}
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in ours]
+                message = {**message, "headers": headers + self.raw}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_secured)
+        except Exception:
+            if started:
+                raise
+            log.exception("dashboard request failed")
+            await send_secured(
+                {"type": "http.response.start", "status": 500,
+                 "headers": [(b"content-type", b"text/plain; charset=utf-8")]}
+            )  # fmt: skip
+            await send_secured(
+                {"type": "http.response.body", "body": b"internal error (see the server's log)"}
+            )
 
 
 def _secure(response: Response) -> Response:
@@ -127,7 +169,7 @@ class Dashboard:
         self.data.after_roll = self._warm
         self.cookie = "__Host-vigile" if config.secure_cookies else "vigile"
         self.login_cookie = "__Host-vigile-login" if config.secure_cookies else "vigile-login"
-        self.failures: dict[str, list[float]] = {}
+        self.clock: Callable[[], float] = config.clock
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -191,6 +233,8 @@ class Dashboard:
 
     async def form(self, request: Request, session: Session | None) -> dict[str, str]:
         """A posted form, its CSRF token and origin checked."""
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            raise _RefusedError(403, "cross-site request refused")
         origin = request.headers.get("origin")
         # a browser sends "null" in some privacy modes: the CSRF token still decides
         if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
@@ -355,6 +399,14 @@ def _rules_dir() -> Path | None:
     return default_rules_dir()
 
 
+def _cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text starting like a formula gets a ``'``
+    (actor ids, practices and notes come from events or people, not from vigile)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _safe_next(value: str | None) -> str:
     if value and value.startswith("/ui/") and not value.startswith("//") and "\\" not in value:
         return value
@@ -365,6 +417,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
     """Add the dashboard to ``api`` (see the module docstring)."""
     ui = Dashboard(service, config)
     api.state.dashboard = ui
+    api.add_middleware(_SecurityHeaders)
     api.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
 
     @api.exception_handler(_NeedLoginError)
@@ -408,26 +461,24 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
     async def login(request: Request) -> Response:
         fields = await ui.form(request, None)
         cookie = request.cookies.get(ui.login_cookie, "")
-        if not cookie or not hmac.compare_digest(fields.get("csrf", ""), cookie):
+        if not cookie or not hmac.compare_digest(fields.get("csrf", "").encode(), cookie.encode()):
             raise _RefusedError(403, "this form expired; reload the page and try again")
-        name = fields.get("name", "").strip()
+        name = fields.get("name", "").strip()[:256]
         client = request.client.host if request.client else "?"
-        key = f"{client}|{name}"
-        now = time.time()
-        recent = [t for t in ui.failures.get(key, []) if now - t < _LOGIN_WINDOW]
+        now = ui.clock()
+        locked = ui.users.locked(name, client, now=now)
         user = None
-        if len(recent) < _LOGIN_FAILURES:
+        if not locked:
             user = await asyncio.to_thread(ui.users.authenticate, name, fields.get("password", ""))
         if user is None:
-            recent.append(now)
-            ui.failures[key] = recent
-            if len(ui.failures) > 10_000:
-                ui.failures.clear()
-            service.state.audit(f"ui:{name[:64]}", "sign-in-failed", {"client": client}, now)
+            if not locked:
+                ui.users.failed(name, client, now=now)
+            who = f"ui:{name[:64]}" if _USER_NAME.match(name) else "ui:?"
+            service.state.audit(who, "sign-in-failed", {"client": client, "locked": locked}, now)
             token = secrets.token_urlsafe(24)
             message = (
-                "too many failed attempts: wait 10 minutes"
-                if len(recent) > _LOGIN_FAILURES
+                "too many failed attempts: wait 10 minutes and try again"
+                if locked
                 else "wrong name or password, or the account is disabled"
             )
             response = ui.page(
@@ -438,7 +489,7 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
                 next=_safe_next(fields.get("next")),
                 error=message,
             )
-            response.status_code = 401
+            response.status_code = 429 if locked else 401
             response.set_cookie(
                 ui.login_cookie,
                 token,
@@ -449,7 +500,10 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
                 samesite="strict",
             )
             return response
-        ui.failures.pop(key, None)
+        ui.users.succeeded(name)
+        old = request.cookies.get(ui.cookie)
+        if old:  # a new session id at each sign-in: whatever the browser had ends here
+            ui.users.close_session(old)
         token, _ = ui.users.open_session(user)
         ui.audit(user, "sign-in", {"client": client})
         response = RedirectResponse(_safe_next(fields.get("next")), status_code=303)
@@ -867,7 +921,8 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
             if a is None:
                 continue
             out.writerow(
-                [
+                _cell(v)
+                for v in [
                     alert_id,
                     a["ts"],
                     a["tenant"],
