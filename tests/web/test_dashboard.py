@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -33,7 +34,9 @@ from tests.web.dashboard_world import (
 )
 from vigile.respond.state import open_state
 from vigile.web.auth import create_token
+from vigile.web.dashboard import charts
 from vigile.web.dashboard.breach import BreachJobs
+from vigile.web.dashboard.routes import _rule_doc
 from vigile.web.service import Service
 from vigile.web.users import IDLE_SECONDS, UserStore, hash_password, verify_password
 
@@ -614,6 +617,45 @@ def test_labels_csv_cells_cannot_run_as_spreadsheet_formulas(dash: dict[str, Any
     row = next(x for x in rows if x["alert_id"] == alert.alert_id)
     assert row["note"] == "'" + note
     assert not any(v[:1] in "=+@" for x in rows for v in x.values() if v)
+
+
+def test_event_controlled_text_is_escaped_in_pages_and_charts(dash: dict[str, Any]) -> None:
+    evil = '<img src=x onerror=alert(1)>"'
+    alert: dict[str, Any] = {
+        "alert_id": f"al-xss-{time.time_ns()}", "ts": "2025-11-10T10:00:00.000+01:00",
+        "tenant": "cab-0001", "actor": f"dr.{evil}", "session": None, "src_ip": None,
+        "severity": "high", "score": 9.0, "detector": "bulk-paging",
+        "reasons": [f"<script>alert(2)</script>{evil}"], "evidence": {"ua": evil},
+        "incident": None,
+    }  # fmt: skip
+    r = httpx.post(dash["url"] + "/v1/alerts", content=orjson.dumps(alert),
+                   headers={"authorization": f"Bearer {dash['token']}"})  # fmt: skip
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    b = _signed(dash, "ana")
+    for path in ("/ui/", f"/ui/alerts/{alert['alert_id']}",
+                 f"/ui/accounts/cab-0001/{quote(alert['actor'], safe='')}"):  # fmt: skip
+        page = b.get(path)
+        assert page.status_code == 200, path
+        assert "<img src=x" not in page.text and "<script>alert" not in page.text, path
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page.text, path
+    drawn = str(charts.lines(evil, [evil], [charts.Series(evil, "s-events", [1.0])]))
+    drawn += str(charts.bars(evil, [(evil, 3.0, "s-extracted")]))
+    drawn += str(charts.spark(evil, [1.0, 2.0], baseline=1.0))
+    assert "<img" not in drawn and 'onerror=alert(1)>"' not in drawn
+    assert drawn.count("&lt;img src=x onerror=alert(1)&gt;&quot;") >= 6
+
+
+def test_rule_documentation_is_rendered_without_raw_html_or_script_links(tmp_path: Path) -> None:
+    (tmp_path / "bulk-paging.md").write_text(
+        "# Bulk\n\n<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n"
+        "[click](javascript:alert(1)) [ok](https://example.org/rule)\n",
+        encoding="utf-8",
+    )
+    html = str(_rule_doc(tmp_path, "bulk-paging"))
+    assert "<h1>Bulk</h1>" in html and 'href="https://example.org/rule"' in html
+    assert "<script" not in html and "<img" not in html and 'href="javascript' not in html
+    assert "&lt;script&gt;" in html
+    assert _rule_doc(tmp_path, "../bulk-paging") is None
 
 
 # ---- the command ---------------------------------------------------------------------------------

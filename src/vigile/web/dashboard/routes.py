@@ -93,6 +93,8 @@ class _SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.raw = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        #: static files keep their validators and may be cached (they hold no data)
+        self.raw_static = [(k, v) for k, v in self.raw if k != b"cache-control"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -100,14 +102,15 @@ class _SecurityHeaders:
             await self.app(scope, receive, send)
             return
         started = False
+        raw = self.raw_static if path.startswith("/ui/static/") else self.raw
 
         async def send_secured(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                ours = {k for k, _ in self.raw}
+                ours = {k for k, _ in raw}
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in ours]
-                message = {**message, "headers": headers + self.raw}
+                message = {**message, "headers": headers + raw}
             await send(message)
 
         try:
