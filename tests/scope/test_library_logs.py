@@ -20,8 +20,13 @@ def test_when_splink_warns_then_the_message_goes_to_vigiles_logger(
         logging.getLogger("splink.internals.linker").info("Probability two random records")
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
-    routed = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
-    # the warning arrives one level down (INFO); the library's INFO is below its level
+    routed = [
+        (r.name, r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("vigile")
+    ]
+    # the warning arrives one level down (INFO); the library's INFO is below its level.
+    # (Whether the library's own record also climbs to the root logger depends on what
+    # ran before in this process; with vigile's handler on the way, logging's last-resort
+    # printer stays silent either way: stderr above is what the user would see.)
     assert routed == [
         (
             "vigile.scope.linkage",
