@@ -658,6 +658,24 @@ def test_rule_documentation_is_rendered_without_raw_html_or_script_links(tmp_pat
     assert _rule_doc(tmp_path, "../bulk-paging") is None
 
 
+def test_when_a_scope_fails_on_data_then_the_page_shows_its_kind_not_the_data(
+    tmp_path: Path,
+) -> None:
+    jobs = BreachJobs(tmp_path / "scopes", tmp_path, None)
+    bad = {"alert_id": "a1", "ts": "2025-11-10T10:00:00Z", "tenant": "cab-0001",
+           "actor": "dr.x", "severity": "high", "detector": "bulk-paging",
+           "reasons": None, "incident": "inc-1", "session": {"DUPONT Jeanne": 1}}  # fmt: skip
+    job = jobs.start("inc-1", [bad])
+    assert jobs._running is not None
+    jobs._running.join(30)
+    assert job.status == "failed"
+    assert job.error is not None and "DUPONT" not in job.error and "failed (" in job.error
+    none = BreachJobs(tmp_path / "scopes2", None, None).start("inc-2", [])
+    while none.finished is None:
+        time.sleep(0.05)
+    assert none.error is not None and "--store" in none.error  # vigile's own words are kept
+
+
 # ---- the command ---------------------------------------------------------------------------------
 def test_vigile_users_add_list_disable(tmp_path: Path) -> None:
     state = f"sqlite:///{tmp_path / 's.db'}"

@@ -142,7 +142,13 @@ class BreachJobs:
         except Exception as exc:  # a failed scope is shown on the page, never raised
             log.warning("breach scope of %s failed: %s", job.incident, type(exc).__name__)
             job.status = "failed"
-            job.error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            # vigile's own errors say what to do; any other's text may quote a data value
+            # (a patient's name in a parse error): only its kind is shown
+            job.error = (
+                str(exc).splitlines()[0][:300]
+                if isinstance(exc, VigileError) and str(exc)
+                else f"the scope failed ({type(exc).__name__})"
+            )
         finally:
             job.finished = time.time()
 
