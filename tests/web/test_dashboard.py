@@ -601,6 +601,10 @@ def test_the_breach_scope_runs_and_only_the_dpo_gets_the_persons(dash: dict[str,
     assert pack_links
     pack = dora.get(f"/ui/breach/{incident}/packs/{pack_links[0]}.zip")
     assert pack.status_code == 200 and pack.content[:2] == b"PK"
+    packs_seen = len(_audit(service, "identity-view"))
+    assert dora.get(f"/ui/breach/{incident}/packs/no-such-practice.zip").status_code == 404
+    assert dora.get(f"/ui/breach/{incident}/packs/...zip").status_code == 404
+    assert len(_audit(service, "identity-view")) == packs_seen  # nothing shown, no view
     views = _audit(service, "identity-view")[: len(_audit(service, "identity-view")) - before]
     assert {v["detail"]["what"] for v in views} >= {"breach-persons", "notifications.csv",
                                                     "practice-pack"}  # fmt: skip

@@ -1133,13 +1133,18 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
     @api.get("/ui/breach/{incident}/packs/{practice}.zip")
     async def pack(request: Request, incident: str, practice: str) -> Response:
         session = ui.session(request)
+        if not session.user.sees_identities:  # before any work: the role decides first
+            raise _RefusedError(
+                403, "patient identities are shown to the data-protection officer only"
+            )
         _breach_alerts(incident)
-        ui.identity_view(
-            session.user, "practice-pack", {"incident": incident, "practice": practice}
-        )
         data = ui.jobs.pack(incident, practice)
         if data is None:
             raise _RefusedError(404, "no such practice pack")
+        # audited once the pack is known to exist, before a byte of it is sent
+        ui.identity_view(
+            session.user, "practice-pack", {"incident": incident, "practice": practice}
+        )
         return _secure(
             Response(
                 data,
