@@ -183,6 +183,31 @@ def test_when_weak_signs_add_up_on_one_account_then_account_risk_lists_them(tmp_
     assert first["reasons"][0].startswith("account risk")
 
 
+def test_when_the_owner_works_beside_an_attacker_then_account_risk_names_the_attackers_session(
+    tmp_path: Path,
+) -> None:
+    # a stolen password reads files from elsewhere; the genuine doctor logs in at the
+    # office a few minutes later and their request ("two places at once") tips the
+    # account's total: the correlated alert, which the policy acts on, must still name
+    # the session the signs came from, or the owner is the one blocked
+    w = scenes._base()
+    ip = "5.137.11.136"
+    attacker = w.login(w.at(scenes.DAY, 9.0), "cab-0001", "dr.martin.0001", ip)
+    owner = w.login(w.at(scenes.DAY, 9.08), "cab-0001", "dr.martin.0001", OFFICE1)
+    for k in range(12):
+        t = w.at(scenes.DAY, 9.0) + timedelta(seconds=24 * (k + 1))
+        w.read(t, "cab-0001", "dr.martin.0001", pid("cab-0001", 410 + 4 * k), attacker, ip)
+    for k in range(30):
+        t = w.at(scenes.DAY, 9.08) + timedelta(seconds=24 * (k + 1) + 1)
+        w.read(t, "cab-0001", "dr.martin.0001", pid("cab-0001", 1 + k % 5), owner, OFFICE1)
+    w.events.sort(key=lambda e: e["ts"])
+    risky = fired(run(tmp_path, w), "account-risk", "medium")
+    assert risky
+    assert {a["session"] for a in risky} == {attacker}
+    assert all(a["src_ip"] == ip for a in risky)
+    assert all(attacker in a["evidence"]["sessions"] for a in risky)
+
+
 def test_when_accounts_of_several_practices_extract_alike_then_one_incident(tmp_path: Path) -> None:
     alerts = run(tmp_path, scenes.campaign())
     camp = fired(alerts, "campaign", "high")

@@ -137,13 +137,17 @@ class AlertSink:
             self.incident_of[(tenant, actor)] = incident
         else:
             incident = self.incident_of.get((tenant, actor))
+        if finding.place is not None:
+            session, src_ip = finding.place
+        else:
+            session, src_ip = (ev.session, ev.src_ip) if same_account else (None, None)
         return Alert(
             alert_id=alert_id,
             ts=ts,
             tenant=tenant,
             actor=actor,
-            session=ev.session if same_account else None,
-            src_ip=ev.src_ip if same_account else None,
+            session=session,
+            src_ip=src_ip,
             severity=SEVERITIES[level],  # type: ignore[arg-type]
             score=round(float(finding.score), 4),
             detector=rule.id,

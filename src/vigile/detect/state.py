@@ -39,7 +39,7 @@ __all__ = [
     "save_checkpoint",
 ]
 
-CHECKPOINT_VERSION: Final = 2
+CHECKPOINT_VERSION: Final = 3
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

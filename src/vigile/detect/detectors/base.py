@@ -59,7 +59,9 @@ class Finding:
     inside the cool-down). ``severity`` overrides the rule's (for detectors that
     grade their own evidence); ``key`` narrows the suppression key beyond the
     account (a session, a source); ``tenant``/``actor`` name another account than
-    the event's (a source that targets many accounts alerts on each of them).
+    the event's (a source that targets many accounts alerts on each of them);
+    ``place`` names the session and source the alert is about when it is not the
+    event's (a correlation of signals that came from another session of the account).
     """
 
     rule: Rule
@@ -72,6 +74,7 @@ class Finding:
     actor: str | None = None
     risk: float | None = None
     event_ids: list[str] = field(default_factory=list)
+    place: tuple[str | None, str | None] | None = None
 
     def resolve(self) -> None:
         """Build lazy reasons and evidence."""

@@ -13,6 +13,8 @@ from vigile.detect.rules import SEVERITY_RANK, Rule
 from vigile.detect.state import BoundedTable
 from vigile.events import AccessEvent, Alert
 
+_Entry = tuple[float, float, str, str, tuple[str | None, str | None]]
+
 
 class _Risk:
     __slots__ = ("emitted", "entries", "last", "level")
@@ -21,8 +23,8 @@ class _Risk:
         self.last = t
         self.emitted = float("-inf")
         self.level = -1
-        # rule id -> (time, risk, alert id or "", first reason)
-        self.entries: dict[str, tuple[float, float, str, str]] = {}
+        # rule id -> (time, risk, alert id or "", first reason, (session, source))
+        self.entries: dict[str, _Entry] = {}
 
 
 @register
@@ -38,6 +40,11 @@ class RiskCorrelator(DetectorBase):
     correlated alert's severity comes from the rule's bands on the total, and its
     reasons list every contributing signal. It sees every finding, including those
     the sink suppressed as repeats, so an ongoing signal keeps counting.
+
+    The correlated alert is about the session (and source) its strongest signal came
+    from, not the event that tipped the total: on an account shared by its genuine
+    owner and an attacker, the owner's next request often does, and the policy acts
+    on the alert's session.
     """
 
     name: ClassVar[str] = "risk"
@@ -80,13 +87,16 @@ class RiskCorrelator(DetectorBase):
         lo = t - self.window
         prev = st.entries.get(rule.id)
         fresh = prev is None or prev[0] < lo or prev[1] != risk
+        place = finding.place or (
+            (ev.session, ev.src_ip) if key == (ev.tenant, ev.actor) else (None, None)
+        )
         if fresh:
             aid = alert.alert_id if alert is not None else ""
-            st.entries[rule.id] = (t, risk, aid, finding.first_reason())
+            st.entries[rule.id] = (t, risk, aid, finding.first_reason(), place)
         else:
             assert prev is not None
             aid = alert.alert_id if alert is not None else prev[2]
-            st.entries[rule.id] = (t, risk, aid, prev[3])
+            st.entries[rule.id] = (t, risk, aid, prev[3], place)
             if t - st.emitted < self.cooldown:
                 return None  # nothing new to say yet
         for rid in [r for r, e in st.entries.items() if e[0] < lo]:
@@ -121,13 +131,12 @@ class RiskCorrelator(DetectorBase):
                     partial(self._evidence, total, items, factor),
                     tenant=tenant,
                     actor=actor,
+                    place=_strongest_place(st.entries),
                 )
             )
         return out
 
-    def _by_family(
-        self, entries: dict[str, tuple[float, float, str, str]], rule: Rule
-    ) -> dict[str, float]:
+    def _by_family(self, entries: dict[str, _Entry], rule: Rule) -> dict[str, float]:
         """The highest risk of each family present (a rule alone is its own family)."""
         family_of = self._families.get(rule.id)
         if family_of is None:
@@ -141,9 +150,7 @@ class RiskCorrelator(DetectorBase):
                 best[fam] = e[1]
         return best
 
-    def _reasons(
-        self, total: float, items: list[tuple[str, tuple[float, float, str, str]]], factor: float
-    ) -> list[str]:
+    def _reasons(self, total: float, items: list[tuple[str, _Entry]], factor: float) -> list[str]:
         head = (
             f"account risk {fmt(total)} from {len(items)} signals within "
             f"{durations(self.window)}: "
@@ -153,15 +160,23 @@ class RiskCorrelator(DetectorBase):
         return [head] + [f"{rid}: {e[3]}" for rid, e in items]
 
     @staticmethod
-    def _evidence(
-        total: float, items: list[tuple[str, tuple[float, float, str, str]]], factor: float
-    ) -> dict[str, Any]:
+    def _evidence(total: float, items: list[tuple[str, _Entry]], factor: float) -> dict[str, Any]:
         return {
             "risk": round(total, 2),
             "signals": {rid: e[1] for rid, e in items},
             "alerts": [e[2] for _, e in items if e[2]],
             "new_account_factor": factor,
+            "sessions": sorted({e[4][0] for _, e in items if e[4][0]}),
         }
 
     def sweep(self, now: float) -> None:
         self.accounts.sweep(now)
+
+
+def _strongest_place(entries: dict[str, _Entry]) -> tuple[str | None, str | None] | None:
+    """The session and source of the strongest signal that names one (latest on a tie)."""
+    placed = [e for e in entries.values() if e[4][0] is not None or e[4][1] is not None]
+    if not placed:
+        return None
+    best = max(placed, key=lambda e: (e[1], e[0]))
+    return best[4]
