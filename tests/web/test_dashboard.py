@@ -256,6 +256,40 @@ def test_when_sign_in_keeps_failing_then_the_name_and_the_client_are_locked_for_
         users._write("DELETE FROM dashboard_login_failures")
 
 
+def test_at_most_four_password_checks_run_at_once(dash: dict[str, Any]) -> None:
+    ui = dash["ui"]
+    real = ui.users.authenticate
+    running, peak = [0], [0]
+    lock = threading.Lock()
+
+    def counted(name: str, password: str) -> Any:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            return real(name, password)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    ui.users.authenticate = counted
+    ui.clock = lambda: time.time() + 60 * 86400
+    try:
+        threads = [
+            threading.Thread(target=lambda i=i: _browser(dash).sign_in(f"many.{i}", "wrong one"))
+            for i in range(10)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert 2 <= peak[0] <= 4
+    finally:
+        ui.users.authenticate = real
+        ui.clock = time.time
+        ui.users._write("DELETE FROM dashboard_login_failures")
+
+
 def test_when_signing_in_again_then_the_session_id_changes_and_the_old_one_ends(
     dash: dict[str, Any],
 ) -> None:

@@ -71,6 +71,7 @@ SECURITY_HEADERS: Final = {
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
 _MAX_FORM: Final = 64 << 10
+_PASSWORD_CHECKS: Final = 4
 _USER_NAME: Final = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
 
 
@@ -173,6 +174,8 @@ class Dashboard:
         self.cookie = "__Host-vigile" if config.secure_cookies else "vigile"
         self.login_cookie = "__Host-vigile-login" if config.secure_cookies else "vigile-login"
         self.clock: Callable[[], float] = config.clock
+        #: password checks at once (32 MiB each: many sign-ins cannot take the memory)
+        self.password_checks = asyncio.Semaphore(_PASSWORD_CHECKS)
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -472,7 +475,10 @@ def install(api: FastAPI, service: Service, config: DashboardConfig) -> None:
         locked = ui.users.locked(name, client, now=now)
         user = None
         if not locked:
-            user = await asyncio.to_thread(ui.users.authenticate, name, fields.get("password", ""))
+            async with ui.password_checks:
+                user = await asyncio.to_thread(
+                    ui.users.authenticate, name, fields.get("password", "")
+                )
         if user is None:
             if not locked:
                 ui.users.failed(name, client, now=now)
