@@ -23,6 +23,7 @@ of hashes can therefore cost a look-up, never an event.
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -40,6 +41,7 @@ _FILTER_MIN_LOG2: Final = 20  # 128 KiB
 _FILTER_MAX_LOG2: Final = 28  # 32 MiB: 1.3 % false positives at 28 M keys in one day
 _FILTER_DAYS: Final = 2  # filters kept in memory (a stream rarely spans more days at once)
 _READ_CHUNK: Final = 1 << 20  # hashes read at a time (8 MiB): memory never holds a whole run
+_FILL_CHUNK: Final = 1 << 18  # hashes set in a filter at a time (temporaries of a few MB)
 _MAX_RUNS: Final = 12
 _PROBES: Final = 4  # bits per key: 1.3 % false positives at 10 bits a key
 _FENCE: Final = 256  # one hash in so many kept in memory: a look-up reads one 2 KiB block
@@ -68,9 +70,15 @@ class Run:
         return np.fromfile(self.path, _U64, stop - start, offset=self.offset + 8 * start)
 
     def mapped(self) -> np.ndarray:
+        """The hashes, mapped: pages are read only where looked at."""
         if self.count == 0:
             return np.empty(0, _U64)
-        return np.memmap(self.path, _U64, "r", offset=self.offset, shape=(self.count,))
+        array = np.memmap(self.path, _U64, "r", offset=self.offset, shape=(self.count,))
+        handle = getattr(array, "_mmap", None)
+        if handle is not None and hasattr(mmap, "MADV_RANDOM"):
+            # no read-ahead: each look-up faults in its own page, not the 32 around it
+            handle.madvise(mmap.MADV_RANDOM)
+        return array
 
 
 def _read_run(path: Path) -> Run | None:
@@ -161,11 +169,13 @@ class _Filter:
         self.covered = covered
         self.count = 0
 
-    def _positions(self, h: np.ndarray) -> list[np.ndarray]:
+    def _positions(self, h: np.ndarray) -> Iterator[np.ndarray]:
         # double hashing: position i is h1 + i * h2, both taken from the 64-bit hash
+        # (one at a time: temporaries stay the size of one array of positions)
         mask = _U64((1 << self.log2) - 1)
         h1, h2 = h & mask, (h >> _U64(32)) | _U64(1)
-        return [(h1 + _U64(i) * h2) & mask for i in range(_PROBES)]
+        for i in range(_PROBES):
+            yield (h1 + _U64(i) * h2) & mask
 
     def add(self, h: np.ndarray) -> None:
         for pos in self._positions(h):
@@ -244,8 +254,8 @@ class KeyIndex:
 
     @staticmethod
     def _fill(flt: _Filter, run: Run) -> None:
-        for start in range(0, run.count, _READ_CHUNK):
-            flt.add(run.hashes(start, min(start + _READ_CHUNK, run.count)))
+        for start in range(0, run.count, _FILL_CHUNK):
+            flt.add(run.hashes(start, min(start + _FILL_CHUNK, run.count)))
 
     def stored(self, day: str, runs: list[Run], h: np.ndarray) -> np.ndarray:
         """Which of ``h`` (hashes of new keys) some run of the day holds (exact on the hash)."""
@@ -278,7 +288,8 @@ class KeyIndex:
         if fence is None:
             pieces = []
             for start in range(0, run.count, _READ_CHUNK):  # _READ_CHUNK is a multiple
-                pieces.append(run.hashes(start, min(start + _READ_CHUNK, run.count))[::_FENCE])
+                chunk = run.hashes(start, min(start + _READ_CHUNK, run.count))
+                pieces.append(chunk[::_FENCE].copy())  # a copy: a view would keep the chunk
             fence = np.concatenate(pieces) if pieces else np.empty(0, _U64)
             if len(self._fences) > 256:
                 self._fences = {p: f for p, f in self._fences.items() if p.exists()}
