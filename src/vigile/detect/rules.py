@@ -37,6 +37,7 @@ from typing import Any, Final
 import msgspec
 import yaml
 
+from vigile import durations
 from vigile.errors import ConfigError
 from vigile.events import SEVERITIES
 
@@ -55,16 +56,6 @@ SEVERITY_RANK: Final[dict[str, int]] = {s: i for i, s in enumerate(SEVERITIES)}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 _MITRE = re.compile(r"^(T\d{4}(\.\d{3})?|TA\d{4})$")
 _OWASP = re.compile(r"^API(10|[1-9]):20(19|23)$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)?\s*$")
-_UNIT_S: Final[dict[str, float]] = {
-    "ms": 0.001,
-    "s": 1.0,
-    "m": 60.0,
-    "min": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
-    "w": 604800.0,
-}
 
 
 class Seconds(float):
@@ -73,17 +64,7 @@ class Seconds(float):
 
 def parse_duration(value: object) -> Seconds:
     """``30m`` → 1800.0; plain numbers are seconds. Raises ``ValueError`` otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a duration cannot be negative: {value!r}")
-        return Seconds(value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return Seconds(float(m.group(1)) * _UNIT_S[m.group(2) or "s"])
-    raise ValueError(f"not a duration: {value!r} (write e.g. 90s, 30m, 4h, 7d)")
+    return Seconds(durations.parse_duration(value))
 
 
 def _dec_hook(tp: type, obj: object) -> object:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from typing import Any, Final, Literal, cast
 
 import yaml
 
+from vigile import durations
 from vigile.errors import ConfigError
 from vigile.events import SEVERITIES, Alert
 
@@ -75,15 +75,6 @@ SEVERITY_RANK: Final[dict[str, int]] = {s: i for i, s in enumerate(SEVERITIES)}
 DEFAULT_POLICY: Final = Path(__file__).resolve().parents[3] / "policies" / "default.yaml"
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)?\s*$")
-_UNIT_S: Final[dict[str, float]] = {
-    "s": 1.0,
-    "m": 60.0,
-    "min": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
-    "w": 604800.0,
-}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
 _RATE_UNIT: Final[dict[str, float]] = {
     "s": 1.0,
@@ -99,19 +90,7 @@ _RATE_UNIT: Final[dict[str, float]] = {
 
 def parse_duration(value: object) -> float:
     """``30m`` → 1800.0 seconds; a plain number is seconds. ``ValueError`` otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        if value <= 0 or not math.isfinite(value):
-            raise ValueError(f"a duration must be positive: {value!r}")
-        return float(value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            seconds = float(m.group(1)) * _UNIT_S[m.group(2) or "s"]
-            if seconds > 0:
-                return seconds
-    raise ValueError(f"not a duration: {value!r} (write e.g. 90s, 30m, 4h, 7d)")
+    return durations.parse_duration(value, positive=True)
 
 
 @dataclass(frozen=True)
