@@ -37,7 +37,7 @@ def _int(n: int, lang: str) -> str:
     return f"{n:,}".replace(",", "\u202f") if lang == "fr" else f"{n:,}"
 
 
-def _nice_max(value: float) -> float:
+def nice_max(value: float) -> float:
     """The next 'round' number at or above ``value`` (1, 2, 2.5, 5 × 10^k)."""
     if value <= 0:
         return 1.0
@@ -73,7 +73,7 @@ def stacked_days(
     left, right, top, bottom = 56, 12, 28, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [a + b for a, b in zip(dark, light, strict=True)]
-    top_value = _nice_max(max(totals, default=0))
+    top_value = nice_max(max(totals, default=0))
     body: list[str] = []
     for i in range(5):
         v = top_value * i / 4
@@ -137,7 +137,7 @@ def horizontal_bars(
     top, bottom, right = 28, 34 if (dark_label or light_label) else 12, 60
     height = top + bottom + row * max(len(labels), 1)
     plot_w = width - label_width - right
-    top_value = _nice_max(max((a + b for a, b in zip(dark, light, strict=True)), default=0))
+    top_value = nice_max(max((a + b for a, b in zip(dark, light, strict=True)), default=0))
     body = [f'<text x="0" y="16" font-weight="bold" fill="{TEXT}">{escape(title)}</text>']
     for i, label in enumerate(labels):
         y = top + i * row

@@ -14,6 +14,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from vigile.report.charts import nice_max
+
 __all__ = ["Series", "bars", "lines", "spark"]
 
 
@@ -42,16 +44,6 @@ def fmt(n: float) -> str:
     return f"{n:.0f}"
 
 
-def _nice(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)
-
-
 def _svg(width: int, height: int, title: str, desc: str, body: list[str], cls: str) -> Markup:
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="{cls}" viewBox="0 0 {width} '
@@ -74,7 +66,7 @@ def lines(
     left, right, top, bottom = 48, 12, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = max((v for s in series for v in s.values if v is not None), default=0.0)
-    ymax = _nice(top_value)
+    ymax = nice_max(top_value)
     n = max(len(labels), 1)
     step = plot_w / max(n - 1, 1)
     body: list[str] = []
