@@ -29,6 +29,7 @@ from typing import Any, Final, Literal
 import orjson
 import pyarrow as pa
 
+from vigile import durations
 from vigile.errors import InputError, VigileError
 
 Match = Literal["account", "source", "session"]
@@ -151,13 +152,9 @@ def parse_ts(text: str, what: str) -> datetime:
 
 
 def parse_duration(text: str) -> timedelta:
-    """``90m``, ``24h``, ``7d`` or a number of seconds."""
-    raw = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    """``90m``, ``24h``, ``7d`` or a number of seconds (:func:`vigile.durations.parse_duration`)."""
     try:
-        if raw and raw[-1] in units:
-            return timedelta(seconds=float(raw[:-1]) * units[raw[-1]])
-        return timedelta(seconds=float(raw))
+        return timedelta(seconds=durations.parse_duration(text.strip().lower()))
     except ValueError:
         raise InputError(f"cannot read {text!r} as a duration (use 90m, 24h, 7d)") from None
 

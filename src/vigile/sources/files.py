@@ -81,17 +81,19 @@ class FileSource:
                     stripped = line.rstrip(b"\r\n")
                     if stripped.strip():
                         yield lineno, stripped
-            except EOFError:
-                raise InputError(
-                    f"{self.name}: truncated gzip file (ends inside line {lineno + 1}); "
-                    f"the {lineno} lines before it were read"
-                ) from None
-            except (gzip.BadGzipFile, zlib.error) as exc:
-                raise InputError(
-                    f"{self.name}: corrupt gzip data after line {lineno} ({exc})"
-                ) from None
-            except OSError as exc:
-                raise InputError(f"{self.name}: read error after line {lineno} ({exc})") from None
+            except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+                raise self._read_error(exc, lineno) from None
+
+    def _read_error(self, exc: Exception, lineno: int) -> InputError:
+        """The one-line error for a read that failed after ``lineno`` whole lines."""
+        if isinstance(exc, EOFError):
+            return InputError(
+                f"{self.name}: truncated gzip file (ends inside line {lineno + 1}); "
+                f"the {lineno} lines before it were read"
+            )
+        if isinstance(exc, gzip.BadGzipFile | zlib.error):
+            return InputError(f"{self.name}: corrupt gzip data after line {lineno} ({exc})")
+        return InputError(f"{self.name}: read error after line {lineno} ({exc})")
 
     def blocks(self, size: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
         """Yield ``(first_line_number, data)``: about ``size`` bytes of whole lines at a time.
@@ -112,17 +114,8 @@ class FileSource:
                     self.bytes_read += len(data)
                     yield lineno + 1, data
                     lineno += data.count(b"\n")
-            except EOFError:
-                raise InputError(
-                    f"{self.name}: truncated gzip file (ends inside line {lineno + 1}); "
-                    f"the {lineno} lines before it were read"
-                ) from None
-            except (gzip.BadGzipFile, zlib.error) as exc:
-                raise InputError(
-                    f"{self.name}: corrupt gzip data after line {lineno} ({exc})"
-                ) from None
-            except OSError as exc:
-                raise InputError(f"{self.name}: read error after line {lineno} ({exc})") from None
+            except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+                raise self._read_error(exc, lineno) from None
 
 
 def open_source(path: str | Path) -> FileSource:
