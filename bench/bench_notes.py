@@ -41,8 +41,10 @@ from common import ROOT, median_time, pin_one_core, report, run_measured
 
 EVAL_DIR = ROOT / "data" / "notes_eval"
 # notes.csv holds dev, heldout, heldout2, heldout3; each later blind set has its own file
-EVAL_FILES = ("notes.csv", "heldout4.csv")
-SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4")
+EVAL_FILES = ("notes.csv", "heldout4.csv", "heldout5.csv")
+SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
+#: sets whose ids say the writing style (hN-<style>-nnn): also scored per style
+STYLED = ("heldout4", "heldout5")
 #: extra arguments to classify_texts (empty for a frozen --src that predates them)
 CLASSIFY_KW: dict[str, Any] = {}
 #: today's back-off model laid over a frozen --src's rules (--backoff-over-src)
@@ -244,11 +246,11 @@ def main() -> int:
     for split in (*SPLITS, None):
         ids, texts, gold = load_eval(split)
         quality(split or "all", texts, gold, names)
-        if split == "heldout4":  # ids are h4-<style>-nnn: one line per writing style
+        if split in STYLED:  # ids are hN-<style>-nnn: one line per writing style
             for style in sorted({i.split("-")[1] for i in ids}):
                 keep = [k for k, i in enumerate(ids) if i.split("-")[1] == style]
                 quality(
-                    f"heldout4_{style}", [texts[k] for k in keep], [gold[k] for k in keep], names
+                    f"{split}_{style}", [texts[k] for k in keep], [gold[k] for k in keep], names
                 )
     s_texts, s_gold = sim_notes(args.sim_notes, seed=7, share=0.5)
     quality("sim", s_texts, s_gold, names)
