@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import typer
 from typer.testing import CliRunner
@@ -165,3 +166,32 @@ def test_when_eval_runs_through_the_cli_then_it_writes_a_json_report(
         ["eval", "--world", str(small_world), "--alerts", str(alerts), "--min-severity", "urgent"],
     )
     assert bad.exit_code != 0
+
+
+def test_when_campaign_accounts_are_alerted_one_by_one_then_own_exposure_and_incident_count(
+    small_world: Path, tmp_path: Path
+) -> None:
+    campaign = next(a for a in _cases(small_world, "attacks.jsonl") if a["kind"] == "campaign")
+    accounts = campaign["accounts"]
+    assert len(accounts) >= 5
+    t0 = parse_ts(campaign["start"])
+    alerts = []
+    for i, (tenant, actor) in enumerate(accounts):
+        a = _alert(format_ts(t0 + (i + 1) * 3_600_000), tenant, actor, "medium")
+        # the incident links the accounts from the second one on
+        a["incident"] = "inc-1" if i >= 1 else None
+        alerts.append(a)
+    r = evaluate(small_world, _write(tmp_path / "a.jsonl", alerts))
+    row = next(a for a in r["attacks"] if a["id"] == campaign["id"])
+    own = row["account_patients_before_alert"]
+    assert len(own) == len(accounts) and own == sorted(own) and own[-1] > 0
+    assert len(row["account_records_before_alert"]) == len(accounts)
+    # formed when a second account's alert carried it (hour 3): two hours before the fifth
+    assert row["incident"] == {
+        "id": "inc-1",
+        "accounts_linked": len(accounts) - 1,
+        "formed_after_fifth_s": -2 * 3600.0,
+    }
+    k = r["by_kind"]["campaign"]
+    assert k["account_patients_before_alert_median"] == float(np.median(own))
+    assert k["incident_after_fifth_s_max"] == -2 * 3600.0

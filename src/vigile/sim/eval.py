@@ -34,7 +34,7 @@ DEFAULT_GRACE_HOURS = 24.0
 class Alerts:
     """Alerts reduced to what scoring needs."""
 
-    frame: pl.DataFrame  # idx, ts (ms), tenant, actor, severity (rank), detector
+    frame: pl.DataFrame  # idx, ts (ms), tenant, actor, severity (rank), detector, incident
     read: int
     invalid: int
 
@@ -48,6 +48,7 @@ def load_alerts(path: Path) -> Alerts:
         "actor": [],
         "severity": [],
         "detector": [],
+        "incident": [],
     }
     read = invalid = 0
     with open(path, "rb") as f:
@@ -68,6 +69,7 @@ def load_alerts(path: Path) -> Alerts:
             rows["actor"].append(str(a.get("actor") or ""))
             rows["severity"].append(sev)
             rows["detector"].append(str(a.get("detector") or ""))
+            rows["incident"].append(str(a.get("incident") or ""))
     frame = pl.DataFrame(
         rows,
         schema={
@@ -77,6 +79,7 @@ def load_alerts(path: Path) -> Alerts:
             "actor": pl.String,
             "severity": pl.Int8,
             "detector": pl.String,
+            "incident": pl.String,
         },
     )
     return Alerts(frame, read, invalid)
@@ -190,6 +193,14 @@ def evaluate(
             (pl.col("t") < pl.col("first_block")).any().alias("before_block"),
         )
     )
+    # per account: distinct patients it had exposed before its own first alert
+    per_acc = (
+        expo.join(marks, on=["case", "tenant", "actor"], how="left")
+        .with_columns(pl.col("first_alert").fill_null(big))
+        .group_by("case", "tenant", "actor")
+        .agg(pl.col("patient_id").filter(pl.col("t") < pl.col("first_alert")).n_unique().alias("n"))
+        .collect(engine="streaming")
+    )
     pat = (
         ex.group_by("case")
         .agg(
@@ -208,6 +219,7 @@ def evaluate(
         fa = alerted.get_column("first_alert").min() if alerted.height else None
         ttd = None if fa is None or a["t0"] is None else (int(fa) - int(a["t0"])) / 1000.0  # type: ignore[arg-type]
         p = pat_by.get(a["id"], {})
+        own = per_acc.filter(pl.col("case") == a["id"]).get_column("n").to_list()
         per_attack.append(
             {
                 "id": a["id"],
@@ -229,6 +241,12 @@ def evaluate(
                 "patients": int(p.get("patients", 0)),
                 "patients_before_alert": int(p.get("patients_before_alert", 0)),
                 "patients_before_block": int(p.get("patients_before_block", 0)),
+                # each account's own exposure before its own first alert
+                "account_patients_before_alert": sorted(int(x) for x in own),
+                "account_records_before_alert": sorted(
+                    int(x) for x in rows.get_column("records_before_alert").to_list()
+                ),
+                "incident": _incident(matched, rows) if rows.height >= 2 else None,
             }
         )
     # false alerts: qualifying alerts not matched to any attack account window
@@ -292,6 +310,46 @@ def evaluate(
     }
 
 
+def _incident(matched: pl.DataFrame, accounts: pl.DataFrame) -> dict[str, Any] | None:
+    """How the detector linked a multi-account attack into one incident.
+
+    The incident is the id carried by alerts of the most of the attack's accounts; it is
+    *formed* at the first alert that gives it a second account.  It is compared with the
+    fifth account's first alert (the issue's bar: formed within 10 minutes of it), or the
+    last account's when there are fewer than five."""
+    tagged = matched.filter(
+        pl.col("case").is_in(accounts.get_column("case").unique().to_list())
+        & (pl.col("incident") != "")
+    )
+    if not tagged.height:
+        return {"id": None, "accounts_linked": 0, "formed_after_fifth_s": None}
+    best = (
+        tagged.group_by("incident")
+        .agg(pl.struct("tenant", "actor").n_unique().alias("n"), pl.col("ts").min().alias("t"))
+        .sort(["n", "t"], descending=[True, False])
+        .row(0, named=True)
+    )
+    firsts = (
+        tagged.filter(pl.col("incident") == best["incident"])
+        .group_by("tenant", "actor")
+        .agg(pl.col("ts").min())
+        .get_column("ts")
+        .sort()
+        .to_list()
+    )
+    formed = firsts[1] if len(firsts) >= 2 else None
+    alerted = accounts.filter(pl.col("first_alert") > 0).get_column("first_alert").sort().to_list()
+    k = min(5, accounts.height)
+    fifth = alerted[k - 1] if len(alerted) >= k else None
+    return {
+        "id": best["incident"],
+        "accounts_linked": int(best["n"]),
+        "formed_after_fifth_s": None
+        if formed is None or fifth is None
+        else round((int(formed) - int(fifth)) / 1000.0, 3),
+    }
+
+
 def _by_kind(per_attack: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for a in per_attack:
@@ -309,9 +367,17 @@ def _by_kind(per_attack: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 "patients": 0,
                 "patients_before_alert": 0,
                 "patients_before_block": 0,
+                "own": [],
+                "own_records": [],
+                "incident_after_fifth_s": [],
             },
         )
         k["attacks"] += 1
+        k["own"] += a["account_patients_before_alert"]
+        k["own_records"] += a["account_records_before_alert"]
+        inc = a.get("incident") or {}
+        if inc.get("formed_after_fifth_s") is not None:
+            k["incident_after_fifth_s"].append(inc["formed_after_fifth_s"])
         k["attacks_detected"] += int(a["detected"])
         for f in (
             "accounts",
@@ -328,6 +394,15 @@ def _by_kind(per_attack: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             k["ttd"].append(a["time_to_detect_s"])
     for k in out.values():
         ttd = k.pop("ttd")
+        own = k.pop("own")
+        k["account_patients_before_alert_median"] = float(np.median(own)) if own else None
+        k["account_patients_before_alert_max"] = int(max(own)) if own else None
+        own_records = k.pop("own_records")
+        k["account_records_before_alert_median"] = (
+            float(np.median(own_records)) if own_records else None
+        )
+        after = k.pop("incident_after_fifth_s")
+        k["incident_after_fifth_s_max"] = float(max(after)) if after else None
         k["account_detection_rate"] = (
             round(k["accounts_detected"] / k["accounts"], 4) if k["accounts"] else 0.0
         )
@@ -363,7 +438,7 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         title=f"attacks (alert ≥ {report['min_severity']}, block ≥ "
         f"{report['blocking_severity']}, grace {report['grace_hours']:g} h)"
     )
-    for col in ("kind", "detected", "accounts", "TTD", "records", "<alert", "<block"):
+    for col in ("kind", "detected", "accounts", "TTD", "records", "<alert", "<block", "acct<alert"):
         t.add_column(col, justify="left" if col == "kind" else "right", no_wrap=True)
     for kind, k in report["by_kind"].items():
         t.add_row(
@@ -374,8 +449,25 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             _num(k["records"]),
             _num(k["records_before_alert"]),
             _num(k["records_before_block"]),
+            "—"
+            if k["account_patients_before_alert_median"] is None
+            else f"{k['account_patients_before_alert_median']:g} "
+            f"({k['account_records_before_alert_median']:g})",
         )
     console.print(t)
+    console.print(
+        "acct<alert: median over the kind's accounts of the distinct patients each had "
+        "exposed before its own first alert (records, i.e. rows served, in brackets)"
+    )
+    for kind, k in report["by_kind"].items():
+        if k["incident_after_fifth_s_max"] is not None:
+            console.print(
+                f"{kind}: incident formed at most {_dur(k['incident_after_fifth_s_max'])} "
+                "after the fifth account's first alert (negative: before)"
+                if k["incident_after_fifth_s_max"] >= 0
+                else f"{kind}: incident formed before the fifth account's first alert in "
+                "every attack"
+            )
     fa = report["false_alerts_per_1000_account_days"]
     console.print(
         f"false alerts: {report['false_alerts']:,} over "
