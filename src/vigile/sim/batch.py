@@ -119,6 +119,8 @@ class Tables:
     ips: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
+    # bumped by every reset: a query table is only the same table within one epoch
+    query_epoch: int = 0
     _ip_index: dict[str, int] = field(default_factory=dict)
     _ua_index: dict[str, int] = field(default_factory=dict)
     _q_index: dict[str, int] = field(default_factory=dict)
@@ -137,9 +139,21 @@ class Tables:
         return _intern(self._q_index, self.queries, text)
 
     def reset_queries(self) -> None:
-        """Forget the day's queries."""
+        """Forget the day's queries (events that still refer to them must be re-interned:
+        `requery`)."""
         self.queries = []
         self._q_index = {}
+        self.query_epoch += 1
+
+    def requery(self, old: list[str], query: IArr) -> IArr:
+        """Query indices into an earlier table `old`, interned again in today's table."""
+        out = np.asarray(query).copy()
+        used = out >= 0
+        if used.any():
+            uniq, inv = np.unique(out[used], return_inverse=True)
+            new = np.asarray([self.query(old[int(i)]) for i in uniq.tolist()], dtype=out.dtype)
+            out[used] = new[inv.ravel()]
+        return out
 
     def new_session(self) -> int:
         """A fresh session id (opaque hex token, deterministic for the seed)."""

@@ -396,7 +396,11 @@ def run_days(
     carry: Columns | None = None
     prev_cut = -(1 << 62)
     for t, date in enumerate(world.days):
+        old_queries = tables.queries
         tables.reset_queries()
+        if carry is not None and len(carry):
+            # events carried past midnight refer to yesterday's query table
+            carry.query = tables.requery(old_queries, carry.query)
         mid = local_midnight_ms(date)
         cut = local_midnight_ms(date + dt.timedelta(days=1))
         parts: list[Columns] = [] if carry is None else [carry]

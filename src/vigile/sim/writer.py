@@ -259,23 +259,27 @@ class Renderer:
     def __init__(self, tables: Tables, seed: int) -> None:
         self.tables = tables
         self.seed = seed
-        self._cache: dict[str, tuple[int, pl.Series]] = {}
+        # name -> (table epoch, entries rendered, Series); only the query table has epochs
+        self._cache: dict[str, tuple[int, int, pl.Series]] = {}
 
     def strings(self, name: str) -> pl.Series:
         """The interned strings of a table (`tenant`, `actor`, ...) as a Series."""
         values: list[str] = getattr(self.tables, name + "s")
         return self._series(name, values)
 
-    def _series(self, name: str, values: list[str]) -> pl.Series:
+    def _series(self, name: str, values: list[str], epoch: int = 0) -> pl.Series:
+        """Tables only grow within an epoch, so entries already rendered are kept.  (The
+        query table is replaced every day: a cache checked by length alone served one
+        day's queries to the next day when both had as many.)"""
         hit = self._cache.get(name)
-        if hit is not None and hit[0] == len(values):
-            return hit[1]
-        if hit is not None and name != "query" and len(values) > hit[0]:
-            extra = _safe(values[hit[0] :], name)
-            ser = pl.concat([hit[1], extra])
+        if hit is not None and hit[0] == epoch and hit[1] == len(values):
+            return hit[2]
+        if hit is not None and hit[0] == epoch and len(values) > hit[1]:
+            extra = _safe(values[hit[1] :], name)
+            ser = pl.concat([hit[2], extra])
         else:
             ser = _safe(values, name)
-        self._cache[name] = (len(values), ser)
+        self._cache[name] = (epoch, len(values), ser)
         return ser
 
     @staticmethod
@@ -396,7 +400,8 @@ class Renderer:
 
     def _queries(self, cols: Columns) -> pl.Series:
         """`,"query":"..."` of each event with a query, "" for the others."""
-        queries = self._series("query", self.tables.queries) if self.tables.queries else None
+        t = self.tables
+        queries = self._series("query", t.queries, t.query_epoch) if t.queries else None
         if queries is None:
             queries = pl.Series([""], dtype=pl.String)
         table = pl.concat(
