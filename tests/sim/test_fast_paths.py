@@ -174,6 +174,21 @@ def test_when_searches_run_together_then_results_match_one_by_one(
                     assert values.tolist() == np.concatenate(one).tolist()
 
 
+def test_when_prefix_ranges_are_searched_together_then_they_match_bisect(
+    tiny_config: Callable[[int], SimConfig],
+) -> None:
+    world = build_world(tiny_config(4))
+    SEARCH.build(world)
+    r = random.Random(4)
+    prefixes = ["", "a", "zzzz", "-", "~", "la-", "de-la"]
+    for slug in r.sample(SEARCH.pool_slugs, 400):
+        prefixes += [slug[:k] for k in range(1, 8)]
+    got = SEARCH.prefix_ranges(prefixes).tolist()
+    want = [list(SEARCH.prefix_range(x)) for x in prefixes]
+    assert got == want
+    assert any(hi - lo > 1 for lo, hi in got)
+
+
 def test_when_templates_are_expanded_from_their_parsed_form_then_text_and_draws_match() -> None:
     from vigile.sim import notes
 

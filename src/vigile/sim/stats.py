@@ -7,16 +7,17 @@ about genuine traffic (attacks and benign hard cases excluded) unless said other
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from rich.console import Console
-from rich.table import Table
 
 from vigile.sim.batch import Columns, Kind
 from vigile.sim.world import PID_BASE, World
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 I64 = npt.NDArray[np.int64]
 READ_KINDS = np.array(
@@ -193,6 +194,9 @@ LABELS = {
 
 def print_stats(doc: dict[str, Any], console: Console | None = None) -> None:
     """Render a world.json's statistics as a Rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
     console = console or Console()
     t = Table(
         title=f"world {doc.get('preset')} seed={doc.get('seed')} "

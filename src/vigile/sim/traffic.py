@@ -194,14 +194,15 @@ class Agenda:
             slot_min = float(g.uniform(14.0, 21.0))
             minutes = sum(e - s for s, e in c.blocks)
             mean = cfg.consultations_per_day * c.intensity * minutes / 570.0
-            slots: list[int] = []
-            for s, e in c.blocks:
-                slots.extend(int(s + k * slot_min) for k in range(int((e - s) // slot_min)))
+            # slot starts in minutes: int(s + k * slot_min) for each block (s, e)
+            slots = np.concatenate(
+                [s + np.arange(int((e - s) // slot_min)) * slot_min for s, e in c.blocks]
+            ).astype(np.int64)
             n = min(len(slots), int(g.poisson(mean)))
             if n == 0:
                 continue
             chosen = np.sort(g.choice(len(slots), size=n, replace=False))
-            start = mid + np.asarray(slots, dtype=np.int64)[chosen] * MS_MIN
+            start = mid + slots[chosen] * MS_MIN
             use_own = g.random(n) < 0.86
             idx = np.where(use_own, sampler.draw_on(g, n, t, c.panel), sampler.draw_on(g, n, t))
             parts.append(
@@ -253,9 +254,11 @@ class Agenda:
         channel = np.where(((channel == 0) | (channel == 2)) & closed_u[pos], 1, channel)
         works = np.zeros(n, dtype=bool)
         if (channel == 2).any():
-            for d in days_u.tolist():
-                on = [c.gidx for c in self.clinicians(int(d))]
-                works |= (bday == d) & np.isin(actor, on)
+            # does the appointment's clinician consult on its booking day?
+            on = np.zeros((len(days_u), len(w.actors)), dtype=bool)
+            for k, d in enumerate(days_u.tolist()):
+                on[k, [c.gidx for c in self.clinicians(int(d))]] = True
+            works = on[pos, actor]
         channel = np.where((channel == 2) & ~works & (bday != t), 1, channel)
         minute = np.where(
             channel == 1,
@@ -818,6 +821,7 @@ class SearchIndex:
         self.rank: I64 = np.zeros(0, dtype=np.int64)
         self.n_sur = 0
         self.pool_slugs: list[str] = []
+        self._sorted: npt.NDArray[np.str_] = np.zeros(0, dtype=str)
         self._by_practice: dict[int, tuple[I64, I64]] = {}
 
     def build(self, world: World) -> None:
@@ -828,6 +832,7 @@ class SearchIndex:
         slugs = ps.slug_surnames.to_list()
         order = np.argsort(np.asarray(slugs, dtype=object), kind="stable")
         self.slugs = [slugs[i] for i in order]
+        self._sorted = np.asarray(self.slugs, dtype=str)
         self.rank = np.empty(len(slugs), dtype=np.int64)
         self.rank[order] = np.arange(len(slugs))
         self.n_sur = ps.n_sur
@@ -852,6 +857,14 @@ class SearchIndex:
         lo = bisect.bisect_left(self.slugs, prefix)
         hi = bisect.bisect_left(self.slugs, prefix + "\x7f")
         return lo, hi
+
+    def prefix_ranges(self, prefixes: list[str]) -> I64:
+        """`prefix_range` of several prefixes: an (n, 2) array."""
+        p = np.asarray(prefixes, dtype=str)
+        out = np.empty((len(prefixes), 2), dtype=np.int64)
+        out[:, 0] = np.searchsorted(self._sorted, p, side="left")
+        out[:, 1] = np.searchsorted(self._sorted, np.char.add(p, "\x7f"), side="left")
+        return out
 
     def slug_of(self, encoded_last: int) -> str:
         """The slug of one encoded last name."""
@@ -884,7 +897,7 @@ def search_many(
     """`search_results` of several prefixes at once: (result counts, concatenated ids)."""
     w = ctx.world
     ranks, order = SEARCH.practice_index(w, ctx.p)
-    bounds = np.asarray([SEARCH.prefix_range(p) for p in prefixes], dtype=np.int64)
+    bounds = SEARCH.prefix_ranges(prefixes)
     a = np.searchsorted(ranks, bounds[:, 0])
     n = np.searchsorted(ranks, bounds[:, 1]) - a
     offs = np.zeros(len(prefixes) + 1, dtype=np.int64)
