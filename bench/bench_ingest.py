@@ -51,7 +51,7 @@ def main() -> None:
         "--stream-gb",
         type=float,
         default=1.0,
-        help="size of the streamed input for the memory figure (10 for the full claim)",
+        help="size of the streamed input for the memory figure (10 for the full claim, 0: none)",
     )
     ap.add_argument("--memory-only", action="store_true", help="only the streamed memory figure")
     args = ap.parse_args()
@@ -94,6 +94,8 @@ def main() -> None:
                 target_events_per_s=200_000,
             )
 
+        if args.stream_gb <= 0:
+            return
         # memory: stream N GB of lines through stdin into a fresh store
         line_bytes = len(path.open("rb").readline())
         n = int(args.stream_gb * 1e9 / line_bytes)

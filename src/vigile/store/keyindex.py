@@ -13,7 +13,7 @@ deleted, a part no run covers gets its run rebuilt from its ``event_key`` column
 (stores written before the index existed, a crash between a part and its run).
 So deleting ``keys/`` is always safe.
 
-Probing a batch of keys: an in-memory bit filter per day (two bits per key, built
+Probing a batch of keys: an in-memory bit filter per day (four bits per key, built
 from the runs) rules out nearly every new key at once; the few that pass are
 looked up exactly (on the 64-bit hash) in the runs with a binary search, touching
 a handful of pages; only keys whose hash is stored are then compared, by value,
@@ -38,12 +38,12 @@ import xxhash
 
 _MAGIC: Final = b"VGKEYS01"
 _FILTER_MIN_LOG2: Final = 20  # 128 KiB
-_FILTER_MAX_LOG2: Final = 28  # 32 MiB: 1.3 % false positives at 28 M keys in one day
+_FILTER_MAX_LOG2: Final = 28  # 32 MiB: 1.7 % false positives at 28 M keys in one day
 _FILTER_DAYS: Final = 2  # filters kept in memory (a stream rarely spans more days at once)
 _READ_CHUNK: Final = 1 << 20  # hashes read at a time (8 MiB): memory never holds a whole run
 _FILL_CHUNK: Final = 1 << 18  # hashes set in a filter at a time (temporaries of a few MB)
 _MAX_RUNS: Final = 12
-_PROBES: Final = 4  # bits per key: 1.3 % false positives at 10 bits a key
+_PROBES: Final = 4  # bits per key, in one word: 1.7 % false positives at 10 bits a key
 _FENCE: Final = 256  # one hash in so many kept in memory: a look-up reads one 2 KiB block
 _U64 = np.uint64
 
@@ -161,7 +161,14 @@ def _merged(runs: list[Run], chunk: int = _READ_CHUNK) -> Iterator[np.ndarray]:
 
 
 class _Filter:
-    """Four bits per key in a bitmap sized to the day: a false answer is certain."""
+    """Four bits per key in a bitmap sized to the day: a false answer is certain.
+
+    Blocked: a key's four bits all fall in one 64-bit word (the word from bits
+    40 and up of its hash, the bits from its lowest 24 bits), so adding a key
+    is one ``|=`` and probing one load. That costs a little accuracy (1.7 %
+    false positives instead of 1.3 % at 28 M keys in the biggest bitmap) for a
+    fifth of the time of four separate bits.
+    """
 
     def __init__(self, log2: int, covered: frozenset[str]) -> None:
         self.log2 = log2
@@ -169,24 +176,22 @@ class _Filter:
         self.covered = covered
         self.count = 0
 
-    def _positions(self, h: np.ndarray) -> Iterator[np.ndarray]:
-        # double hashing: position i is h1 + i * h2, both taken from the 64-bit hash
-        # (one at a time: temporaries stay the size of one array of positions)
-        mask = _U64((1 << self.log2) - 1)
-        h1, h2 = h & mask, (h >> _U64(32)) | _U64(1)
+    def _word_and_mask(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        word = (h >> _U64(40)) & _U64((1 << (self.log2 - 6)) - 1)
+        mask = np.zeros(len(h), _U64)
         for i in range(_PROBES):
-            yield (h1 + _U64(i) * h2) & mask
+            mask |= _U64(1) << ((h >> _U64(6 * i)) & _U64(63))
+        return word, mask
 
     def add(self, h: np.ndarray) -> None:
-        for pos in self._positions(h):
-            np.bitwise_or.at(self.words, pos >> _U64(6), _U64(1) << (pos & _U64(63)))
+        word, mask = self._word_and_mask(h)
+        np.bitwise_or.at(self.words, word, mask)
         self.count += len(h)
 
     def maybe(self, h: np.ndarray) -> np.ndarray:
-        hit = np.ones(len(h), bool)
-        for pos in self._positions(h):
-            hit &= ((self.words[pos >> _U64(6)] >> (pos & _U64(63))) & _U64(1)).astype(bool)
-        return hit
+        word, mask = self._word_and_mask(h)
+        result: np.ndarray = (self.words[word] & mask) == mask
+        return result
 
 
 def _filter_log2(count: int) -> int:
@@ -296,9 +301,14 @@ class KeyIndex:
             self._fences[run.path] = fence
         return fence
 
-    def add(self, day: str, part: str, h: np.ndarray, runs: list[Run]) -> list[Run]:
-        """Record a new part's hashes; merge runs of comparable size. Returns the runs."""
-        h = np.sort(h)
+    def add(
+        self, day: str, part: str, h: np.ndarray, runs: list[Run], ordered: np.ndarray | None = None
+    ) -> list[Run]:
+        """Record a new part's hashes; merge runs of comparable size. Returns the runs.
+
+        ``ordered``: the same hashes already sorted, if the caller has them.
+        """
+        h = np.sort(h) if ordered is None else ordered
         runs = [*runs, _write_run(self._dir(day), frozenset([part]), h)]
         flt = self._filters.get(day)
         if flt is not None and flt.covered == frozenset().union(*(r.parts for r in runs[:-1])):
