@@ -13,8 +13,9 @@ a category the rules found, never adds one to a note the rules already read as
 sensitive, and is off for a language without a trained model file.
 
 Training (``python -m vigile.notes.backoff --train``) uses the project's
-evaluation notes *except the latest blind set* (``dev``, ``heldout``,
-``heldout2``, ``heldout3``) and the simulator's notes; the threshold is chosen
+evaluation notes *except the blind sets still to be reported* (:data:`TRAIN_SPLITS`:
+``dev``, ``heldout`` to ``heldout4``; not ``heldout5`` nor ``heldout6``) and the
+simulator's notes; the threshold is chosen
 by 5-fold cross-validation on those notes alone: the lowest score at which at
 most ``MAX_FALSE_ALARM`` of the project's non-sensitive notes, scored out of
 fold, would be flagged. The model file (``model/<language>_backoff.npz``,
@@ -39,6 +40,10 @@ from vigile.notes.terms import CATEGORIES, normalise_word
 BITS: Final[int] = 17
 DIM: Final[int] = 1 << BITS
 MAX_FALSE_ALARM: Final[float] = 0.02
+#: the evaluation splits the model learns from (never a set still reported blind)
+TRAIN_SPLITS: Final[tuple[str, ...]] = ("dev", "heldout", "heldout2", "heldout3", "heldout4")
+#: the files that hold them
+TRAIN_FILES: Final[tuple[str, ...]] = ("notes.csv", "heldout4.csv")
 #: the outputs: column 0 is "sensitive", then one column per category
 OUTPUTS: Final[tuple[str, ...]] = ("sensitive", *CATEGORIES)
 
@@ -292,10 +297,11 @@ def _training_notes(
 
     root = Path(__file__).resolve().parents[3] / "data" / "notes_eval"
     project = []
-    with (root / "notes.csv").open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if row["split"] in ("dev", "heldout", "heldout2", "heldout3"):
-                project.append((row["text"], row["sensitive"] == "1", row["categories"]))
+    for name in TRAIN_FILES:
+        with (root / name).open(encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                if row["split"] in TRAIN_SPLITS:
+                    project.append((row["text"], row["sensitive"] == "1", row["categories"]))
     r = random.Random(2024)
     simulated = []
     for _ in range(sim_notes):
