@@ -41,10 +41,10 @@ from common import ROOT, median_time, pin_one_core, report, run_measured
 
 EVAL_DIR = ROOT / "data" / "notes_eval"
 # notes.csv holds dev, heldout, heldout2, heldout3; each later blind set has its own file
-EVAL_FILES = ("notes.csv", "heldout4.csv", "heldout5.csv")
-SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
+EVAL_FILES = ("notes.csv", "heldout4.csv", "heldout5.csv", "heldout6.csv")
+SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
 #: sets whose ids say the writing style (hN-<style>-nnn): also scored per style
-STYLED = ("heldout4", "heldout5")
+STYLED = ("heldout4", "heldout5", "heldout6")
 #: extra arguments to classify_texts (empty for a frozen --src that predates them)
 CLASSIFY_KW: dict[str, Any] = {}
 #: today's back-off model laid over a frozen --src's rules (--backoff-over-src)
