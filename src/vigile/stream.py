@@ -162,6 +162,7 @@ class EventReader:
     def _bulk_tables(self, rows: int) -> Iterator[pa.Table]:
         from vigile.parsers.jsonl import JsonlParser
         from vigile.parsers.jsonl_arrow import block_table, decode_block
+        from vigile.store.arrays import numpy_of
 
         source = self.sources[0]
         assert isinstance(self.parser, JsonlParser)
@@ -182,7 +183,7 @@ class EventReader:
                 table = block_table(block)
                 if not table.num_rows:
                     continue
-                instants = table.column("ts").cast("int64").to_numpy()
+                instants = numpy_of(table.column("ts"))
                 before = np.maximum.accumulate(np.concatenate([[newest], instants[:-1]]))
                 self.stats.late += int((instants < before).sum())
                 newest = max(newest, int(instants.max()))

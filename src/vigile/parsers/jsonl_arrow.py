@@ -32,6 +32,7 @@ import pyarrow.json as pj
 from vigile.errors import ParseError
 from vigile.events import ACTIONS, AccessEvent
 from vigile.parsers.jsonl import JsonlParser
+from vigile.store.arrays import EMPTY, ZERO, bools, int_scalar, mask, numbers, numpy_of, strings
 
 #: The interface's fields as Arrow reads them (anything else: the line goes the slow way).
 WIRE_SCHEMA: Final = pa.schema(
@@ -56,10 +57,11 @@ WIRE_SCHEMA: Final = pa.schema(
 )
 _PARSE: Final = pj.ParseOptions(explicit_schema=WIRE_SCHEMA, unexpected_field_behavior="error")
 _SMALL: Final = 32  # a failing segment this small is read line by line
-_ACTIONS: Final = pa.array(ACTIONS, pa.string())
+_ACTIONS: Final = strings(ACTIONS)
 _OCTET: Final = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4: Final = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
 _US_PER_DAY: Final = 86_400_000_000
+_S100, _S200, _S599 = int_scalar(100), int_scalar(200), int_scalar(599)
 _DIGITS_TS: Final = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
 _NL, _CR, _OPEN, _CLOSE = 10, 13, ord("{"), ord("}")
 
@@ -135,7 +137,7 @@ def decode_block(block: bytes, first_line: int, parser: JsonlParser, bad: BadLin
             if not ok.all():
                 for r in np.flatnonzero(~ok):
                     slow(int(lines[r]))
-                table, lines = table.filter(pa.array(ok)), lines[ok]
+                table, lines = table.filter(bools(ok)), lines[ok]
                 instants, offsets = instants[ok], offsets[ok]
             wires.append(table)
             wire_lines.append(lines)
@@ -174,29 +176,26 @@ def _check(
     """Rows in plain, certain form (the rest: the slow path); their instants and offsets."""
     n = t.num_rows
 
-    def mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), bool)
-
     ok = np.ones(n, bool)
     for name in ("tenant", "actor", "resource", "event_id"):
-        ok &= mask(pc.greater(pc.binary_length(t.column(name)), 0))  # present, not empty
+        ok &= mask(pc.greater(pc.binary_length(t.column(name)), ZERO))  # present, not empty
     ok &= mask(pc.is_in(t.column("action"), value_set=_ACTIONS))
     ip = t.column("src_ip")
     if ip.null_count < n:
         ok &= mask(pc.or_kleene(pc.is_null(ip), pc.match_substring_regex(ip, _IPV4)))
     status, pids = t.column("status"), t.column("patient_ids").combine_chunks()
     if status.null_count < n:
-        in_range = pc.and_(pc.greater_equal(status, 100), pc.less_equal(status, 599))
+        in_range = pc.and_(pc.greater_equal(status, _S100), pc.less_equal(status, _S599))
         ok &= mask(pc.or_kleene(pc.is_null(status), in_range))
     for name in ("records", "bytes"):
         col = t.column(name)
         if col.null_count < n:
-            ok &= mask(pc.or_kleene(pc.is_null(col), pc.greater_equal(col, 0)))
+            ok &= mask(pc.or_kleene(pc.is_null(col), pc.greater_equal(col, ZERO)))
     flat = pc.list_flatten(pids)
     if len(flat):
-        empty = ~mask(pc.greater(pc.binary_length(flat), 0))
+        empty = ~mask(pc.greater(pc.binary_length(flat), ZERO))
         if empty.any():  # null or "" patient id: the slow path says which
-            ok[np.unique(pc.list_parent_indices(pids).to_numpy()[empty])] = False
+            ok[np.unique(numpy_of(pc.list_parent_indices(pids))[empty])] = False
     # a missing field and an explicit null read the same; null is valid only where
     # the interface allows it, which the slow path knows
     unset = mask(pc.is_null(status)) | mask(pc.is_null(pids))
@@ -221,8 +220,8 @@ def parse_ts(ts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray, np
     ok = np.zeros(n, bool)
     if n == 0:
         return instants, offsets, ok
-    arr = pc.fill_null(arr, "")
-    lengths = pc.binary_length(arr).to_numpy()
+    arr = pc.fill_null(arr, EMPTY)
+    lengths = numpy_of(pc.binary_length(arr))
     offs = np.frombuffer(arr.buffers()[1], np.int32, n + 1, arr.offset * 4)
     data = np.frombuffer(arr.buffers()[2], np.uint8) if arr.buffers()[2] else np.zeros(0, np.uint8)
     for length in np.unique(lengths):
@@ -313,10 +312,10 @@ def block_table(block: Block) -> pa.Table:
         records = pc.coalesce(w.column("records"), pc.list_value_length(pids).cast(pa.int64()))
         columns = {
             "event_key": w.column("event_id"),
-            "ts": pa.array(block.instants, pa.int64()).cast(EVENT_SCHEMA.field("ts").type),
-            "ts_offset": pa.array(block.offsets, pa.int16()),
+            "ts": numbers(block.instants, EVENT_SCHEMA.field("ts").type),
+            "ts_offset": numbers(block.offsets, pa.int16()),
             **{name: w.column(name) for name in _PLAIN_STRINGS},
-            "status": pc.fill_null(w.column("status"), 200).cast(pa.int16()),
+            "status": pc.fill_null(w.column("status"), _S200).cast(pa.int16()),
             "patient_ids": pids,
             "records": records,
             "bytes": w.column("bytes"),
@@ -331,7 +330,7 @@ def block_table(block: Block) -> pa.Table:
     if len(tables) == 1:
         return tables[0]
     lines = np.concatenate([block.wire_lines, np.asarray(block.event_lines, np.int64)])
-    return pa.concat_tables(tables).take(pa.array(np.argsort(lines, kind="stable")))
+    return pa.concat_tables(tables).take(numbers(np.argsort(lines, kind="stable")))
 
 
 _PLAIN_STRINGS: Final = (

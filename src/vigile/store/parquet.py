@@ -38,6 +38,8 @@ import xxhash
 
 from vigile.errors import InputError
 from vigile.events import AccessEvent, event_key
+from vigile.store import arrays
+from vigile.store.arrays import bools, numbers, numpy_of
 from vigile.store.base import AppendResult, EventFilter, StoreInfo
 from vigile.store.keyindex import KeyIndex, Run, key_hashes
 
@@ -270,24 +272,21 @@ class ParquetStore:
                 first = pc.index_in(uniq, value_set=keys)  # position of each key's first row
                 keep = pc.take(first, pc.sort_indices(first))
                 table = table.take(keep)
-                hashes = hashes[keep.to_numpy()]
+                hashes = hashes[numpy_of(keep)]
                 ordered = np.sort(hashes)
         days = pc.cast(table.column("ts"), pa.date32())  # UTC days: the partitions
-        bounds = pc.min_max(days).as_py()
+        bounds = pc.min_max(days)
+        one_day = bounds["min"] == bounds["max"]
         added = 0
-        for date in (
-            sorted(pc.unique(days).to_pylist())
-            if bounds["min"] != bounds["max"]
-            else [bounds["min"]]
-        ):
-            if date is None:
+        for date in [bounds["min"]] if one_day else pc.unique(days).sort():
+            if not date.is_valid:
                 continue
-            day = date.isoformat()
-            if bounds["min"] == bounds["max"]:
+            day = date.as_py().isoformat()
+            if one_day:
                 part, part_hashes = table, hashes
             else:
-                mask = pc.equal(days, pa.scalar(date, pa.date32()))
-                part, part_hashes = table.filter(mask), hashes[mask.to_numpy(zero_copy_only=False)]
+                mask = pc.equal(days, date)
+                part, part_hashes = table.filter(mask), hashes[arrays.mask(mask)]
             whole = part_hashes is hashes
             part, part_hashes, runs = self._without_stored(part, day, part_hashes)
             if part.num_rows == 0:
@@ -328,7 +327,7 @@ class ParquetStore:
             return part, hashes, runs
         con = self.con.cursor()
         try:
-            con.register("batch_keys", part.filter(pa.array(hit)).select(["event_key"]))
+            con.register("batch_keys", part.filter(bools(hit)).select(["event_key"]))
             sql = _sql("existing_keys").format(parts=_parts_sql(stored))
             existing = con.sql(sql).to_arrow_table().column("event_key")
         finally:
@@ -336,7 +335,7 @@ class ParquetStore:
         if len(existing) == 0:
             return part, hashes, runs
         new = pc.invert(pc.is_in(part.column("event_key"), value_set=existing))
-        return part.filter(new), hashes[np.asarray(new)], runs
+        return part.filter(new), hashes[arrays.mask(new)], runs
 
     # ---- reading ----------------------------------------------------------------
     def scan_batches(
@@ -533,10 +532,10 @@ def _by_time(events: pa.Table) -> pa.Table:
 
     Logs come nearly in order, so this is usually a check and nothing more.
     """
-    ts = events.column("ts").combine_chunks().cast(pa.int64()).to_numpy()
+    ts = numpy_of(events.column("ts"))
     if len(ts) < 2 or (ts[1:] >= ts[:-1]).all():
         return events
-    return events.take(pa.array(np.argsort(ts, kind="stable")))  # merge sort: near-linear
+    return events.take(numbers(np.argsort(ts, kind="stable")))  # merge sort: near-linear
 
 
 def _exposures(events: pa.Table) -> pa.Table:
@@ -549,7 +548,7 @@ def _exposures(events: pa.Table) -> pa.Table:
     table = pa.Table.from_arrays([pc.list_flatten(ids), *picked.columns], schema=EXPOSURE_SCHEMA)
     # events come sorted by time and the sort is stable: sorting by patient
     # alone gives (patient_id, ts), at a fraction of the cost
-    return table.take(string_order(pc.list_flatten(ids)))
+    return table.take(numbers(string_order(pc.list_flatten(ids))))
 
 
 def string_order(values: pa.Array) -> np.ndarray:
@@ -560,9 +559,9 @@ def string_order(values: pa.Array) -> np.ndarray:
     fast as comparing strings. Longer strings, or nulls, use Arrow's sort.
     """
     n = len(values)
-    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False) if n else None
-    if lengths is None or values.null_count or values.type != pa.string() or lengths.max() > 16:
-        return np.asarray(pc.sort_indices(values).to_numpy())
+    lengths = None if not n or values.null_count else numpy_of(pc.binary_length(values))
+    if lengths is None or values.type != pa.string() or lengths.max() > 16:
+        return numpy_of(pc.sort_indices(values)).astype(np.int64)
     offsets = np.frombuffer(values.buffers()[1], np.int32, n + 1, values.offset * 4)
     data = np.frombuffer(values.buffers()[2], np.uint8)
     width = int(lengths.max())
