@@ -1,4 +1,4 @@
-"""General forms added after the fifth blind set (heldout5), in sentences of their own."""
+"""General forms added after the fifth and sixth blind sets, in sentences of their own."""
 
 from __future__ import annotations
 
@@ -43,6 +43,11 @@ def rules(text: str) -> set[str]:
         ("Brûlures de cigarette sur le dos de l'enfant.", {"violence", "health"}),
         # the allowance for dependent elderly people
         ("Dossier d'APA déposé par sa fille.", {"social"}),
+        # after heldout6: a status after "salarié en" is no workplace
+        ("Salariée en libération conditionnelle depuis mai.", {"judicial"}),
+        ("Dyscalculie confirmée par le bilan, aménagements scolaires.", {"mental_health"}),
+        ("Hospitalisation de jour pour une perfusion de fer.", {"health"}),
+        ("Militant FO depuis 20 ans.", {"union"}),
     ],
 )
 def test_general_forms(text: str, expected: set[str]) -> None:
@@ -58,14 +63,24 @@ def test_general_forms(text: str, expected: set[str]) -> None:
         "Code porte 3114B, 2e étage.",  # a door code is not the hotline
         "Mme Lenoir appelle pour son fils : sa femme a changé de numéro.",  # someone else's wife
         "M. et Mme Robin : son mari passera chercher les papiers.",  # a couple, not the title
+        "Le conseil syndical de l'immeuble se réunit dans le hall.",  # co-ownership board
     ],
 )
 def test_still_not_these_categories(text: str) -> None:
     found = rules(text)
-    assert not found & {"religion", "mental_health", "sex_life"}, found
-    if text.startswith(("Prière", "Code", "Mme Lenoir", "M. et Mme")):
+    assert not found & {"religion", "mental_health", "sex_life", "union"}, found
+    if text.startswith(("Prière", "Code", "Mme Lenoir", "M. et Mme", "Le conseil")):
         assert found == set(), found
 
 
 def test_backoff_never_learns_from_the_sets_still_reported_blind() -> None:
     assert "heldout5" not in TRAIN_SPLITS and "heldout6" not in TRAIN_SPLITS
+
+
+def test_fundus_exam_is_not_the_union() -> None:
+    assert rules("HTA. FO à faire chez l'ophtalmo.") == {"health"}
+    assert rules("DT2, FO normal en mars.") == {"health"}
+
+
+def test_a_workplace_still_hides_its_term() -> None:
+    assert rules("Salariée au Planning familial depuis 2019.") == set()

@@ -668,12 +668,16 @@ class WorkplaceContext:
     """
 
     name = "vigile_workplace"
+    #: "salarié en ..." / "employée en ..." is a status ("en arrêt", "en CDD", "en
+    #: aménagement de peine"), not a place: those two take no "en"
     CUE: Final = re.compile(
-        r"\b(?:(?:travaille|travaillait|bosse|bossait|employee?|salariee?|benevole|stagiaire"
-        r"|embauchee?)|(?:est|etait|comme|en tant que) (?:une? )?(?:infirmiere?|aide-soignante?"
+        r"\b(?:(?:(?:travaille|travaillait|bosse|bossait|benevole|stagiaire|embauchee?)"
+        r"|(?:est|etait|comme|en tant que) (?:une? )?(?:infirmiere?|aide-soignante?"
         r"|secretaire|agente?|surveillante?|hotesse|caissiere?|standardiste|comptable))"
         r"(?: de nuit| de jour| a mi-temps| a temps partiel)?"
-        r" (?:a|au|aux|en|dans|chez|pour|comme)\b[^,;.:!?]{0,45}$"
+        r" (?:a|au|aux|en|dans|chez|pour|comme)"
+        r"|(?:employee?|salariee?)(?: de nuit| de jour| a mi-temps| a temps partiel)?"
+        r" (?:a|au|aux|dans|chez|pour|comme))\b[^,;.:!?]{0,45}$"
     )
 
     #: a cheap first look at the words: no cue word in the note, nothing to do (most notes)
