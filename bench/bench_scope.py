@@ -282,6 +282,7 @@ def bench_seed(world: Path, store: Path, out: Path, memory: str, backend: str) -
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit((OUT / "scope-seed.stderr").read_text()[-3000:])
     summary = json.loads((out / "summary.json").read_text())
+    truth = _seed_truth(world, out, campaign["id"])
     keys = ("patients_exposed", "persons_exposed", "patients_with_annotations",
             "patients_with_sensitive_annotations", "tenants_affected", "actors_involved",
             "records_returned", "events_in_scope")  # fmt: skip
@@ -298,9 +299,50 @@ def bench_seed(world: Path, store: Path, out: Path, memory: str, backend: str) -
         linkage=summary.get("linkage"),
         notes=summary.get("notes_classifier"),
         timings=summary.get("timings"),
+        truth=truth,
         target_s=600,
         load_average=_load(),
     )
+
+
+def _seed_truth(world: Path, out: Path, case: str) -> dict[str, Any]:
+    """The scope against the simulator's truth. Scoped by account over the campaign's
+    window, the scope is an upper bound: it must hold every file the campaign took
+    (``missing`` = 0) and adds the accounts' genuine work of the window (``extra``).
+    Persons are compared on the same files: the linkage's persons against the true
+    persons of the scoped files."""
+    import polars as pl
+
+    taken = (
+        pl.scan_parquet(world / "truth" / "attack_exposures.parquet")
+        .filter(pl.col("case") == case)
+        .select("patient_id")
+        .unique()
+    )
+    scoped = pl.scan_csv(out / "persons.csv", schema_overrides={"person_id": pl.String}).select(
+        "patient_id", "person_id"
+    )
+    true_persons = pl.scan_csv(world / "truth" / "persons.csv").select(
+        "patient_id", pl.col("person_id").alias("true_person")
+    )
+    both = scoped.join(true_persons, on="patient_id", how="left")
+    row = pl.concat(
+        [
+            taken.select(pl.len().alias("taken")),
+            taken.join(scoped, on="patient_id", how="anti").select(pl.len().alias("missing")),
+            scoped.select(pl.len().alias("scoped")),
+            both.select(pl.col("person_id").n_unique().alias("persons_linked")),
+            both.select(pl.col("true_person").n_unique().alias("persons_true")),
+            taken.join(true_persons, on="patient_id").select(
+                pl.col("true_person").n_unique().alias("campaign_persons_true")
+            ),
+        ],
+        how="horizontal",
+    ).collect()
+    r: dict[str, Any] = {k: int(v) for k, v in row.row(0, named=True).items()}
+    r["extra"] = r["scoped"] - (r["taken"] - r["missing"])
+    r["persons_error"] = round(r["persons_linked"] / r["persons_true"] - 1.0, 5)
+    return r
 
 
 # ---- Splink on Spark ---------------------------------------------------------------------
