@@ -85,6 +85,7 @@ class Block:
 def decode_block(block: bytes, first_line: int, parser: JsonlParser, bad: BadLine) -> Block:
     """Decode whole lines ``block`` (line numbers from ``first_line``); bad lines go to ``bad``."""
     buf = np.frombuffer(block, np.uint8)
+    view = memoryview(block)
     ends = np.flatnonzero(buf == _NL)
     if not len(buf) or buf[-1] != _NL:
         ends = np.append(ends, len(buf))
@@ -123,7 +124,7 @@ def decode_block(block: bytes, first_line: int, parser: JsonlParser, bad: BadLin
             lines = np.flatnonzero(~blank[lo:hi]) + lo
             if not len(lines):
                 continue
-            table = _read(block[starts[lo] : ends[hi - 1]])
+            table = _read(view[starts[lo] : ends[hi - 1]])  # a view: no copy of the lines
             if table is None or table.num_rows != len(lines):
                 if len(lines) <= _SMALL:
                     for i in lines:
@@ -161,7 +162,7 @@ def decode_block(block: bytes, first_line: int, parser: JsonlParser, bad: BadLin
     return out
 
 
-def _read(data: bytes) -> pa.Table | None:
+def _read(data: bytes | memoryview) -> pa.Table | None:
     try:
         options = pj.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 20))
         source = pa.BufferReader(pa.py_buffer(data))  # no copy
