@@ -37,7 +37,7 @@ class SuppressionState:
 
     __slots__ = ("last", "level", "repeats", "suppressed")
 
-    def __init__(self, t: float, level: int) -> None:
+    def __init__(self, t: float = 0.0, level: int = 0) -> None:  # defaults: see TenantState
         self.last = t
         self.level = level
         self.repeats = 0

@@ -141,11 +141,15 @@ class EventClock:
 
 
 class TenantState:
-    """A practice: its known networks and its care panel."""
+    """A practice: its known networks and its care panel.
+
+    The entity classes' arguments all have defaults: compiled (mypyc), they are
+    unpickled from a checkpoint through a call without arguments.
+    """
 
     __slots__ = ("days", "first", "last", "last_day", "nets", "panel", "panel_floor")
 
-    def __init__(self, t: float) -> None:
+    def __init__(self, t: float = 0.0) -> None:
         #: a lower bound of the panel's days (see :func:`prune_floor`)
         self.panel_floor = 0.0
         self.first = t
@@ -176,11 +180,11 @@ class SessionState:
 
     def __init__(
         self,
-        key: Hashable,
-        net: str,
-        ua: str | None,
-        t: float,
-        login: bool,
+        key: Hashable = None,
+        net: str = "",
+        ua: str | None = None,
+        t: float = 0.0,
+        login: bool = False,
         unfamiliar: bool = False,
     ) -> None:
         self.key = key
@@ -203,7 +207,7 @@ class SourceState:
 
     __slots__ = ("accounts", "last", "tenants")
 
-    def __init__(self, t: float) -> None:
+    def __init__(self, t: float = 0.0) -> None:
         self.last = t
         self.accounts: dict[Hashable, float] = {}
         self.tenants: dict[str, float] = {}
@@ -246,7 +250,12 @@ class AccountState:
     )
 
     def __init__(
-        self, key: tuple[str, str], t: float, role: str, peer: str, created: float | None
+        self,
+        key: tuple[str, str] = ("", ""),
+        t: float = 0.0,
+        role: str = "",
+        peer: str = "",
+        created: float | None = None,
     ) -> None:
         self.key = key
         self.tenant, self.actor = key
@@ -274,8 +283,10 @@ class AccountState:
         self.is_new = False
         self.is_established = False
         #: patient -> day number of the relationship (+d: care, -d: data received only,
-        #: -(d + 0.5): only selected by a filtered list or export, see Explainer)
-        self.seen: dict[str, float] = {}
+        #: -(d + 0.5): only selected by a filtered list or export, see Explainer); the
+        #: value's type tells a day (int) from a selection (float): ``int | float``, not
+        #: ``float``, so that compiled code (mypyc) keeps ints as ints
+        self.seen: dict[str, int | float] = {}
         #: a lower bound of the days in ``seen`` (see :func:`prune_floor`)
         self.seen_floor = 0.0
         #: the last patients of an account under alert (whose reads are not remembered)

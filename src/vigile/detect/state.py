@@ -101,6 +101,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         return problems
 
 
+#: what a table's pickle holds (all its slots but the factory)
+_TABLE_STATE: Final = ("capacity", "data", "evicted", "name", "ttl")
+
+
 class _Timed(Protocol):
     last: float
 
@@ -117,8 +121,14 @@ class BoundedTable(Generic[V]):
 
     __slots__ = ("capacity", "data", "evicted", "factory", "name", "ttl")
 
+    # every argument has a default: a compiled (mypyc) class is unpickled through a call
+    # without arguments, then given its state
     def __init__(
-        self, name: str, ttl: float, capacity: int, factory: Callable[..., V] | None = None
+        self,
+        name: str = "",
+        ttl: float = 0.0,
+        capacity: int = 0,
+        factory: Callable[..., V] | None = None,
     ) -> None:
         self.name = name
         self.ttl = float(ttl)
@@ -170,7 +180,7 @@ class BoundedTable(Generic[V]):
         return len(drop)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in self.__slots__ if s != "factory"}
+        return {s: getattr(self, s) for s in _TABLE_STATE}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():

@@ -1,11 +1,12 @@
-"""Detector plug-ins: one module per detector, registered with ``@register``.
+"""Detector plug-ins: one module per detector, registered with
+``register(cls)`` (a call after the class, or ``@register`` in pure-Python plug-ins).
 
 See :mod:`vigile.detect.detectors.base` for the protocol and ``docs/howto-detector.md``
 for writing a new one.
 """
 
+from vigile.detect.detectors._protocol import Detector
 from vigile.detect.detectors.base import (
-    Detector,
     DetectorBase,
     Env,
     Finding,

@@ -26,7 +26,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, TypeVar
 
 from vigile.detect.context_index import ContextIndex
 from vigile.detect.facts import Facts
@@ -34,8 +34,17 @@ from vigile.detect.rules import SEVERITY_RANK, Rule
 from vigile.detect.state import Settings
 from vigile.events import AccessEvent
 
+_C = TypeVar("_C")
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # pure Python without mypy_extensions: the decorator only matters to mypyc
+
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_C], _C]:
+        return lambda cls: cls
+
+
 __all__ = [
-    "Detector",
     "DetectorBase",
     "Env",
     "Finding",
@@ -101,26 +110,6 @@ class Env:
     sink: Any = None
 
 
-@runtime_checkable
-class Detector(Protocol):
-    """The plug-in protocol (see the module docstring)."""
-
-    name: ClassVar[str]
-    actions: ClassVar[frozenset[str] | None]
-
-    def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None: ...
-
-    def learn(self, ev: AccessEvent, f: Facts) -> None: ...
-
-    def sweep(self, now: float) -> None: ...
-
-    def state(self) -> Any: ...
-
-    def load_state(self, state: Any) -> None: ...
-
-    def size(self) -> int: ...
-
-
 _REGISTRY: dict[str, type[Any]] = {}
 _LOADED: list[bool] = []
 
@@ -150,11 +139,13 @@ def registry() -> dict[str, type[Any]]:
     return dict(sorted(_REGISTRY.items()))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class DetectorBase:
     """Convenience base: keeps the rules, caches which rules apply to which accounts.
 
     Subclasses list their mutable attributes in ``state_attrs``; ``state()`` and
-    ``load_state()`` snapshot exactly those.
+    ``load_state()`` snapshot exactly those. A plug-in's detector may subclass it
+    from pure Python even when vigile's own detectors are compiled (mypyc).
     """
 
     name: ClassVar[str] = ""
@@ -303,8 +294,10 @@ class PeerStats:
         self._sorted.clear()
 
 
-def median(values: Iterable[float]) -> float:
-    ordered = sorted(values)
+def median(values: Iterable[int | float]) -> int | float:
+    """The median; an int when the middle value is one (``int | float``, not ``float``,
+    so that compiled code keeps it: it shows in evidence as ``3``, not ``3.0``)."""
+    ordered: list[int | float] = sorted(values)
     n = len(ordered)
     if not n:
         return 0.0

@@ -34,7 +34,7 @@ def _paging_reason(
 class _Pages:
     __slots__ = ("last", "pages")
 
-    def __init__(self, t: float) -> None:
+    def __init__(self, t: float = 0.0) -> None:
         self.last = t
         self.pages: deque[tuple[float, int, bool]] = deque(maxlen=100_000)
 
@@ -50,12 +50,29 @@ def _unfamiliar(f: Facts) -> bool:
 class _Searches:
     __slots__ = ("last", "queries")
 
-    def __init__(self, t: float) -> None:
+    def __init__(self, t: float = 0.0) -> None:
         self.last = t
         self.queries: deque[tuple[float, str, int]] = deque(maxlen=10_000)
 
 
-@register
+class Paging(msgspec.Struct, forbid_unknown_fields=True):
+    #: records and pages needed within the window
+    min_records: int
+    min_pages: int
+    #: count pages with selection criteria (true) or without (false)
+    filtered: bool
+    #: only sessions begun from a network or client new to the account (a stolen
+    #: password, a replayed token): a lower bar than the office workstation's
+    unfamiliar_only: bool
+
+
+class Search(msgspec.Struct, forbid_unknown_fields=True):
+    #: searches needed, longest prefix that counts as "short", share of short ones
+    min_searches: int
+    max_prefix_len: int
+    min_short_share: float
+
+
 class BulkDetector(DetectorBase):
     """Many records through list / export / search endpoints in a short time.
 
@@ -74,22 +91,6 @@ class BulkDetector(DetectorBase):
     modes: ClassVar[tuple[str, ...] | None] = ("paging", "search")
     needs_window: ClassVar[bool] = True
     state_attrs: ClassVar[tuple[str, ...]] = ("paging", "searching")
-
-    class Paging(msgspec.Struct, forbid_unknown_fields=True):
-        #: records and pages needed within the window
-        min_records: int
-        min_pages: int
-        #: count pages with selection criteria (true) or without (false)
-        filtered: bool
-        #: only sessions begun from a network or client new to the account (a stolen
-        #: password, a replayed token): a lower bar than the office workstation's
-        unfamiliar_only: bool
-
-    class Search(msgspec.Struct, forbid_unknown_fields=True):
-        #: searches needed, longest prefix that counts as "short", share of short ones
-        min_searches: int
-        max_prefix_len: int
-        min_short_share: float
 
     mode_params: ClassVar[dict[str, type]] = {"paging": Paging, "search": Search}
 
@@ -245,3 +246,7 @@ class BulkDetector(DetectorBase):
     def sweep(self, now: float) -> None:
         self.paging.sweep(now)
         self.searching.sweep(now)
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(BulkDetector)

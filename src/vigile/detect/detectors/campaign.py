@@ -16,7 +16,7 @@ from vigile.events import AccessEvent, Alert
 class _Member:
     __slots__ = ("agents", "first", "foreign", "incident", "key", "last", "nets", "rules", "tod")
 
-    def __init__(self, key: tuple[str, str], t: float) -> None:
+    def __init__(self, key: tuple[str, str] = ("", ""), t: float = 0.0) -> None:
         self.key = key
         self.first = t
         self.last = t
@@ -30,7 +30,25 @@ class _Member:
         self.tod = 0.0
 
 
-@register
+class CampaignParams(msgspec.Struct, forbid_unknown_fields=True):
+    min_severity: str
+    min_accounts: int
+    min_tenants: int
+    link_within: Seconds
+    link_on_agent: bool
+    min_similarity: float
+    #: turned abnormal at times of day at most this far apart ("the same hours")
+    same_hours: Seconds
+    #: rules that say where or how an account connects, not what it does: left out of
+    #: the modus operandi compared between accounts
+    context_rules: list[str]
+
+    def check(self) -> list[str]:
+        if self.min_severity not in SEVERITY_RANK:
+            return [f"min_severity must be one of {', '.join(SEVERITY_RANK)}"]
+        return []
+
+
 class CampaignCorrelator(DetectorBase):
     """Groups abnormal accounts of several practices into one incident.
 
@@ -52,23 +70,7 @@ class CampaignCorrelator(DetectorBase):
     needs_window: ClassVar[bool] = True
     state_attrs: ClassVar[tuple[str, ...]] = ("members", "incidents", "signatures")
 
-    class Params(msgspec.Struct, forbid_unknown_fields=True):
-        min_severity: str
-        min_accounts: int
-        min_tenants: int
-        link_within: Seconds
-        link_on_agent: bool
-        min_similarity: float
-        #: turned abnormal at times of day at most this far apart ("the same hours")
-        same_hours: Seconds
-        #: rules that say where or how an account connects, not what it does: left out of
-        #: the modus operandi compared between accounts
-        context_rules: list[str]
-
-        def check(self) -> list[str]:
-            if self.min_severity not in SEVERITY_RANK:
-                return [f"min_severity must be one of {', '.join(SEVERITY_RANK)}"]
-            return []
+    Params: ClassVar[type] = CampaignParams
 
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
@@ -223,3 +225,7 @@ class CampaignCorrelator(DetectorBase):
         lo = now - 7 * self.window
         for k in [k for k, x in self.members.items() if x.last < lo]:
             del self.members[k]
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(CampaignCorrelator)

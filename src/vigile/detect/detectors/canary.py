@@ -11,7 +11,11 @@ from vigile.detect.facts import Facts
 from vigile.events import READ_ACTIONS, AccessEvent
 
 
-@register
+class CanaryParams(msgspec.Struct, forbid_unknown_fields=True):
+    #: also fire on refused requests for a canary (an attempt, nothing served)
+    include_refused: bool
+
+
 class CanaryDetector(DetectorBase):
     """Any request that returns (or asks for) a canary file.
 
@@ -26,9 +30,7 @@ class CanaryDetector(DetectorBase):
     actions: ClassVar[frozenset[str] | None] = READ_ACTIONS
     schedule: ClassVar[bool] = False
 
-    class Params(msgspec.Struct, forbid_unknown_fields=True):
-        #: also fire on refused requests for a canary (an attempt, nothing served)
-        include_refused: bool
+    Params: ClassVar[type] = CanaryParams
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         canaries = self.env.index.canaries
@@ -61,3 +63,7 @@ class CanaryDetector(DetectorBase):
                 )
             )
         return out
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(CanaryDetector)

@@ -43,7 +43,7 @@ class _Walk:
         "seq_ids",
     )
 
-    def __init__(self, t: float) -> None:
+    def __init__(self, t: float = 0.0) -> None:
         self.last = t
         self.attempts: deque[tuple[float, bool]] = deque(maxlen=4096)
         self.last_id: int | None = None
@@ -55,7 +55,26 @@ class _Walk:
         self.refused_until = -1.0
 
 
-@register
+class Refusals(msgspec.Struct, forbid_unknown_fields=True):
+    #: refused requests needed, and their share of single-file requests
+    min_refused: int
+    min_share: float
+
+
+class Sequential(msgspec.Struct, forbid_unknown_fields=True):
+    #: run length needed; largest id step that continues a sequence
+    min_run: int
+    max_step: int
+
+
+class CrossPractice(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class Ordered(msgspec.Struct, forbid_unknown_fields=True):
+    min_run: int
+
+
 class EnumerationDetector(DetectorBase):
     """Requests that walk the id space instead of following care.
 
@@ -81,22 +100,6 @@ class EnumerationDetector(DetectorBase):
         "ordered-walk",
     )
     state_attrs: ClassVar[tuple[str, ...]] = ("walks",)
-
-    class Refusals(msgspec.Struct, forbid_unknown_fields=True):
-        #: refused requests needed, and their share of single-file requests
-        min_refused: int
-        min_share: float
-
-    class Sequential(msgspec.Struct, forbid_unknown_fields=True):
-        #: run length needed; largest id step that continues a sequence
-        min_run: int
-        max_step: int
-
-    class CrossPractice(msgspec.Struct, forbid_unknown_fields=True):
-        pass
-
-    class Ordered(msgspec.Struct, forbid_unknown_fields=True):
-        min_run: int
 
     mode_params: ClassVar[dict[str, type]] = {
         "refusals": Refusals,
@@ -288,3 +291,7 @@ class EnumerationDetector(DetectorBase):
 
     def sweep(self, now: float) -> None:
         self.walks.sweep(now)
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(EnumerationDetector)

@@ -13,7 +13,28 @@ from vigile.detect.rules import Seconds
 from vigile.events import AccessEvent
 
 
-@register
+class NewNetwork(msgspec.Struct, forbid_unknown_fields=True):
+    #: also require the network to be new to the practice
+    new_to_practice: bool
+    #: only judge events that carry patient data (reads, lists, exports)
+    data_only: bool
+
+
+class DataOnly(msgspec.Struct, forbid_unknown_fields=True):
+    data_only: bool
+
+
+class SessionMoved(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class SharedSource(msgspec.Struct, forbid_unknown_fields=True):
+    #: other practices that used the network within ``lookback``
+    min_other_tenants: int
+    lookback: Seconds
+    data_only: bool
+
+
 class FingerprintDetector(DetectorBase):
     """The client fingerprint of an account, its sessions, and the sources it shares.
 
@@ -46,24 +67,6 @@ class FingerprintDetector(DetectorBase):
         "concurrent",
         "shared-source",
     )
-
-    class NewNetwork(msgspec.Struct, forbid_unknown_fields=True):
-        #: also require the network to be new to the practice
-        new_to_practice: bool
-        #: only judge events that carry patient data (reads, lists, exports)
-        data_only: bool
-
-    class DataOnly(msgspec.Struct, forbid_unknown_fields=True):
-        data_only: bool
-
-    class SessionMoved(msgspec.Struct, forbid_unknown_fields=True):
-        pass
-
-    class SharedSource(msgspec.Struct, forbid_unknown_fields=True):
-        #: other practices that used the network within ``lookback``
-        min_other_tenants: int
-        lookback: Seconds
-        data_only: bool
 
     mode_params: ClassVar[dict[str, type]] = {
         "new-network": NewNetwork,
@@ -201,3 +204,7 @@ class FingerprintDetector(DetectorBase):
                     out = []
                 out.append(finding)
         return out
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(FingerprintDetector)

@@ -19,7 +19,7 @@ _Entry = tuple[float, float, str, str, tuple[str | None, str | None]]
 class _Risk:
     __slots__ = ("emitted", "entries", "last", "level")
 
-    def __init__(self, t: float) -> None:
+    def __init__(self, t: float = 0.0) -> None:
         self.last = t
         self.emitted = float("-inf")
         self.level = -1
@@ -27,7 +27,16 @@ class _Risk:
         self.entries: dict[str, _Entry] = {}
 
 
-@register
+class RiskParams(msgspec.Struct, forbid_unknown_fields=True):
+    #: distinct signals (families) needed
+    min_rules: int
+    #: risk multiplier for new accounts (their bursts are expected)
+    new_account_factor: float
+    #: rules that measure the same thing (e.g. volume and unexplained reads of the same
+    #: files): within a family only the highest risk counts
+    families: dict[str, list[str]]
+
+
 class RiskCorrelator(DetectorBase):
     """Adds up the ``risk`` of the distinct signals that fired on an account within the window.
 
@@ -52,14 +61,7 @@ class RiskCorrelator(DetectorBase):
     needs_window: ClassVar[bool] = True
     state_attrs: ClassVar[tuple[str, ...]] = ("accounts",)
 
-    class Params(msgspec.Struct, forbid_unknown_fields=True):
-        #: distinct signals (families) needed
-        min_rules: int
-        #: risk multiplier for new accounts (their bursts are expected)
-        new_account_factor: float
-        #: rules that measure the same thing (e.g. volume and unexplained reads of the same
-        #: files): within a family only the highest risk counts
-        families: dict[str, list[str]]
+    Params: ClassVar[type] = RiskParams
 
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
@@ -180,3 +182,7 @@ def _strongest_place(entries: dict[str, _Entry]) -> tuple[str | None, str | None
         return None
     best = max(placed, key=lambda e: (e[1], e[0]))
     return best[4]
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(RiskCorrelator)

@@ -16,12 +16,29 @@ from vigile.events import SEVERITIES, AccessEvent
 class _Recent:
     __slots__ = ("last", "pids")
 
-    def __init__(self, t: float) -> None:
+    def __init__(self, t: float = 0.0) -> None:
         self.last = t
         self.pids: dict[str, float] = {}
 
 
-@register
+class SensitiveParams(msgspec.Struct, forbid_unknown_fields=True):
+    #: unexplained vip files within the window needed to fire
+    min_files: int
+    #: how far back the count goes
+    window: Seconds
+    #: which resources count (e.g. the clinical ones: notes, documents, prescriptions)
+    resources: list[str]
+    #: the highest severity for accounts that are new (no relationships yet)
+    new_account_max: str
+
+    def check(self) -> list[str]:
+        from vigile.detect.rules import SEVERITY_RANK
+
+        if self.new_account_max not in SEVERITY_RANK:
+            return [f"new_account_max must be one of {', '.join(SEVERITY_RANK)}"]
+        return []
+
+
 class SensitiveDetector(DetectorBase):
     """A ``vip`` file (public figure) opened by an account with no care relationship.
 
@@ -39,22 +56,7 @@ class SensitiveDetector(DetectorBase):
     actions: ClassVar[frozenset[str] | None] = frozenset({"read", "print"})
     state_attrs: ClassVar[tuple[str, ...]] = ("recent",)
 
-    class Params(msgspec.Struct, forbid_unknown_fields=True):
-        #: unexplained vip files within the window needed to fire
-        min_files: int
-        #: how far back the count goes
-        window: Seconds
-        #: which resources count (e.g. the clinical ones: notes, documents, prescriptions)
-        resources: list[str]
-        #: the highest severity for accounts that are new (no relationships yet)
-        new_account_max: str
-
-        def check(self) -> list[str]:
-            from vigile.detect.rules import SEVERITY_RANK
-
-            if self.new_account_max not in SEVERITY_RANK:
-                return [f"new_account_max must be one of {', '.join(SEVERITY_RANK)}"]
-            return []
+    Params: ClassVar[type] = SensitiveParams
 
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
@@ -137,3 +139,7 @@ class SensitiveDetector(DetectorBase):
 
     def sweep(self, now: float) -> None:
         self.recent.sweep(now)
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(SensitiveDetector)

@@ -18,12 +18,27 @@ from vigile.events import AccessEvent
 class _Fails:
     __slots__ = ("last", "times")
 
-    def __init__(self, t: float) -> None:
+    def __init__(self, t: float = 0.0) -> None:
         self.last = t
         self.times: deque[tuple[float, str]] = deque(maxlen=256)
 
 
-@register
+class Failures(msgspec.Struct, forbid_unknown_fields=True):
+    min_failures: int
+    #: count only failures from networks the account does not use
+    unfamiliar_only: bool
+
+
+class Spray(msgspec.Struct, forbid_unknown_fields=True):
+    min_accounts: int
+    min_tenants: int
+
+
+class Success(msgspec.Struct, forbid_unknown_fields=True):
+    #: failures of the account (from unfamiliar networks) before the success
+    min_failures: int
+
+
 class StuffingDetector(DetectorBase):
     """Failed logins from unfamiliar networks, on one account or on many, then a success.
 
@@ -44,19 +59,6 @@ class StuffingDetector(DetectorBase):
     modes: ClassVar[tuple[str, ...] | None] = ("failures", "spray", "success")
     needs_window: ClassVar[bool] = True
     state_attrs: ClassVar[tuple[str, ...]] = ("fails", "recent")
-
-    class Failures(msgspec.Struct, forbid_unknown_fields=True):
-        min_failures: int
-        #: count only failures from networks the account does not use
-        unfamiliar_only: bool
-
-    class Spray(msgspec.Struct, forbid_unknown_fields=True):
-        min_accounts: int
-        min_tenants: int
-
-    class Success(msgspec.Struct, forbid_unknown_fields=True):
-        #: failures of the account (from unfamiliar networks) before the success
-        min_failures: int
 
     mode_params: ClassVar[dict[str, type]] = {
         "failures": Failures,
@@ -177,3 +179,7 @@ class StuffingDetector(DetectorBase):
         lo = now - self.horizon
         while self.recent and self.recent[0][0] < lo:
             self.recent.popleft()
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(StuffingDetector)

@@ -59,7 +59,7 @@ class Threshold:
         self.peer_q: float | None = None
         self.peer_n = 0
         self.group = ""
-        self.own_median = 0.0
+        self.own_median: int | float = 0.0
         self.own_days = 0
         self.prior_used = False
 
@@ -156,7 +156,7 @@ class _Account:
         "times",
     )
 
-    def __init__(self, t: float, history: int, persist: int) -> None:
+    def __init__(self, t: float = 0.0, history: int = 0, persist: int = 1) -> None:
         self.last = t
         self.day = -1
         self.day_count = 0
@@ -173,7 +173,12 @@ class _Account:
         self.th: dict[str, Threshold] = {}
 
 
-@register
+class Persistent(BaselineParams, forbid_unknown_fields=True):
+    #: days over the threshold needed, among the last ``of_days`` active days
+    days: int
+    of_days: int
+
+
 class UnexplainedDetector(DetectorBase):
     """Patients opened that no care relationship explains, against peers and own history.
 
@@ -199,11 +204,6 @@ class UnexplainedDetector(DetectorBase):
     actions: ClassVar[frozenset[str] | None] = frozenset({"read", "print"})
     modes: ClassVar[tuple[str, ...] | None] = ("run", "burst", "daily", "persistent")
     state_attrs: ClassVar[tuple[str, ...]] = ("accounts",)
-
-    class Persistent(BaselineParams, forbid_unknown_fields=True):
-        #: days over the threshold needed, among the last ``of_days`` active days
-        days: int
-        of_days: int
 
     mode_params: ClassVar[dict[str, type]] = {
         "run": BaselineParams,
@@ -423,3 +423,7 @@ class UnexplainedDetector(DetectorBase):
 
     def sweep(self, now: float) -> None:
         self.accounts.sweep(now)
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(UnexplainedDetector)

@@ -26,7 +26,7 @@ class _Volume:
         "th",
     )
 
-    def __init__(self, t: float, history: int) -> None:
+    def __init__(self, t: float = 0.0, history: int = 0) -> None:
         self.last = t
         self.day = -1
         self.day_records = 0
@@ -38,7 +38,10 @@ class _Volume:
         self.th: dict[str, Threshold] = {}
 
 
-@register
+class VolumeParams(BaselineParams, forbid_unknown_fields=True):
+    pass
+
+
 class VolumeDetector(DetectorBase):
     """Patient records served to an account, per clock hour and per day.
 
@@ -58,8 +61,7 @@ class VolumeDetector(DetectorBase):
     modes: ClassVar[tuple[str, ...] | None] = ("hourly", "daily")
     state_attrs: ClassVar[tuple[str, ...]] = ("accounts",)
 
-    class Params(BaselineParams, forbid_unknown_fields=True):
-        pass
+    Params: ClassVar[type] = VolumeParams
 
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
@@ -155,3 +157,7 @@ class VolumeDetector(DetectorBase):
 
     def sweep(self, now: float) -> None:
         self.accounts.sweep(now)
+
+
+# a call, not a class decorator: a decorated class cannot be compiled by mypyc
+register(VolumeDetector)

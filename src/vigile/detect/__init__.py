@@ -1,0 +1,65 @@
+"""Detection (issue 4): the streaming engine, its rules and detectors.
+
+The hot path (engine, facts, reader, state, alerts, context index and the detectors)
+may be compiled with mypyc (``setup.py``, built in place by ``pip install -e .``): the
+extension modules sit next to their sources and Python imports them first. The
+sources are used instead - same alerts, about three times the CPU - when
+``VIGILE_PURE=1`` is set, or when any compiled module is older than its source (an
+edit not rebuilt yet): a stale build never runs. :func:`compiled` tells which.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+__all__ = ["compiled"]
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _stale() -> bool:
+    """True when a compiled module is older than its source (or its source is gone)."""
+    for suffix in EXTENSION_SUFFIXES:
+        for ext in _HERE.rglob(f"*{suffix}"):
+            src = ext.with_name(ext.name[: -len(suffix)] + ".py")
+            try:
+                if src.stat().st_mtime > ext.stat().st_mtime:
+                    return True
+            except OSError:
+                return True
+    return False
+
+
+class _SourcesFirst:
+    """Import ``vigile.detect.*`` from the ``.py`` files even where an extension exists."""
+
+    @staticmethod
+    def find_spec(
+        name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if not name.startswith(__name__ + ".") or not path:
+            return None
+        leaf = name.rpartition(".")[2]
+        for entry in path:
+            src = Path(entry) / f"{leaf}.py"
+            if src.is_file():
+                return importlib.util.spec_from_file_location(name, src)
+        return None  # a package (its __init__.py) or nothing: the usual finders
+
+
+_USE_SOURCES = os.environ.get("VIGILE_PURE", "").strip() not in ("", "0") or _stale()
+if _USE_SOURCES:
+    sys.meta_path.insert(0, _SourcesFirst)
+
+
+def compiled() -> bool:
+    """True when detection runs compiled (mypyc), False for pure Python."""
+    from vigile.detect import engine
+
+    return not (engine.__file__ or "").endswith(".py")
