@@ -4,12 +4,12 @@ Quality — precision, recall, F1 of the sensitive/not decision and of the
 categories (micro and per category) on:
 
 * ``dev``: the project's notes the terminology was developed on;
-* ``heldout``, ``heldout2``, ``heldout3``, ``heldout4``: notes written after the
-  terminology was frozen (commits a73d69a, 4ef1616, 4d9d975, 22ace0e), each in
-  another style (``heldout4`` is ``data/notes_eval/heldout4.csv``, also scored per
-  style); the figures measured at each freeze are in docs/notes.md (``--src`` on
-  an archive of that commit reproduces them); re-running here measures today's
-  code, which has since seen those notes;
+* ``heldout`` to ``heldout6``: notes written after the terminology was frozen
+  (commits a73d69a, 4ef1616, 4d9d975, 22ace0e, 016abe9, 59eb188), each in other
+  styles (``heldout4``, ``heldout5``, ``heldout6`` have their own files in
+  ``data/notes_eval/`` and are also scored per style); the figures measured at each
+  freeze are in docs/notes.md (``--src`` on an archive of that commit reproduces
+  them); re-running here measures today's code, which has since seen those notes;
 * ``sim``: notes composed by the simulator's grammar (``vigile.sim.notes``),
   labelled by its own rules, written by another engineer.
 
