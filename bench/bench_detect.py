@@ -9,12 +9,15 @@ CPU with Polars on one thread. Reported (one JSON line, medians over the runs):
   per-core figure that holds on a loaded machine;
 * ``read_only_events_per_cpu_s`` – the same for reading alone (parse + time order,
   no detection: ``detect``'s own reader), to show what the detectors cost;
-* ``peak_rss_mb`` – the child's peak resident memory (context, state, everything).
+* ``peak_rss_mb`` – the child's peak resident memory (context, state, everything);
+* ``compiled`` – whether detection ran compiled (mypyc, see ``setup.py``) or as pure
+  Python (``--pure`` sets ``VIGILE_PURE=1`` in the children, to compare both).
 
     PYTHONPATH=src .venv/bin/python bench/bench_detect.py --preset medium --runs 3
     PYTHONPATH=src .venv/bin/python bench/bench_detect.py --seed-scale  # 3,800 doctors, a month
     PYTHONPATH=src .venv/bin/python bench/bench_detect.py --seed-scale --days 4  # the first 4 days
     PYTHONPATH=src .venv/bin/python bench/bench_detect.py --world DIR  # any world
+    PYTHONPATH=src .venv/bin/python bench/bench_detect.py --pure  # without the compiled modules
 
 ``--seed-scale`` is issue 4's memory figure: the ``seed`` preset (1,628 practices,
 3,805 doctors, 19 M patient files, 28 days, the 1,500-account campaign; ~50 M events,
@@ -49,8 +52,16 @@ print(n)
 """
 
 
+PURE = False
+
+COMPILED = "from vigile.detect import compiled; print(compiled())"
+
+
 def _env() -> dict[str, str]:
-    return dict(os.environ, POLARS_MAX_THREADS="1", PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, POLARS_MAX_THREADS="1", PYTHONPATH=str(ROOT / "src"))
+    if PURE:
+        env["VIGILE_PURE"] = "1"
+    return env
 
 
 def _pinned(cmd: list[str]) -> list[str]:
@@ -88,7 +99,10 @@ def main() -> None:
         help="the seed case's scale (preset seed, one run, no reading baseline): memory figure",
     )
     ap.add_argument("--days", type=int, help="generate only the first N days of the world")
+    ap.add_argument("--pure", action="store_true", help="pure Python (VIGILE_PURE=1)")
     args = ap.parse_args()
+    global PURE  # noqa: PLW0603 (one switch for every child)
+    PURE = args.pure
     if args.seed_scale:
         args.preset, args.runs, args.no_read_only = "seed", 1, True
         if args.seed == 7:
@@ -128,8 +142,12 @@ def main() -> None:
                 _pinned([sys.executable, "-c", READ_ONLY, str(events)]), env=_env()
             )
     wall, cpu = statistics.median(walls), statistics.median(cpus)
+    compiled = subprocess.run(
+        [sys.executable, "-c", COMPILED], env=_env(), capture_output=True, text=True, check=True
+    ).stdout.strip()
     figures = {
         "world": str(world),
+        "compiled": compiled == "True",
         "events": n_events,
         "alerts": n_alerts,
         "runs": args.runs,

@@ -23,16 +23,17 @@ __all__ = ["compiled"]
 _HERE = Path(__file__).resolve().parent
 
 
-def _stale() -> bool:
-    """True when a compiled module is older than its source (or its source is gone)."""
-    for suffix in EXTENSION_SUFFIXES:
-        for ext in _HERE.rglob(f"*{suffix}"):
-            src = ext.with_name(ext.name[: -len(suffix)] + ".py")
-            try:
-                if src.stat().st_mtime > ext.stat().st_mtime:
-                    return True
-            except OSError:
+def _stale(root: Path = _HERE) -> bool:
+    """True when a compiled module under ``root`` is older than its source (or has none)."""
+    suffixes = sorted(EXTENSION_SUFFIXES, key=len, reverse=True)
+    for ext in root.rglob("*.so"):
+        suffix = next((x for x in suffixes if ext.name.endswith(x)), ".so")
+        src = ext.with_name(ext.name[: -len(suffix)] + ".py")
+        try:
+            if src.stat().st_mtime > ext.stat().st_mtime:
                 return True
+        except OSError:
+            return True
     return False
 
 
