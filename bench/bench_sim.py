@@ -5,7 +5,10 @@ the child generates a world into a temporary directory.  Its CPU seconds (user +
 and peak RSS come from `os.wait4` (`common.run_measured`), so they count the whole child
 (imports, world, context files, events, truth) and hold on a loaded machine where wall
 time does not.  The figures printed (one JSON line, also appended to bench/out) are
-medians over the runs.
+medians over the runs; the child also splits its own CPU time (`time.process_time`, at
+generate()'s progress messages) into imports, world, context files and the day loop
+(events, truth and statistics), and the day loop's events per CPU-second is given
+beside the whole run's (the issue's figure is the whole run's).
 
     PYTHONPATH=src .venv/bin/python bench/bench_sim.py --preset medium --runs 3
 
@@ -29,20 +32,35 @@ from common import report, run_measured
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
-import json, os, sys
+import json, os, sys, time
 from pathlib import Path
 try:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 except (AttributeError, OSError):
     pass
+marks = {"start": time.process_time()}
 from vigile.sim.config import parse_assignment
 from vigile.sim.generate import generate
 from vigile.sim.presets import load_config
 preset, out, sets = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
 cfg = load_config(preset, assignments=[parse_assignment(s) for s in sets])
-doc = generate(cfg, out)
+def say(m):
+    key = {"building the world": "world", "writing events": "events", "done": "done"}.get(m)
+    if key is None and m.endswith("writing context"):
+        key = "context"
+    if key:
+        marks[key] = time.process_time()
+doc = generate(cfg, out, say)
 counts = doc["counts"]
-print(json.dumps({"events": counts["events"], "patient_files": counts["patient_files"]}))
+phases = {}
+if {"world", "context", "events", "done"} <= marks.keys():
+    phases = {
+        "cpu_imports_s": marks["world"] - marks["start"],
+        "cpu_world_s": marks["context"] - marks["world"],
+        "cpu_context_s": marks["events"] - marks["context"],
+        "cpu_events_s": marks["done"] - marks["events"],
+    }
+print(json.dumps({"events": counts["events"], "patient_files": counts["patient_files"], **phases}))
 """
 
 
@@ -59,7 +77,18 @@ def run_once(preset: str, sets: list[str], src: Path) -> dict[str, float]:
 
 def summary(runs: list[dict[str, float]]) -> dict[str, float]:
     """Medians over runs."""
+    phases = {
+        f"{k}_median": round(statistics.median(r[k] for r in runs), 2)
+        for k in ("cpu_imports_s", "cpu_world_s", "cpu_context_s", "cpu_events_s")
+        if all(k in r for r in runs)
+    }
+    if "cpu_events_s_median" in phases:
+        # the day loop alone (traffic, rendering, truth): the part that scales with events
+        phases["events_per_cpu_s_day_loop_median"] = round(
+            statistics.median(r["events"] / r["cpu_events_s"] for r in runs)
+        )
     return {
+        **phases,
         "events": int(statistics.median(r["events"] for r in runs)),
         "patient_files": int(statistics.median(r["patient_files"] for r in runs)),
         "wall_s_median": round(statistics.median(r["wall_s"] for r in runs), 2),

@@ -80,12 +80,14 @@ def generate(cfg: SimConfig, out: Path, progress: Progress | None = None) -> dic
     say(f"{len(world.practices)} practices, {len(world.pid):,} patient files; writing context")
     notes_summary = write_context(world, out)
     world.drop_identity()  # identities are written; traffic needs no persons or towns
+    say("writing events")
     tasks: dict[tuple[int, int], list[Any]] = {}
     for plan in attacks + benign:
         for key, ts in plan.tasks.items():
             tasks.setdefault(key, []).extend(ts)
     summary = run_days(world, out, tasks, attacks + benign, say)
     write_truth_plans(world, out, attacks, benign, summary)
+    say("done")
     counts = {
         "practices": len(world.practices),
         "doctors": sum(1 for a in world.actors if a.role == "doctor"),
