@@ -51,7 +51,15 @@ MYPY_FLAGS = [
 ]
 
 
+def _remove_built() -> None:
+    """Remove compiled modules left in place by an earlier build (pure Python from now)."""
+    src = HERE / "src"
+    for path in [*(src / "vigile" / "detect").rglob("*.so"), *src.glob("*__mypyc*.so")]:
+        path.unlink(missing_ok=True)
+
+
 def _warn(message: str) -> None:
+    _remove_built()
     print(f"vigile setup: {message}; detection runs as pure Python", file=sys.stderr)
 
 
@@ -93,6 +101,7 @@ def ext_modules() -> list[Any]:
     if sys.argv[1:2] and sys.argv[1] in _NO_BUILD:
         return []
     if _pure():
+        _remove_built()
         print("vigile setup: VIGILE_PURE is set: nothing compiled", file=sys.stderr)
         return []
     try:
