@@ -246,7 +246,12 @@ def ingest(
             dedup_window=dedup_window,
         )
         result = target.append_tables(_progress_tables(reader, events, json_out))
-    compacted = target.compact(max_parts=compact_above) if compact_above > 0 else []
+    try:
+        compacted = target.compact(max_parts=compact_above) if compact_above > 0 else []
+    except VigileError as e:
+        # the events are stored: regrouping them is maintenance, not the ingest
+        err.print(f"[yellow]warning:[/] {escape(str(e))}")
+        compacted = []
     elapsed = time.perf_counter() - started
     _warn_unreadable_sources(reader.stats, fmt)
     counts: dict[str, Any] = {

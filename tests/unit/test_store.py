@@ -202,3 +202,47 @@ def test_when_a_big_day_is_compacted_then_parts_are_capped_and_rows_unchanged(
     assert sorted(e.event_id or "" for e in store.scan()) == before
     assert store.compact(max_rows=4) == []  # full parts are left as they are
     assert store.append(batch).added == 0
+
+
+def test_when_compaction_runs_out_of_memory_then_the_events_stay_and_the_error_is_clear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+    from typer.testing import CliRunner
+
+    from vigile.cli import app
+    from vigile.errors import VigileError
+    from vigile.store.parquet import ParquetStore
+
+    real = ParquetStore._merge_parts
+
+    def starved(self: ParquetStore, day: str, names: list[str]) -> None:
+        # a half-written merge, then DuckDB gives up (as a 128 MB limit did on a 1.8 M-event day)
+        (self.root / "events" / f"day={day}" / ".tmp-part-x.parquet").write_bytes(b"half")
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data")
+
+    store = open_store(tmp_path / "s", create=True)
+    for i in range(3):
+        store.append([ev(event_id=f"c{i}", ts=f"2026-03-02T1{i}:00:00Z", patient_ids=["P9"])])
+    before = list(store.scan())
+    monkeypatch.setattr(ParquetStore, "_merge_parts", starved)
+    with pytest.raises(VigileError, match=r"compaction of 2026-03-02 failed.*every event"):
+        store.compact()
+    assert list(store.scan()) == before and store.info().parts == 3
+    assert not list((tmp_path / "s" / "events").rglob(".tmp-*"))
+    # through the CLI: a warning, exit 0, the events counted as added
+    f = tmp_path / "more.jsonl"
+    f.write_bytes(
+        b"".join(
+            msgspec.json.encode(event(event_id=f"d{i}", ts=f"2026-03-02T0{i}:00:00Z")) + b"\n"
+            for i in range(3)
+        )
+    )
+    res = CliRunner().invoke(
+        app, ["ingest", "-e", str(f), "-s", str(tmp_path / "s"), "--compact-above", "2", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "compaction of 2026-03-02 failed" in res.output and '"added":3' in res.output
+    monkeypatch.setattr(ParquetStore, "_merge_parts", real)
+    assert store.compact() == ["2026-03-02"] and store.info().parts == 1
+    assert store.info().events == 6

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from vigile.errors import InputError
+from vigile.errors import InputError, VigileError
 from vigile.events import AccessEvent, event_key
 from vigile.store import arrays
 from vigile.store.arrays import bools, numbers, numpy_of
@@ -53,6 +53,8 @@ DEFAULT_BATCH: Final = 131_072
 #: DuckDB's 128 MB memory limit (a 28 M-event day merged whole ran out of it).
 COMPACT_ROWS: Final = 4_000_000
 _CHUNK: Final = 16_384  # events turned into Arrow columns at a time
+#: DuckDB's memory limit while compaction sorts a day's parts into one (see _merge_parts)
+COMPACTION_MEMORY: Final = "384MB"
 _EXPOSURE_ROW_GROUP: Final = 32_768
 _EVENT_ROW_GROUP: Final = 131_072
 
@@ -385,6 +387,8 @@ class ParquetStore:
         it is). A journal makes each swap safe against a crash. Returns the days
         compacted.
         """
+        import duckdb
+
         done = []
         for day in self.days():
             parts = self._parts("events", day)
@@ -404,7 +408,18 @@ class ParquetStore:
             merged_any = False
             for names in groups:
                 if len(names) > 1:
-                    self._merge_parts(day, names)
+                    try:
+                        self._merge_parts(day, names)
+                    except duckdb.Error as e:
+                        # the parts are untouched (the swap comes after the writes)
+                        for d in ("events", "exposures"):
+                            for tmp in (self.root / d / f"day={day}").glob(".tmp-*"):
+                                tmp.unlink(missing_ok=True)
+                        raise VigileError(
+                            f"{self.root}: compaction of {day} failed ({str(e).splitlines()[0]}); "
+                            "every event is stored, only not regrouped: run `vigile store "
+                            "compact` again with more memory free"
+                        ) from None
                     merged_any = True
             if merged_any:
                 done.append(day)
@@ -414,7 +429,18 @@ class ParquetStore:
         merged = f"part-{xxhash.xxh3_64_hexdigest(' '.join(names).encode())}.parquet"
         ev_dir = self.root / "events" / f"day={day}"
         ex_dir = self.root / "exposures" / f"day={day}"
-        con = self.con.cursor()
+        import duckdb
+
+        # a connection of its own: an external sort of a whole day (millions of rows)
+        # needs more room than the store's streaming queries (128 MB); one thread
+        # halves what the sort holds at once, and the rest spills to the store
+        con = duckdb.connect(
+            config={
+                "threads": 1,
+                "memory_limit": COMPACTION_MEMORY,
+                "temp_directory": str(self.root / ".spill"),
+            }
+        )
         try:
             for src_dir, order, group in (
                 (ex_dir, "patient_id, ts, event_key", _EXPOSURE_ROW_GROUP),
