@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +116,32 @@ def test_when_a_replay_is_split_with_a_checkpoint_then_alerts_equal_the_full_run
     summary = _detect(case, again, "--checkpoint", str(state))
     assert again.read_bytes() == b""
     assert summary["skipped_before_checkpoint"] == len(lines)
+
+
+def test_when_a_pure_python_replay_checkpoints_then_the_other_build_resumes_it(
+    tmp_path: Path,
+) -> None:
+    """A checkpoint written by pure Python (VIGILE_PURE=1, another process) resumes in this
+    process, compiled when the mypyc build is present: the pickle is the same either way."""
+    case = _case(tmp_path, campaign())
+    lines = (case / "events.jsonl").read_bytes().splitlines()
+    cut = next(i for i, line in enumerate(lines) if orjson.loads(line)["ts"] >= "2026-03-06T09:10")
+    part1, part2 = tmp_path / "part1", tmp_path / "part2"
+    for part, rows in ((part1, lines[:cut]), (part2, lines[cut:])):
+        part.mkdir()
+        (part / "events.jsonl").write_bytes(b"\n".join(rows) + b"\n")
+        shutil.copytree(case / "context", part / "context")
+    full = tmp_path / "full.jsonl"
+    _detect(case, full)
+    split, state = tmp_path / "split.jsonl", tmp_path / "state.ckpt"
+    first = [sys.executable, "-m", "vigile", "detect", "--events", str(part1 / "events.jsonl")]
+    first += ["--context", str(part1 / "context"), "--alerts", str(split)]
+    first += ["--checkpoint", str(state)]
+    env = dict(os.environ, VIGILE_PURE="1")
+    subprocess.run(first, env=env, check=True, capture_output=True)
+    second = _detect(part2, split, "--checkpoint", str(state), "--append")
+    assert second["resumed"] is True
+    assert split.read_bytes() == full.read_bytes()
 
 
 def test_when_the_wall_clock_moves_then_alerts_do_not_change(

@@ -258,13 +258,20 @@ class Checkpoint:
     state: Any
 
 
+#: a checkpoint's fields, pickled as a plain dict (the same from compiled code or not)
+_CHECKPOINT_FIELDS: Final = ("version", "rules", "watermark", "last_keys", "state")
+
+
 def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     """Write the checkpoint atomically (a crash never leaves half a file)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     with open(tmp, "wb") as f:
-        pickle.dump(checkpoint, f, protocol=pickle.HIGHEST_PROTOCOL)
+        body = {name: getattr(checkpoint, name) for name in _CHECKPOINT_FIELDS}
+        from vigile.detect._rebuild import StatePickler
+
+        StatePickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(body)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, target)
@@ -280,6 +287,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             cp = pickle.load(f)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
         raise InputError(f"{path}: not a readable vigile checkpoint ({exc})") from None
+    if isinstance(cp, dict) and set(cp) == set(_CHECKPOINT_FIELDS):
+        cp = Checkpoint(**cp)
     if not isinstance(cp, Checkpoint) or cp.version != CHECKPOINT_VERSION:
         raise InputError(f"{path}: checkpoint format not supported by this vigile version")
     return cp
