@@ -108,3 +108,33 @@ def test_when_alerts_name_an_incident_then_its_accounts_are_scoped(
     assert summary["actors_involved"] == 1  # dr.y.0001 belongs to another incident
     assert summary["patients_exposed"] == 4
     assert summary["detected_at"] == "2026-03-02T10:05:00.000Z"
+
+
+def test_when_the_engine_runs_out_of_disk_then_one_line_says_where_and_what_to_do(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    import vigile.scope.run as scope_run
+    from vigile.scope.engine import engine_failure
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise duckdb.IOException(
+            'IO Error: Could not write file "/tmp/x/duckdb_temp.tmp": No space left on device'
+        )
+
+    monkeypatch.setattr(scope_run, "run_scope", full)  # the command imports it when it runs
+    result = CliRunner().invoke(
+        app,
+        [
+            "scope", "--events", str(tiny / "events.jsonl"), "--context", str(tiny / "context"),
+            "--actor", "dr.x.0001", "--out", str(tmp_path / "out"), "--no-pdf",
+        ],
+    )  # fmt: skip
+    # the command raises the user-facing error that vigile's main() prints in one line (status 2)
+    assert isinstance(result.exception, VigileError) and result.exception.exit_code == 2
+    message = str(result.exception)
+    assert "No space left on device" in message and "--memory" in message
+    assert engine_failure(ValueError("a bug")) is None
+    oom = engine_failure(duckdb.OutOfMemoryException("Out of Memory Error: failed"))
+    assert oom is not None and "raise --memory" in str(oom)

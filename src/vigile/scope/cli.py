@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from vigile.errors import VigileError
+from vigile.scope.engine import engine_failure
 
 
 def scope(
@@ -204,7 +205,13 @@ def scope(
         pack_pdf="none" if not pdf else pack_pdf,
     )
     quiet = json_out or not sys.stderr.isatty()
-    run = run_scope(options, progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
+    try:
+        run = run_scope(options, progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
+    except Exception as e:  # the SQL engine's own failures: one clear line, not a traceback
+        failure = engine_failure(e)
+        if failure is None:
+            raise
+        raise failure from None
     summary = run.summary
     if json_out:
         keys = {k: v for k, v in summary.items() if not isinstance(v, dict | list)}

@@ -406,3 +406,21 @@ def make_backend(name: str, **options: Any) -> SqlBackend:
     if name == "spark":
         return SparkBackend(**options)
     raise VigileError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")
+
+
+def engine_failure(e: BaseException) -> VigileError | None:
+    """A user-facing error for a failure of the SQL engine itself (disk full where it
+    spills, out of memory, an I/O error on the store), or None for anything else."""
+    kind = type(e).__module__.split(".")[0]
+    if kind not in ("duckdb", "_duckdb", "py4j", "pyspark"):
+        return None
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    hint = ""
+    if "No space left" in str(e):
+        hint = (
+            ": the disk where the engine spills is full — free space there (DuckDB spills "
+            "under TMPDIR) or give it more memory with --memory"
+        )
+    elif "Out of Memory" in str(e) or "OutOfMemory" in str(e):
+        hint = ": raise --memory, or narrow the window or the accounts"
+    return VigileError(f"scope: the {kind.strip('_')} engine failed ({first}){hint}")
