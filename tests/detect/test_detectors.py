@@ -8,9 +8,10 @@ from typing import Any
 
 import msgspec
 import orjson
+import pytest
 
 from tests.detect import scenes
-from tests.detect.builders import PRACTICES, World, pid
+from tests.detect.builders import HOME, PRACTICES, World, pid
 from vigile.detect.context_index import ContextIndex
 from vigile.detect.engine import Engine
 from vigile.detect.rules import load_rules
@@ -279,3 +280,46 @@ def test_when_a_filtered_recall_list_is_printed_then_the_letters_are_explained(
         e["action"] = "read"
     reads = run(tmp_path, w)
     assert [a for a in reads if a["detector"].startswith("unexplained")]
+
+
+def test_when_a_vip_file_turns_up_in_a_bulk_of_unexplained_reads_then_it_is_incidental_and_low(
+    tmp_path: Path,
+) -> None:
+    w = scenes._base()
+    w.full_patients = True  # the practice's share of protected files is known
+    star = pid("cab-0001", 480)
+    w.vip.add(star)
+    home = HOME["dr.martin.0001"]
+    sid = w.login(w.at(DAY, 19.9), "cab-0001", "dr.martin.0001", home)
+    t = w.at(DAY, 20.0)
+    for k in range(120):  # an evening backlog: files nobody explains, the star among them
+        p = pid("cab-0001", 1 + (k * 211) % 790)
+        if p == star:
+            continue
+        w.read(t + timedelta(seconds=20 * k), "cab-0001", "dr.martin.0001", p, sid, home)
+    t2 = t + timedelta(seconds=20 * 121)
+    w.read(t2, "cab-0001", "dr.martin.0001", star, sid, home)
+    w.read(t2 + timedelta(seconds=10), "cab-0001", "dr.martin.0001", star, sid, home, "annotation")
+    [a] = fired(run(tmp_path, w), "vip-unexplained-read")
+    ev = a["evidence"]
+    assert a["severity"] == "low" and "incidental" in a["reasons"][0]
+    assert ev["opened_unexplained"] >= 100 and ev["chance"] > 0.01
+    # the chance is the binomial tail at the practice's share of protected files
+    assert ev["chance"] == pytest.approx(1 - (1 - ev["practice_share"]) ** ev["opened_unexplained"])
+
+
+def test_when_vip_notes_are_the_first_unexplained_read_then_it_is_targeted(
+    tmp_path: Path,
+) -> None:
+    from vigile.detect.detectors.sensitive import chance_at_least
+
+    w = scenes.vip_unexplained_read()
+    w.full_patients = True
+    [a] = fired(run(tmp_path, w), "vip-unexplained-read")
+    assert a["severity"] == "medium" and "targeted" in a["reasons"][0]
+    assert a["evidence"]["chance"] < 0.01
+
+    assert chance_at_least(1, 1, 1 / 800) == pytest.approx(1 / 800)
+    assert chance_at_least(0, 10, 0.5) == 1.0 and chance_at_least(3, 2, 0.1) == 0.0
+    # two protected files among ten at 1 in 1,000: about 4.5e-5
+    assert chance_at_least(2, 10, 1e-3) == pytest.approx(1 - 0.999**10 - 10 * 1e-3 * 0.999**9)

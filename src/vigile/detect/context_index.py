@@ -88,6 +88,8 @@ class ContextIndex:
     doctors: dict[str, int] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)
     vip: frozenset[str] = frozenset()
+    # vip files per practice (with ``files``: the practice's share of protected files)
+    vip_files: dict[str, int] = field(default_factory=dict)
     canaries: frozenset[str] = frozenset()
     note_authors: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     # appointments sorted by start: (start seconds, tenant code, patient id)
@@ -158,6 +160,13 @@ class ContextIndex:
                 patients.filter(pl.col("vip").fill_null(False)).get_column("patient_id").to_list()
             )
             idx.files = {str(k): int(v) for k, v in patients.group_by("tenant").len().iter_rows()}
+            idx.vip_files = {
+                str(k): int(v)
+                for k, v in patients.group_by("tenant")
+                .agg(pl.col("vip").fill_null(False).sum())
+                .iter_rows()
+                if v
+            }
             idx._index_patients(patients.select("patient_id", "tenant"))
         if ctx.canaries.height:
             idx.canaries = frozenset(ctx.canaries.get_column("patient_id").to_list())

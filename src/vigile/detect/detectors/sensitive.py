@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from typing import ClassVar
 
 import msgspec
@@ -30,13 +32,62 @@ class SensitiveParams(msgspec.Struct, forbid_unknown_fields=True):
     resources: list[str]
     #: the highest severity for accounts that are new (no relationships yet)
     new_account_max: str
+    #: above this chance of meeting that many protected files among the account's
+    #: unexplained new patients of the window, the reads are incidental (null: off)
+    max_chance: float | None
+    #: the risk of an incidental finding (null: the rule's)
+    incidental_risk: float | None
 
     def check(self) -> list[str]:
         from vigile.detect.rules import SEVERITY_RANK
 
+        errors = []
         if self.new_account_max not in SEVERITY_RANK:
-            return [f"new_account_max must be one of {', '.join(SEVERITY_RANK)}"]
-        return []
+            errors.append(f"new_account_max must be one of {', '.join(SEVERITY_RANK)}")
+        if self.max_chance is not None and not 0.0 < self.max_chance < 1.0:
+            errors.append("max_chance must be between 0 and 1 (exclusive)")
+        return errors
+
+
+class _Opened:
+    """Unexplained new patients an account opened, per hour of event time."""
+
+    __slots__ = ("hours", "last")
+
+    def __init__(self, t: float = 0.0) -> None:
+        self.last = t
+        self.hours: deque[list[int]] = deque()  # [hour, patients]
+
+    def add(self, t: float, k: int, horizon_h: int) -> None:
+        h = int(t // 3600)
+        hours = self.hours
+        if hours and hours[-1][0] == h:
+            hours[-1][1] += k
+        else:
+            hours.append([h, k])
+        while hours and hours[0][0] <= h - horizon_h:
+            hours.popleft()
+
+    def count(self, t: float, window: float) -> int:
+        lo = int((t - window) // 3600)
+        return sum(k for h, k in self.hours if h > lo)
+
+
+def chance_at_least(v: int, n: int, q: float) -> float:
+    """P(X ≥ v) for X ~ Binomial(n, q): how often ``v`` protected files turn up among
+    ``n`` files opened at random from a practice whose share of protected files is ``q``."""
+    if v <= 0:
+        return 1.0
+    if q <= 0.0:
+        return 0.0
+    if q >= 1.0 or v > n:
+        return 1.0 if q >= 1.0 else 0.0
+    below = sum(math.comb(n, i) * q**i * (1.0 - q) ** (n - i) for i in range(v))
+    return max(0.0, 1.0 - below)
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}" if x >= 0.001 else "less than 0.1%"
 
 
 class SensitiveDetector(DetectorBase):
@@ -50,11 +101,21 @@ class SensitiveDetector(DetectorBase):
     front-desk work (a rule of its own, at low severity). New accounts have no
     relationships yet: their severity is capped. Distinct files are counted per
     resource within the window.
+
+    Targeted or incidental: an account that opens a hundred unexplained files (an
+    evening backlog, a bulk read) meets a public figure's file by chance, at the
+    practice's share of protected files. With ``max_chance``, the protected files are
+    compared with the unexplained new patients the account opened in the window: when
+    that many would turn up by chance more often than ``max_chance`` (binomial tail at
+    the practice's share), the reads are *incidental*: the severity is capped at low
+    and the risk lowered to ``incidental_risk`` (the bulk itself is judged by the
+    reading rules). Snooping shows as protected files over-represented among what the
+    account opens.
     """
 
     name: ClassVar[str] = "sensitive"
     actions: ClassVar[frozenset[str] | None] = frozenset({"read", "print"})
-    state_attrs: ClassVar[tuple[str, ...]] = ("recent",)
+    state_attrs: ClassVar[tuple[str, ...]] = ("recent", "opened")
 
     Params: ClassVar[type] = SensitiveParams
 
@@ -62,6 +123,27 @@ class SensitiveDetector(DetectorBase):
         super().__init__(rules, env)
         horizon = max((float(r.params.window) for r in self.rules), default=86400.0)
         self.recent: BoundedTable[_Recent] = BoundedTable("vip-reads", horizon, 100_000)
+        self.chance_window = max(
+            (float(r.params.window) for r in self.rules if r.params.max_chance is not None),
+            default=0.0,
+        )
+        self.opened: BoundedTable[_Opened] = BoundedTable(
+            "vip-base", max(self.chance_window, 3600.0), env.settings.max_accounts
+        )
+        idx = env.index
+        total = sum(idx.files.values())
+        self._global_share = (len(idx.vip) / total) if total > len(idx.vip) else None
+
+    def _share(self, tenant: str) -> float | None:
+        """The practice's share of protected files (the whole context's when the practice
+        is not listed); None when ``patients.csv`` lists only the protected files."""
+        files = self.env.index.files.get(tenant, 0)
+        vip = self.env.index.vip_files.get(tenant, 0)
+        if not files:
+            return self._global_share
+        if files <= vip:
+            return None  # a list of the protected files, not the practice's files
+        return max(vip, 1) / files
 
     def _hits(self, f: Facts) -> list[str]:
         vip = self.env.index.vip
@@ -88,11 +170,31 @@ class SensitiveDetector(DetectorBase):
             if n < p.min_files:
                 continue
             severity = None
+            risk = None
+            chance_note = ""
+            chance: dict[str, float | int] = {}
             if f.new_account:
                 cap = SEVERITY_RANK[p.new_account_max]
                 sev = rule.severity_for(float(n))
                 if sev is not None and SEVERITY_RANK[sev] > cap:
                     severity = SEVERITIES[cap]
+            share = self._share(acc.tenant) if p.max_chance is not None else None
+            if p.max_chance is not None and share:
+                op = self.opened.get(f.key)
+                opened = max(op.count(f.t, float(p.window)) if op is not None else 0, n)
+                c = chance_at_least(n, opened, share)
+                chance = {"opened_unexplained": opened, "practice_share": share, "chance": c}
+                where = (
+                    f"{n} protected file(s) among {opened} unexplained new patient(s) opened "
+                    f"in {p.window / 3600:.0f} h; at the practice's share of protected files "
+                    f"(1 in {1 / share:,.0f}) that happens by chance {_pct(c)} of the time"
+                )
+                if c > p.max_chance:
+                    severity = "low"
+                    risk = p.incidental_risk
+                    chance_note = f" — incidental to a bulk read ({where}; bar {p.max_chance:.0%})"
+                else:
+                    chance_note = f" — targeted ({where}; bar {p.max_chance:.0%})"
             tried = ["earlier access by this account", "the practice's panel"]
             if self.env.has_appointments:
                 tried.insert(0, "an appointment at the practice near the read")
@@ -106,7 +208,8 @@ class SensitiveDetector(DetectorBase):
                         f"opened the {ev.resource} of {n} protected (vip) file(s) in "
                         f"{p.window / 3600:.0f} h with no care relationship: none of "
                         f"{', '.join(tried)} explains them"
-                        + (" (a new account: severity capped)" if severity else ""),
+                        + (" (a new account: severity capped)" if severity and not risk else "")
+                        + chance_note,
                     ],
                     {
                         "vip_files": n,
@@ -115,8 +218,10 @@ class SensitiveDetector(DetectorBase):
                         "resource": ev.resource,
                         "role": acc.role,
                         "new_account": f.new_account,
+                        **chance,
                     },
                     severity=severity,
+                    risk=risk,
                 )
             )
         return out
@@ -124,6 +229,12 @@ class SensitiveDetector(DetectorBase):
     def learn(self, ev: AccessEvent, f: Facts) -> None:
         if not f.uncared_ids or not self.env.index.vip:
             return
+        if self.chance_window and f.unexplained_ids:
+            op = self.opened.get(f.key)
+            if op is None:
+                op = self.opened.put(f.key, _Opened(f.t))
+            op.last = f.t
+            op.add(f.t, len(f.unexplained_ids), int(self.chance_window // 3600) + 1)
         hits = self._hits(f)
         if hits:
             key = (f.key, ev.resource)
@@ -139,6 +250,7 @@ class SensitiveDetector(DetectorBase):
 
     def sweep(self, now: float) -> None:
         self.recent.sweep(now)
+        self.opened.sweep(now)
 
 
 # a call, not a class decorator: a decorated class cannot be compiled by mypyc
