@@ -33,10 +33,11 @@ class SensitiveParams(msgspec.Struct, forbid_unknown_fields=True):
     #: the highest severity for accounts that are new (no relationships yet)
     new_account_max: str
     #: above this chance of meeting that many protected files among the account's
-    #: unexplained new patients of the window, the reads are incidental (null: off)
-    max_chance: float | None
-    #: the risk of an incidental finding (null: the rule's)
-    incidental_risk: float | None
+    #: unexplained new patients of the window, the reads are incidental (0: off).
+    #: (plain floats: a compiled module keeps no ``float | None`` for msgspec)
+    max_chance: float
+    #: the risk of an incidental finding
+    incidental_risk: float
 
     def check(self) -> list[str]:
         from vigile.detect.rules import SEVERITY_RANK
@@ -44,8 +45,8 @@ class SensitiveParams(msgspec.Struct, forbid_unknown_fields=True):
         errors = []
         if self.new_account_max not in SEVERITY_RANK:
             errors.append(f"new_account_max must be one of {', '.join(SEVERITY_RANK)}")
-        if self.max_chance is not None and not 0.0 < self.max_chance < 1.0:
-            errors.append("max_chance must be between 0 and 1 (exclusive)")
+        if not 0.0 <= self.max_chance < 1.0:
+            errors.append("max_chance must be at least 0 (off) and below 1")
         return errors
 
 
@@ -124,7 +125,7 @@ class SensitiveDetector(DetectorBase):
         horizon = max((float(r.params.window) for r in self.rules), default=86400.0)
         self.recent: BoundedTable[_Recent] = BoundedTable("vip-reads", horizon, 100_000)
         self.chance_window = max(
-            (float(r.params.window) for r in self.rules if r.params.max_chance is not None),
+            (float(r.params.window) for r in self.rules if r.params.max_chance > 0),
             default=0.0,
         )
         self.opened: BoundedTable[_Opened] = BoundedTable(
@@ -178,8 +179,8 @@ class SensitiveDetector(DetectorBase):
                 sev = rule.severity_for(float(n))
                 if sev is not None and SEVERITY_RANK[sev] > cap:
                     severity = SEVERITIES[cap]
-            share = self._share(acc.tenant) if p.max_chance is not None else None
-            if p.max_chance is not None and share:
+            share = self._share(acc.tenant) if p.max_chance > 0 else None
+            if share:
                 op = self.opened.get(f.key)
                 opened = max(op.count(f.t, float(p.window)) if op is not None else 0, n)
                 c = chance_at_least(n, opened, share)
