@@ -54,7 +54,7 @@ DEFAULT_BATCH: Final = 131_072
 COMPACT_ROWS: Final = 4_000_000
 _CHUNK: Final = 16_384  # events turned into Arrow columns at a time
 #: DuckDB's memory limit while compaction sorts a day's parts into one (see _merge_parts)
-COMPACTION_MEMORY: Final = "384MB"
+COMPACTION_MEMORY: Final = "256MB"
 _EXPOSURE_ROW_GROUP: Final = 32_768
 _EVENT_ROW_GROUP: Final = 131_072
 
