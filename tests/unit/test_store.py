@@ -216,7 +216,10 @@ def test_when_compaction_runs_out_of_memory_then_the_events_stay_and_the_error_i
 
     real = ParquetStore._merge_parts
 
-    def starved(self: ParquetStore, day: str, names: list[str]) -> None:
+    tried: list[str] = []
+
+    def starved(self: ParquetStore, day: str, names: list[str], memory: str = "") -> None:
+        tried.append(memory)
         # a half-written merge, then DuckDB gives up (as a 128 MB limit did on a 1.8 M-event day)
         (self.root / "events" / f"day={day}" / ".tmp-part-x.parquet").write_bytes(b"half")
         raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data")
@@ -230,6 +233,7 @@ def test_when_compaction_runs_out_of_memory_then_the_events_stay_and_the_error_i
         store.compact()
     assert list(store.scan()) == before and store.info().parts == 3
     assert not list((tmp_path / "s" / "events").rglob(".tmp-*"))
+    assert tried == ["128MB", "256MB", "512MB"]  # each limit in turn, then the error
     # through the CLI: a warning, exit 0, the events counted as added
     f = tmp_path / "more.jsonl"
     f.write_bytes(
@@ -243,6 +247,15 @@ def test_when_compaction_runs_out_of_memory_then_the_events_stay_and_the_error_i
     )
     assert res.exit_code == 0, res.output
     assert "compaction of 2026-03-02 failed" in res.output and '"added":3' in res.output
-    monkeypatch.setattr(ParquetStore, "_merge_parts", real)
+
+    # a day too dense for the first limit is merged at the next one
+    def dense(self: ParquetStore, day: str, names: list[str], memory: str = "") -> None:
+        tried.append(memory)
+        if memory == "128MB":
+            starved(self, day, names, memory)
+        real(self, day, names, memory)
+
+    tried.clear()
+    monkeypatch.setattr(ParquetStore, "_merge_parts", dense)
     assert store.compact() == ["2026-03-02"] and store.info().parts == 1
-    assert store.info().events == 6
+    assert store.info().events == 6 and tried[-1] == "256MB"

@@ -53,8 +53,10 @@ DEFAULT_BATCH: Final = 131_072
 #: DuckDB's 128 MB memory limit (a 28 M-event day merged whole ran out of it).
 COMPACT_ROWS: Final = 4_000_000
 _CHUNK: Final = 16_384  # events turned into Arrow columns at a time
-#: DuckDB's memory limit while compaction sorts a day's parts into one (see _merge_parts)
-COMPACTION_MEMORY: Final = "256MB"
+#: DuckDB's memory limits tried in turn while compaction sorts parts into one (see
+#: _merge_parts): most days fit the first; the seed world's densest (1.8 M events, list
+#: pages of up to 500 patients) needs 256 MB
+COMPACTION_MEMORY: Final = ("128MB", "256MB", "512MB")
 _EXPOSURE_ROW_GROUP: Final = 32_768
 _EVENT_ROW_GROUP: Final = 131_072
 
@@ -409,7 +411,7 @@ class ParquetStore:
             for names in groups:
                 if len(names) > 1:
                     try:
-                        self._merge_parts(day, names)
+                        self._merge_fitting(day, names)
                     except duckdb.Error as e:
                         # the parts are untouched (the swap comes after the writes)
                         for d in ("events", "exposures"):
@@ -425,19 +427,33 @@ class ParquetStore:
                 done.append(day)
         return done
 
-    def _merge_parts(self, day: str, names: list[str]) -> None:
+    def _merge_fitting(self, day: str, names: list[str]) -> None:
+        """Merge at the smallest memory limit that holds the sort (out of memory: the next)."""
+        import duckdb
+
+        for i, limit in enumerate(COMPACTION_MEMORY):
+            try:
+                self._merge_parts(day, names, limit)
+                return
+            except duckdb.OutOfMemoryException:
+                for d in ("events", "exposures"):
+                    for tmp in (self.root / d / f"day={day}").glob(".tmp-*"):
+                        tmp.unlink(missing_ok=True)
+                if i == len(COMPACTION_MEMORY) - 1:
+                    raise
+
+    def _merge_parts(self, day: str, names: list[str], memory: str = "128MB") -> None:
         merged = f"part-{xxhash.xxh3_64_hexdigest(' '.join(names).encode())}.parquet"
         ev_dir = self.root / "events" / f"day={day}"
         ex_dir = self.root / "exposures" / f"day={day}"
         import duckdb
 
-        # a connection of its own: an external sort of a whole day (millions of rows)
-        # needs more room than the store's streaming queries (128 MB); one thread
-        # halves what the sort holds at once, and the rest spills to the store
+        # a connection of its own (one thread: half what a sort holds at once; the rest
+        # spills to the store), with the limit the caller chose
         con = duckdb.connect(
             config={
                 "threads": 1,
-                "memory_limit": COMPACTION_MEMORY,
+                "memory_limit": memory,
                 "temp_directory": str(self.root / ".spill"),
             }
         )
