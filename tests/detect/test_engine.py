@@ -91,9 +91,9 @@ def test_when_detect_runs_from_the_cli_then_alerts_and_summary_match_the_engine(
     assert (tmp_path / "alerts.quarantine.jsonl").exists()
 
 
-def test_when_a_replay_is_split_with_a_checkpoint_then_alerts_equal_the_full_run(
-    tmp_path: Path,
-) -> None:
+def _split_campaign(tmp_path: Path) -> tuple[Path, Path, Path, list[bytes]]:
+    """The campaign case, and its events cut in two at 09:10 on its Friday (each part with
+    the context): the case, both parts and the case's lines."""
     case = _case(tmp_path, campaign())
     lines = (case / "events.jsonl").read_bytes().splitlines()
     cut = next(i for i, line in enumerate(lines) if orjson.loads(line)["ts"] >= "2026-03-06T09:10")
@@ -102,6 +102,13 @@ def test_when_a_replay_is_split_with_a_checkpoint_then_alerts_equal_the_full_run
         part.mkdir()
         (part / "events.jsonl").write_bytes(b"\n".join(rows) + b"\n")
         shutil.copytree(case / "context", part / "context")
+    return case, part1, part2, lines
+
+
+def test_when_a_replay_is_split_with_a_checkpoint_then_alerts_equal_the_full_run(
+    tmp_path: Path,
+) -> None:
+    case, part1, part2, lines = _split_campaign(tmp_path)
     full = tmp_path / "full.jsonl"
     _detect(case, full)
     split = tmp_path / "split.jsonl"
@@ -123,14 +130,7 @@ def test_when_a_pure_python_replay_checkpoints_then_the_other_build_resumes_it(
 ) -> None:
     """A checkpoint written by pure Python (VIGILE_PURE=1, another process) resumes in this
     process, compiled when the mypyc build is present: the pickle is the same either way."""
-    case = _case(tmp_path, campaign())
-    lines = (case / "events.jsonl").read_bytes().splitlines()
-    cut = next(i for i, line in enumerate(lines) if orjson.loads(line)["ts"] >= "2026-03-06T09:10")
-    part1, part2 = tmp_path / "part1", tmp_path / "part2"
-    for part, rows in ((part1, lines[:cut]), (part2, lines[cut:])):
-        part.mkdir()
-        (part / "events.jsonl").write_bytes(b"\n".join(rows) + b"\n")
-        shutil.copytree(case / "context", part / "context")
+    case, part1, part2, _ = _split_campaign(tmp_path)
     full = tmp_path / "full.jsonl"
     _detect(case, full)
     split, state = tmp_path / "split.jsonl", tmp_path / "state.ckpt"

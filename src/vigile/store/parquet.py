@@ -413,10 +413,7 @@ class ParquetStore:
                     try:
                         self._merge_fitting(day, names)
                     except duckdb.Error as e:
-                        # the parts are untouched (the swap comes after the writes)
-                        for d in ("events", "exposures"):
-                            for tmp in (self.root / d / f"day={day}").glob(".tmp-*"):
-                                tmp.unlink(missing_ok=True)
+                        self._drop_partial(day)  # the parts are untouched
                         raise VigileError(
                             f"{self.root}: compaction of {day} failed ({str(e).splitlines()[0]}); "
                             "every event is stored, only not regrouped: run `vigile store "
@@ -427,6 +424,13 @@ class ParquetStore:
                 done.append(day)
         return done
 
+    def _drop_partial(self, day: str) -> None:
+        """Remove what a failed merge of ``day`` half wrote (the swap comes after the writes,
+        so the day's parts are untouched)."""
+        for d in ("events", "exposures"):
+            for tmp in (self.root / d / f"day={day}").glob(".tmp-*"):
+                tmp.unlink(missing_ok=True)
+
     def _merge_fitting(self, day: str, names: list[str]) -> None:
         """Merge at the smallest memory limit that holds the sort (out of memory: the next)."""
         import duckdb
@@ -436,9 +440,7 @@ class ParquetStore:
                 self._merge_parts(day, names, limit)
                 return
             except duckdb.OutOfMemoryException:
-                for d in ("events", "exposures"):
-                    for tmp in (self.root / d / f"day={day}").glob(".tmp-*"):
-                        tmp.unlink(missing_ok=True)
+                self._drop_partial(day)
                 if i == len(COMPACTION_MEMORY) - 1:
                     raise
 

@@ -81,8 +81,10 @@ def chance_at_least(v: int, n: int, q: float) -> float:
         return 1.0
     if q <= 0.0:
         return 0.0
-    if q >= 1.0 or v > n:
-        return 1.0 if q >= 1.0 else 0.0
+    if q >= 1.0:
+        return 1.0
+    if v > n:
+        return 0.0
     below = sum(math.comb(n, i) * q**i * (1.0 - q) ** (n - i) for i in range(v))
     return max(0.0, 1.0 - below)
 
