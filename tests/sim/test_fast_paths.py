@@ -234,3 +234,28 @@ def test_when_phones_and_birth_dates_are_written_digit_by_digit_then_they_match_
     want_d = pl.Series(days.astype(np.int32)).cast(pl.Date).cast(pl.String)
     assert dates is not None and dates.to_list() == want_d.to_list()
     assert _date_text(np.array([-800_000])) is None  # year 0-999: Polars' own format
+
+
+def test_when_keys_are_hashed_in_place_then_values_match_the_plain_splitmix() -> None:
+    m1, m2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+
+    def plain_mix(x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            z = x + golden
+            z = (z ^ (z >> np.uint64(30))) * m1
+            z = (z ^ (z >> np.uint64(27))) * m2
+            return z ^ (z >> np.uint64(31))
+
+    keys = np.concatenate([np.arange(-50, 5000, dtype=np.int64), [2**62, -(2**62)]])
+    x = keys.astype(np.uint64)
+    kept = x.copy()
+    assert np.array_equal(rng.mix(x), plain_mix(x))
+    assert np.array_equal(x, kept)  # the argument is not modified
+    for seed, field in [(0, 13), (42, 214), (2**40 + 17, 7)]:
+        base = plain_mix(np.array([(seed * 1_000_003 + field) & (2**64 - 1)], dtype=np.uint64))[0]
+        h = plain_mix(keys.astype(np.uint64) ^ base)
+        assert np.array_equal(rng.hash_u64(seed, field, keys), h)
+        unit = (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+        assert np.array_equal(rng.hash_unit(seed, field, keys), unit)
+        assert np.array_equal(rng.hash_int(seed, field, keys, 97), (unit * 97).astype(np.int64))

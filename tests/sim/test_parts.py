@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from vigile.sim.clock import french_holidays, offset_minutes, parse_ts
+from vigile.sim import rng
+from vigile.sim.attacks import PagingTask
+from vigile.sim.batch import EventBatch, Kind, Tables
+from vigile.sim.clock import french_holidays, local_midnight_ms, offset_minutes, parse_ts
 from vigile.sim.config import SimConfig, apply_overrides, parse_assignment
 from vigile.sim.notes import CATEGORIES, expand, generate_note
 from vigile.sim.presets import load_config
+from vigile.sim.traffic import Agenda, PracticeDay, Session
+from vigile.sim.world import build_world
 
 
 def test_when_an_unknown_setting_is_given_then_configuration_fails_clearly() -> None:
@@ -141,3 +147,34 @@ def test_when_one_session_changes_address_then_each_line_keeps_its_own_address()
     assert [e["src_ip"] for e in got] == ["1.1.1.1", "2.2.2.2", "1.1.1.1"]
     assert [e["patient_ids"] for e in got] == [["P10000001"], ["P10000002"], ["P10000003"]]
     assert all(e["session"] == t.sessions[sid] and e["records"] == 1 for e in got)
+
+
+@pytest.mark.parametrize(("hour", "which"), [(13.2, 1), (12.2, 0), (7.0, 0), (19.5, 1), (10.0, 0)])
+def test_when_a_replay_hour_falls_outside_the_victims_sessions_then_the_nearest_is_replayed(
+    tiny_config: Callable[[int], SimConfig], hour: float, which: int
+) -> None:
+    # small seed 3's token replay had no events: both replay hours drawn fell in the
+    # victim's lunch break, between its two sessions
+    world = build_world(tiny_config(7))
+    victim = world.practices[0].doctors[0]
+    t = 1
+    mid = local_midnight_ms(world.start + dt.timedelta(days=t))
+    tables = Tables(world.cfg.seed)
+    ctx = PracticeDay(
+        world, 0, t, world.start + dt.timedelta(days=t), mid, tables, EventBatch(),
+        rng.generator(1, 2, 3), Agenda(world, 0),
+    )  # fmt: skip
+    am = Session(mid + 8 * 3_600_000, mid + 12 * 3_600_000, tables.new_session(), 0, 0)
+    pm = Session(mid + 14 * 3_600_000, mid + 18 * 3_600_000, tables.new_session(), 0, 0)
+    ctx.sessions[victim] = [am, pm]
+    task = PagingTask(
+        9, victim, np.arange(1000, 2200, dtype=np.int64), 500, 2.0, hour,
+        "203.0.113.9", "MedPratic/7.4.2", Kind.EXPORT_PATIENT, login=False, replay_of=victim,
+    )  # fmt: skip
+    task.run(ctx)
+    cols = ctx.batch.columns()
+    target = (am, pm)[which]
+    assert len(cols) == 3  # 1,200 files in pages of 500
+    assert set(cols.session.tolist()) == {target.sid}
+    assert target.start < int(cols.ts.min()) and int(cols.ts.max()) < target.end
+    assert (cols.kind == Kind.EXPORT_PATIENT).all() and (cols.tag == 9).all()

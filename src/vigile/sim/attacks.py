@@ -297,7 +297,19 @@ class PagingTask:
         ts = steady_times(g, begin, n_pages, self.gap_s, jitter=0.5)
         ip, ua = ctx.tables.ip(self.ip), ctx.tables.ua(self.ua)
         if self.replay_of >= 0:
-            live = [s for s in ctx.sessions.get(self.replay_of, []) if s.start < begin < s.end]
+            mine = ctx.sessions.get(self.replay_of, [])
+            live = [s for s in mine if s.start < begin < s.end]
+            if not live and mine:
+                # the hour drawn fell outside the victim's sessions (its lunch break, say):
+                # the token is replayed in the session nearest that hour (no new draw, so
+                # the rest of the practice-day is unchanged)
+                near = min(mine, key=lambda s: (max(s.start - begin, begin - s.end), s.start))
+                quarter = (near.end - near.start) // 4
+                moved = min(max(begin, near.start + quarter), near.end - quarter)
+                if near.start < moved < near.end:
+                    ts = ts + (moved - begin)
+                    begin = moved
+                    live = [near]
             if not live:
                 return
             s = Session(live[0].start, live[0].end, live[0].sid, ip, ua)

@@ -15,6 +15,7 @@ U64 = npt.NDArray[np.uint64]
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
 
 # Stream tags keep independent uses of the same coordinates apart.
 STREAM_WORLD = 1
@@ -36,26 +37,40 @@ def generator(seed: int, *coords: int) -> np.random.Generator:
 
 
 def mix(x: U64) -> U64:
-    """SplitMix64 finaliser applied element-wise (wrapping uint64 arithmetic)."""
+    """SplitMix64 finaliser applied element-wise (wrapping uint64 arithmetic).
+
+    Computed in place in one result and one scratch array (a third of the memory traffic
+    of the plain expression, same values: tests/sim/test_fast_paths.py)."""
+    z: U64 = np.add(x, _GOLDEN, dtype=np.uint64)
+    tmp = np.empty_like(z)
     with np.errstate(over="ignore"):
-        z = x + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
+        np.right_shift(z, _S30, out=tmp)
+        z ^= tmp
+        z *= _M1
+        np.right_shift(z, _S27, out=tmp)
+        z ^= tmp
+        z *= _M2
+        np.right_shift(z, _S31, out=tmp)
+        z ^= tmp
+    return z
 
 
 def hash_u64(seed: int, field: int, keys: npt.ArrayLike) -> U64:
     """Hash integer keys to uniform uint64 values for a given seed and field tag."""
-    k = np.asarray(keys).astype(np.uint64)
+    k = np.asarray(keys)
     base = mix(np.array([(seed * 1_000_003 + field) & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))[0]
-    with np.errstate(over="ignore"):
-        return mix(k ^ base)
+    z: U64 = k.astype(np.uint64)  # a copy even when k is already uint64
+    z ^= base
+    return mix(z)
 
 
 def hash_unit(seed: int, field: int, keys: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Hash integer keys to floats uniform in [0, 1)."""
     h = hash_u64(seed, field, keys)
-    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    h >>= _S11
+    out = h.astype(np.float64)
+    out *= 1.0 / (1 << 53)
+    return out
 
 
 def hash_int(seed: int, field: int, keys: npt.ArrayLike, n: int) -> npt.NDArray[np.int64]:
