@@ -76,3 +76,38 @@ def test_when_practices_are_affected_then_each_gets_a_pack_with_a_letter(breach:
     assert "Madame, Monsieur" in letter and "Ce que vous pouvez faire" in letter
     assert "cnil.fr" in letter
     assert (breach / "practices" / "cab-0001" / "lettre_liste.html").is_file()
+
+
+def _pack_files(root: Path) -> dict[str, str]:
+    """Every file of the packs, with the generation date (which moves) blanked."""
+    texts = {}
+    for path in sorted((root / "practices").rglob("*")):
+        if path.is_file() and path.suffix in (".html", ".csv"):
+            text = path.read_text(encoding="utf-8")
+            texts[str(path.relative_to(root))] = "\n".join(
+                line
+                for line in text.splitlines()
+                if "Établi le" not in line and "[Lieu], le" not in line
+            )
+    return texts
+
+
+def test_when_packs_are_written_by_worker_processes_then_they_equal_the_serial_ones(
+    breach: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny = write_tiny(tmp_path)
+    out = tmp_path / "breach"
+    monkeypatch.setenv("VIGILE_PACK_WORKERS", "2")
+    result = CliRunner().invoke(
+        app,
+        [
+            "scope", "--events", str(tiny / "events.jsonl"), "--context", str(tiny / "context"),
+            "--actor", "dr.x.0001", "--note-labels", str(tiny / "labels.csv"),
+            "--detected-at", "2026-03-02T12:00:00+01:00", "--contact", "dpo@example.fr",
+            "--out", str(out), "--json", "--no-pdf",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    parallel, serial = _pack_files(out), _pack_files(breach)
+    assert set(parallel) == set(serial) and len(serial) >= 6
+    assert parallel == serial

@@ -20,10 +20,14 @@ nothing fetched from the network).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import warnings
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -634,53 +638,127 @@ def write_packs(
     options: ScopeOptions,
     tenants: int,
     progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> list[Path]:
     """One folder per practice (data controller) under ``practices/``; the files of
-    one practice at a time are streamed from the engine (bounded memory)."""
-    from vigile.scope.run import write_csv
+    one practice at a time are streamed from the engine (bounded memory).
 
+    With many practices the packs are written by ``workers`` processes (default:
+    :func:`pack_workers`) while this one streams the practices' files from the
+    engine; the output is the same as with one process, in the same order."""
     say = progress or (lambda _msg: None)
     if not tenants:
         return []
     pdf = options.pdf and (
         options.pack_pdf == "all" or (options.pack_pdf == "auto" and tenants <= AUTO_PACK_PDF)
     )
-    say(f"writing {tenants:,} practice packs" + (" with PDFs" if pdf else ""))
+    workers = pack_workers(tenants) if workers is None else workers
+    say(
+        f"writing {tenants:,} practice packs"
+        + (" with PDFs" if pdf else "")
+        + (f" ({workers} processes)" if workers > 1 else "")
+    )
+    # the packs read only the fetched tables: the engine stays here (it does not pickle)
+    detached = replace(result, backend=None)  # type: ignore[arg-type]
+    job = _PackJob(out, detached, summary, _picklable(options), pdf)
+    if workers <= 1:
+        return [path for tenant, files in result.tenant_frames() for path in job(tenant, files)]
     written: list[Path] = []
-    for tenant, files in result.tenant_frames():
-        part = files.with_columns(
-            pl.lit(None, pl.String).alias(col)
-            for col in PACK_PATIENT_COLUMNS
-            if col not in files.columns
+    pending: deque[Future[list[Path]]] = deque()
+    spawn = multiprocessing.get_context("spawn")  # never fork a process running engine threads
+    with ProcessPoolExecutor(workers, spawn, initializer=_pack_init, initargs=(job,)) as pool:
+        for tenant, files in result.tenant_frames():
+            pending.append(pool.submit(_pack_in_worker, tenant, files))
+            while len(pending) > 2 * workers:  # bounded: a few practices in flight
+                written += pending.popleft().result()
+        while pending:
+            written += pending.popleft().result()
+    return written
+
+
+#: Practices from which packs are written by several processes (below, starting
+#: them costs more than it saves).
+PARALLEL_PACKS: Final = 64
+
+
+def pack_workers(tenants: int) -> int:
+    """Processes writing the packs: one per core up to 4, from :data:`PARALLEL_PACKS`
+    practices on; ``VIGILE_PACK_WORKERS`` overrides (1: in this process)."""
+    forced = os.environ.get("VIGILE_PACK_WORKERS", "").strip()
+    if forced:
+        return max(1, int(forced))
+    if tenants < PARALLEL_PACKS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _picklable(options: ScopeOptions) -> ScopeOptions:
+    """The options a pack reads (a parser's options object may hold open things)."""
+    return replace(options, parser_options=None)
+
+
+@dataclass(frozen=True)
+class _PackJob:
+    """Writes one practice's pack: what every pack shares, sent once to each worker."""
+
+    out: Path
+    result: ScopeResult  # without its backend: the packs read only fetched tables
+    summary: dict[str, Any]
+    options: ScopeOptions
+    pdf: bool
+
+    def __call__(self, tenant: str, files: pl.DataFrame) -> list[Path]:
+        return _write_pack(self, tenant, files)
+
+
+#: A worker process's job, set once by :func:`_pack_init`.
+_WORKER_JOB: dict[str, _PackJob] = {}
+
+
+def _pack_init(job: _PackJob) -> None:
+    _WORKER_JOB["job"] = job
+
+
+def _pack_in_worker(tenant: str, files: pl.DataFrame) -> list[Path]:
+    return _WORKER_JOB["job"](tenant, files)
+
+
+def _write_pack(job: _PackJob, tenant: str, files: pl.DataFrame) -> list[Path]:
+    from vigile.scope.run import write_csv
+
+    result, summary, options, pdf = job.result, job.summary, job.options, job.pdf
+    written: list[Path] = []
+    part = files.with_columns(
+        pl.lit(None, pl.String).alias(col)
+        for col in PACK_PATIENT_COLUMNS
+        if col not in files.columns
+    )
+    folder = job.out / "practices" / _safe_name(tenant)
+    folder.mkdir(parents=True, exist_ok=True)
+    written.append(
+        write_csv(
+            part.select(PACK_PATIENT_COLUMNS).sort("last_name", "first_name", "patient_id"),
+            folder / "patients.csv",
         )
-        folder = out / "practices" / _safe_name(tenant)
-        folder.mkdir(parents=True, exist_ok=True)
-        written.append(
-            write_csv(
-                part.select(PACK_PATIENT_COLUMNS).sort("last_name", "first_name", "patient_id"),
-                folder / "patients.csv",
-            )
-        )
-        letters = []
-        for variant in LETTERS:
-            count = part.filter(pl.col("letter") == variant)["person_id"].n_unique()
-            if not count:
-                continue
-            html = _letter(tenant, variant, summary, options, part)
-            path = folder / f"lettre_{variant}.html"
-            path.write_text(html, encoding="utf-8")
-            written.append(path)
-            if pdf:
-                written.append(write_pdf(html, path.with_suffix(".pdf"), folder))
-            letters.append((path.name, texts()["fr"][f"letter_{variant}"], count))
-        context = report_context(
-            result, summary, options, "fr", part, tenant=tenant, letters=letters
-        )
-        html = render("report.html.j2", context)
-        (folder / "rapport.html").write_text(html, encoding="utf-8")
-        written.append(folder / "rapport.html")
+    )
+    letters = []
+    for variant in LETTERS:
+        count = part.filter(pl.col("letter") == variant)["person_id"].n_unique()
+        if not count:
+            continue
+        html = _letter(tenant, variant, summary, options, part)
+        path = folder / f"lettre_{variant}.html"
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
         if pdf:
-            written.append(write_pdf(html, folder / "rapport.pdf", folder))
+            written.append(write_pdf(html, path.with_suffix(".pdf"), folder))
+        letters.append((path.name, texts()["fr"][f"letter_{variant}"], count))
+    context = report_context(result, summary, options, "fr", part, tenant=tenant, letters=letters)
+    html = render("report.html.j2", context)
+    (folder / "rapport.html").write_text(html, encoding="utf-8")
+    written.append(folder / "rapport.html")
+    if pdf:
+        written.append(write_pdf(html, folder / "rapport.pdf", folder))
     return written
 
 
