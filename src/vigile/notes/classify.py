@@ -27,6 +27,7 @@ still give the note its most likely category (evidence ``model: true``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,18 @@ def _flag(span: Any, name: str) -> bool:
     return bool(getattr(span._, name, False))
 
 
+_MOTIVE = re.compile(r"\bpour (?:des |de |une |raison )?(?:raisons? )?(?:de )?(?:\w+ )?$")
+
+
+def _motive(span: Any) -> bool:
+    """The span gives the reason of an action ("pour des raisons religieuses")."""
+    if span.text.lower().startswith("pour "):
+        return True
+    sent = span.sent
+    before = span.doc[max(sent.start, span.start - 5) : span.start].text.lower()
+    return bool(_MOTIVE.search(before + " "))
+
+
 def verdict(doc: Any, backoff: BackoffModel | None = None, text: str | None = None) -> Verdict:
     """Apply the qualifier rules to the ``vigile`` spans of an annotated doc.
 
@@ -103,7 +116,9 @@ def verdict(doc: Any, backoff: BackoffModel | None = None, text: str | None = No
         labels, generic = parse_key(span.label_)
         if not labels:
             continue
-        negated = _flag(span, "negation")
+        # a motive ("pour des raisons de pratique") is not what a negation before it
+        # denies: "ne serre pas la main des femmes pour des raisons religieuses"
+        negated = _flag(span, "negation") and not _motive(span)
         raw.append((span, labels, generic, negated))
         if negated:
             if any(c in MEDICAL for c in labels):

@@ -112,6 +112,13 @@ NEGATION_PRECEDING: Final[tuple[str, ...]] = (
     "nie",
     "nie tout",
     "exclu",
+    # English written in French notes
+    "denies",
+    "no history of",
+    "no sign of",
+    "no signs of",
+    "negative for",
+    "never",
     "non",
     "négatif",
     "négative",
@@ -158,6 +165,41 @@ NEGATION_PSEUDO: Final[tuple[str, ...]] = (
     # a dictated self-correction: "enceinte de quatre mois euh non cinq mois"
     "euh non",
     "non pardon",
+    # after heldout7: an adjective with "non" qualifies what follows it, not the
+    # condition before ("VIH, molécule non disponible en ville")
+    "non disponible",
+    "non disponibles",
+    "non remboursé",
+    "non remboursée",
+    "non remboursés",
+    "non remboursées",
+    "non pris en charge",
+    "non prise en charge",
+    "non accessible",
+    "non accessibles",
+    "non joignable",
+    "non urgent",
+    "non urgente",
+    "non commercialisé",
+    "non commercialisée",
+    # a missed appointment or a topic not raised: the condition is still there
+    "n'est pas venu",
+    "n'est pas venue",
+    "ne s'est pas présenté",
+    "ne s'est pas présentée",
+    "pas venu",
+    "pas venue",
+    "n'a pas honoré",
+    "pas osé",
+    "n'a pas osé",
+    "n'ai pas osé",
+    "c'est non",
+    # "éliminer" (to rule out) is a hypothesis; "éliminé" (ruled out) stays a negation
+    "éliminer",
+    "à éliminer",
+    # a discharge that cannot happen says nothing against the social worker before it
+    "retour à domicile impossible",
+    "maintien à domicile impossible",
 )
 NEGATION_FOLLOWING: Final[tuple[str, ...]] = (
     ": 0",
@@ -436,6 +478,7 @@ def build_eds(language: str = "fr") -> tuple[Any, Terminology]:
     nlp.add_pipe(EnumerationNegation(), name="vigile_enumeration", after="negation")
     nlp.add_pipe(SpanMerger(), name="vigile_merge", before="negation")
     nlp.add_pipe(WorkplaceContext(), name="vigile_workplace", after="vigile_merge")
+    nlp.add_pipe(InstitutionContext(), name="vigile_institution", after="vigile_workplace")
     nlp.add_pipe(SeparatorSentences(), name="vigile_separators", after="sentences")
     return nlp, terminology
 
@@ -659,25 +702,49 @@ class LemmaMatcher:
 
 
 class WorkplaceContext:
-    """A term that names where the patient works is not about the patient.
+    """A term that names where the patient works, or their job, is not about the patient.
 
     "travaille au Planning familial", "bénévole aux Restos du cœur", "est
-    infirmier de nuit en service de psychiatrie": the span is dropped when, in
-    its sentence, a work cue and a place preposition come just before it. A care
-    provider's workplace ("suivie par la psychologue du CMP") is not a cue.
+    infirmier de nuit en service de psychiatrie", "patient cuisinier au centre
+    pénitentiaire": the span is dropped when, in its sentence, a work cue (a work
+    verb, or the patient and a job) and a place preposition come just before it.
+    A care provider's workplace ("suivie par la psychologue du CMP") is not a cue.
+    A span that *is* a job of the justice system right after the patient or
+    "est" ("patiente juge des enfants", "est procureure") is the patient's
+    profession, not a case.
     """
 
     name = "vigile_workplace"
+    #: jobs that can be followed by where they are done ("chauffeur au ministère")
+    JOBS: Final[str] = (
+        r"(?:infirmiere?|aide-soignante?|secretaire|agente?|surveillante?|hotesse"
+        r"|caissiere?|standardiste|comptable|chauffeur|chauffeuse|gardienne?|juge"
+        r"|magistrate?|greffiere?|avocate?|procureure?|huissiere?|policiere?|gendarme"
+        r"|educat(?:eur|rice)|psychologue|medecin|cuisiniere?|jardiniere?|technicien(?:ne)?"
+        r"|ingenieure?|fonctionnaire|interne|aumonier|animat(?:eur|rice)|menagere?"
+        r"|electricien(?:ne)?|informaticien(?:ne)?|vigile|brancardiere?|kinesitherapeute"
+        r"|kine|assistante?|conseillere?|directeur|directrice|cadre)"
+    )
     #: "salarié en ..." / "employée en ..." is a status ("en arrêt", "en CDD", "en
     #: aménagement de peine"), not a place: those two take no "en"
     CUE: Final = re.compile(
         r"\b(?:(?:(?:travaille|travaillait|bosse|bossait|benevole|stagiaire|embauchee?)"
-        r"|(?:est|etait|comme|en tant que) (?:une? )?(?:infirmiere?|aide-soignante?"
-        r"|secretaire|agente?|surveillante?|hotesse|caissiere?|standardiste|comptable))"
+        r"|(?:patiente?|est|etait|comme|en tant que) (?:une? )?"
+        + JOBS
+        + r"(?: (?!et\b|mais\b|qui\b|a\b|ete\b)[a-z'\-]+){0,2})"
         r"(?: de nuit| de jour| a mi-temps| a temps partiel)?"
         r" (?:a|au|aux|en|dans|chez|pour|comme)"
         r"|(?:employee?|salariee?)(?: de nuit| de jour| a mi-temps| a temps partiel)?"
         r" (?:a|au|aux|dans|chez|pour|comme))\b[^,;.:!?]{0,45}$"
+    )
+    #: the span is the patient's job ("patiente juge aux affaires familiales")
+    JOB_SPAN: Final = re.compile(
+        r"^(?:juge|magistrate?|procureure?|greffiere?|avocate?|huissiere?|policiere?"
+        r"|gendarme|commissaire|surveillante?|gardienne?|conseillere? penitentiaire)\b"
+    )
+    JOB_BEFORE: Final = re.compile(
+        r"\b(?:patiente?|est|etait|profession|metier|en tant que|exerce comme"
+        r"|travaille comme|ancien|ancienne)(?: une?)?\s*:?\s*$"
     )
 
     #: a cheap first look at the words: no cue word in the note, nothing to do (most notes)
@@ -687,7 +754,8 @@ class WorkplaceContext:
         *("salariee", "bénévole", "benevole", "embauché", "embauchée", "embauche"),
         *("embauchee", "infirmier", "infirmière", "infirmiere", "secrétaire", "secretaire"),
         *("agent", "agente", "surveillant", "surveillante", "hôtesse", "hotesse"),
-        *("caissier", "caissière", "caissiere", "comptable"),
+        *("caissier", "caissière", "caissiere", "comptable", "patient", "patiente"),
+        *("est", "était", "etait", "comme", "profession", "métier", "metier"),
     )
     CLAUSE_END: Final = re.compile(r"[.;!?\n]")
 
@@ -708,13 +776,91 @@ class WorkplaceContext:
             cut = list(self.CLAUSE_END.finditer(before))
             if cut:
                 before = before[cut[-1].end() :]
-            if self.CUE.search(normalise_word(before)):
+            before = normalise_word(before)
+            if self.CUE.search(before):
+                continue
+            if self.JOB_BEFORE.search(before) and self.JOB_SPAN.match(normalise_word(span.text)):
                 continue
             keep.append(span)
         if len(keep) != len(spans):
             doc.spans[GROUP] = keep
             doc.user_data[READ_MARK] = True  # read, and found to be about a workplace
         return doc
+
+
+class InstitutionContext:
+    """Terms that name who writes or acts, not what the patient has.
+
+    - a surname: a capitalised term right after a title, or after a title and a
+      first name ("Mme Chrétien", "M. Paul Maire");
+    - the note's author or addressee as its heading ("Kiné : séance déplacée"):
+      a care provider's name alone, first in the note, before a colon;
+    - an institution or an office holder addressing the practice ("Le sénateur
+      invite l'équipe", "Nouvelle orthophoniste installée, déposer ses cartes en
+      salle d'attente"): a span that opens its sentence (only determiners before
+      it) in a sentence that speaks to the practice (cabinet, équipe, salle
+      d'attente, poster) and names no patient.
+    """
+
+    name = "vigile_institution"
+    TITLES: Final[frozenset[str]] = frozenset(
+        {"m.", "m", "mme", "mlle", "madame", "monsieur", "mademoiselle", "dr", "dr.", "pr"}
+    )
+    OPENERS: Final[frozenset[str]] = frozenset(
+        {"le", "la", "les", "l'", "un", "une", "nouveau", "nouvel", "nouvelle", "notre"}
+    )
+    PRACTICE: Final = re.compile(
+        r"\b(?:cabinet|l'equipe|msp|salle d'attente|affich\w*|plaquettes|cartes de visite"
+        r"|invitation|invite|reunion publique|collecte|nos patients|les patients"
+        r"|aux patients|les medecins)\b"
+    )
+    PATIENT: Final = re.compile(
+        r"(?:\b(?:patiente?|mme|mlle|madame|monsieur|mademoiselle|enfant)\b|\bm\. )"
+    )
+    #: a care provider named as the heading of the note (health only)
+    HEADINGS: Final[frozenset[str]] = frozenset(
+        {
+            *("kine", "kinesitherapeute", "kinesitherapie", "orthophoniste", "orthoptiste"),
+            *("podologue", "pedicure", "ergotherapeute", "infirmier", "infirmiere", "ide"),
+        }
+    )
+
+    def __call__(self, doc: Any) -> Any:
+        spans = list(doc.spans.get(GROUP, ()))
+        if not spans:
+            return doc
+        keep = [s for s in spans if not self._drop(doc, s)]
+        if len(keep) != len(spans):
+            doc.spans[GROUP] = keep
+            doc.user_data[READ_MARK] = True  # read: a name, a heading, an institution
+        return doc
+
+    def _drop(self, doc: Any, span: Any) -> bool:
+        i = span.start
+        if all(t.text[:1].isupper() and not t.text.isupper() for t in span):
+            if i >= 1 and doc[i - 1].lower_ in self.TITLES:
+                return True
+            if (
+                i >= 2
+                and doc[i - 2].lower_ in self.TITLES
+                and doc[i - 1].text[:1].isupper()
+                and doc[i - 1].is_alpha
+            ):
+                return True
+        labels, _ = parse_key(span.label_)
+        if (
+            i == 0
+            and labels == ("health",)
+            and span.end < len(doc)
+            and doc[span.end].text == ":"
+            and normalise_word(span.text) in self.HEADINGS
+        ):
+            return True
+        sent = span.sent
+        if i - sent.start > 2 or any(t.norm_ not in self.OPENERS for t in doc[sent.start : i]):
+            return False
+        norm = normalise_word(sent.text)
+        return bool(self.PRACTICE.search(norm)) and not self.PATIENT.search(norm)
 
 
 class SeparatorSentences:
