@@ -178,3 +178,18 @@ def test_when_a_replay_hour_falls_outside_the_victims_sessions_then_the_nearest_
     assert set(cols.session.tolist()) == {target.sid}
     assert target.start < int(cols.ts.min()) and int(cols.ts.max()) < target.end
     assert (cols.kind == Kind.EXPORT_PATIENT).all() and (cols.tag == 9).all()
+
+
+def test_when_integers_are_drawn_from_floats_then_they_cover_the_range_uniformly() -> None:
+    g = np.random.default_rng(5)
+    x = rng.randints(g, -3, 4, size=70_000)
+    assert x.dtype == np.int64 and x.min() == -3 and x.max() == 3
+    counts = np.bincount(x + 3)
+    assert np.all(np.abs(counts - 10_000) < 500)  # 7 values, 10,000 expected each
+    assert set(rng.randints(g, 5, size=1000).tolist()) == {0, 1, 2, 3, 4}
+    assert len(rng.randints(g, 0, 9, size=0)) == 0
+    one = [rng.randint(g, 10, 13) for _ in range(3000)]
+    assert set(one) == {10, 11, 12} and all(isinstance(v, int) for v in one)
+    assert {rng.randint(g, 2) for _ in range(200)} == {0, 1}
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    assert np.array_equal(rng.randints(a, 0, 100, size=50), rng.randints(b, 0, 100, size=50))

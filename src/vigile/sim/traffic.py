@@ -191,7 +191,7 @@ class Agenda:
         parts: list[tuple[I64, I64, I64, I64]] = []
         clin = self.clinicians(t)
         for c in clin:
-            slot_min = float(g.uniform(14.0, 21.0))
+            slot_min = 14.0 + 7.0 * g.random()
             minutes = sum(e - s for s, e in c.blocks)
             mean = cfg.consultations_per_day * c.intensity * minutes / 570.0
             # slot starts in minutes: int(s + k * slot_min) for each block (s, e)
@@ -201,7 +201,7 @@ class Agenda:
             n = min(len(slots), int(g.poisson(mean)))
             if n == 0:
                 continue
-            chosen = np.sort(g.choice(len(slots), size=n, replace=False))
+            chosen = np.sort(np.argsort(g.random(len(slots)))[:n])  # n distinct slots
             start = mid + slots[chosen] * MS_MIN
             use_own = g.random(n) < 0.86
             idx = np.where(use_own, sampler.draw_on(g, n, t, c.panel), sampler.draw_on(g, n, t))
@@ -211,11 +211,11 @@ class Agenda:
         # new patients come for a first consultation on the day their file is created
         new_idx = np.flatnonzero(w.created_day[sl] == t)
         if len(new_idx) and clin:
-            who = g.integers(0, len(clin), size=len(new_idx))
+            who = rng.randints(g, 0, len(clin), size=len(new_idx))
             starts = []
             for k in range(len(new_idx)):
-                s, e = clin[int(who[k])].blocks[int(g.integers(len(clin[int(who[k])].blocks)))]
-                starts.append(mid + int(g.integers(s, max(s + 1, e - 15))) * MS_MIN)
+                s, e = clin[int(who[k])].blocks[rng.randint(g, len(clin[int(who[k])].blocks))]
+                starts.append(mid + rng.randint(g, s, max(s + 1, e - 15)) * MS_MIN)
             parts.append(
                 (
                     np.asarray([clin[int(k)].gidx for k in who], dtype=np.int64),
@@ -262,23 +262,23 @@ class Agenda:
         channel = np.where((channel == 2) & ~works & (bday != t), 1, channel)
         minute = np.where(
             channel == 1,
-            g.integers(7 * 60, 23 * 60, size=n),
+            rng.randints(g, 7 * 60, 23 * 60, size=n),
             np.where(
                 channel == 0,
-                g.integers(8 * 60 + 30, 18 * 60 + 30, size=n),
-                g.integers(9 * 60, 18 * 60, size=n),
+                rng.randints(g, 8 * 60 + 30, 18 * 60 + 30, size=n),
+                rng.randints(g, 9 * 60, 18 * 60, size=n),
             ),
         )
-        booked = bmid + minute * MS_MIN + g.integers(0, 60_000, size=n)
+        booked = bmid + minute * MS_MIN + rng.randints(g, 0, 60_000, size=n)
         walk_at = np.minimum(
-            np.maximum(mid + 8 * 60 * MS_MIN, start - g.integers(10, 150, size=n) * MS_MIN),
+            np.maximum(mid + 8 * 60 * MS_MIN, start - rng.randints(g, 10, 150, size=n) * MS_MIN),
             start - MS_MIN,
         )
         booked = np.where(channel == 3, walk_at, booked)
         late = booked >= start
-        booked = np.where(late, start - g.integers(5, 60, size=n) * MS_MIN, booked)
+        booked = np.where(late, start - rng.randints(g, 5, 60, size=n) * MS_MIN, booked)
         secs = np.asarray(pr.secretaries or [-1], dtype=np.int64)
-        sec_pick = secs[g.integers(0, len(secs), size=n)]
+        sec_pick = secs[rng.randints(g, 0, len(secs), size=n)]
         booker = np.where(
             channel == 1,
             pr.service,
@@ -397,8 +397,8 @@ def clinicians_on(world: World, p: int, t: int) -> list[Clinician]:
         part = off.get(wd)
         if part == "day":
             continue
-        am = (a.start_min + int(g.integers(-10, 11)), 740 + int(g.integers(-15, 16)))
-        pm = (835 + int(g.integers(-15, 16)), a.end_min + int(g.integers(-20, 21)))
+        am = (a.start_min + rng.randint(g, -10, 11), 740 + rng.randint(g, -15, 16))
+        pm = (835 + rng.randint(g, -15, 16), a.end_min + rng.randint(g, -20, 21))
         blocks = [am] if part == "pm" else [pm] if part == "am" else [am, pm]
         out.append(Clinician(a.gidx, blocks, k, a.intensity))
     return out
@@ -510,10 +510,10 @@ class ActorDay:
             return []
         ts_all = np.concatenate(all_ts)
         g = ctx.g
-        first = int(ts_all.min()) - int(g.integers(30, 600)) * MS_S
+        first = int(ts_all.min()) - rng.randint(g, 30, 600) * MS_S
         if not_before is not None:
             first = min(first, not_before)
-        last = int(ts_all.max()) + int(g.integers(20, 900)) * MS_S
+        last = int(ts_all.max()) + rng.randint(g, 20, 900) * MS_S
         if not_after is not None:
             last = max(last, not_after)
         bounds = [(first, last)]
@@ -525,8 +525,8 @@ class ActorDay:
             )
             if lunch.any() and gaps[lunch].max() > 40 * MS_MIN:
                 i = int(np.flatnonzero(lunch)[np.argmax(gaps[lunch])])
-                a_end = int(srt[i]) + int(g.integers(60, 600)) * MS_S
-                b_start = int(srt[i + 1]) - int(g.integers(60, 900)) * MS_S
+                a_end = int(srt[i]) + rng.randint(g, 60, 600) * MS_S
+                b_start = int(srt[i + 1]) - rng.randint(g, 60, 900) * MS_S
                 if b_start > a_end:
                     bounds = [(first, a_end), (b_start, last)]
         logouts = [bool(g.random() < 0.7) for _ in bounds]
@@ -600,8 +600,8 @@ def _schedule_sync(
     n = max(0, int((s.end - s.start) // step))
     if n == 0:
         return
-    ts = s.start + int(g.integers(2_000, 20_000)) + np.arange(n, dtype=np.int64) * step
-    ts = ts + g.integers(-1500, 1500, size=n)
+    ts = s.start + rng.randint(g, 2_000, 20_000) + np.arange(n, dtype=np.int64) * step
+    ts = ts + rng.randints(g, -1500, 1500, size=n)
     ts = ts[ts < s.end]
     appts = ctx.agenda.get(ctx.t)
     keep = np.ones(len(appts), dtype=bool) if only_actor is None else appts.actor == only_actor
@@ -643,26 +643,32 @@ def consult_events(ctx: PracticeDay, ad: ActorDay, t0: I64, pids: I64) -> None:
     if n == 0:
         return
     s = MS_S
-    ad.add(t0 + g.integers(0, 20 * s, size=n), Kind.READ_PATIENT, pids)
+    ad.add(t0 + rng.randints(g, 0, 20 * s, size=n), Kind.READ_PATIENT, pids)
     m = g.random(n) < 0.92
-    ad.add(t0[m] + g.integers(1 * s, 5 * s, size=int(m.sum())), Kind.READ_ANNOTATION, pids[m])
+    ad.add(t0[m] + rng.randints(g, 1 * s, 5 * s, size=int(m.sum())), Kind.READ_ANNOTATION, pids[m])
     m = g.random(n) < 0.7
-    ad.add(t0[m] + g.integers(2 * s, 9 * s, size=int(m.sum())), Kind.READ_PRESCRIPTION, pids[m])
+    ad.add(
+        t0[m] + rng.randints(g, 2 * s, 9 * s, size=int(m.sum())), Kind.READ_PRESCRIPTION, pids[m]
+    )
     k = g.poisson(0.9, size=n)
     rep = np.repeat(np.arange(n), k)
-    ad.add(t0[rep] + g.integers(20 * s, 600 * s, size=len(rep)), Kind.READ_DOCUMENT, pids[rep])
+    ad.add(t0[rep] + rng.randints(g, 20 * s, 600 * s, size=len(rep)), Kind.READ_DOCUMENT, pids[rep])
     m = g.random(n) < 0.07
-    ad.add(t0[m] + g.integers(60 * s, 900 * s, size=int(m.sum())), Kind.UPDATE_PATIENT, pids[m])
+    ad.add(
+        t0[m] + rng.randints(g, 60 * s, 900 * s, size=int(m.sum())), Kind.UPDATE_PATIENT, pids[m]
+    )
     m = g.random(n) < 0.68
-    rx = t0[m] + g.integers(8 * 60 * s, 17 * 60 * s, size=int(m.sum()))
+    rx = t0[m] + rng.randints(g, 8 * 60 * s, 17 * 60 * s, size=int(m.sum()))
     ad.add(rx, Kind.CREATE_PRESCRIPTION, pids[m])
     m = g.random(n) < 0.12
     ad.add(
-        t0[m] + g.integers(9 * 60 * s, 18 * 60 * s, size=int(m.sum())), Kind.PRINT_PATIENT, pids[m]
+        t0[m] + rng.randints(g, 9 * 60 * s, 18 * 60 * s, size=int(m.sum())),
+        Kind.PRINT_PATIENT,
+        pids[m],
     )
     m = g.random(n) < 0.004
     ad.add(
-        t0[m] + g.integers(5 * 60 * s, 15 * 60 * s, size=int(m.sum())),
+        t0[m] + rng.randints(g, 5 * 60 * s, 15 * 60 * s, size=int(m.sum())),
         Kind.CREATE_ANNOTATION,
         pids[m],
     )
@@ -683,10 +689,10 @@ def practice_day(ctx: PracticeDay) -> None:
     bookings = ctx.agenda.booked_during(t)
     n_sec = len(pr.secretaries)
     checker = np.where(
-        g.random(len(appts)) < 0.65, g.integers(0, max(1, n_sec), size=len(appts)), -1
+        g.random(len(appts)) < 0.65, rng.randints(g, 0, max(1, n_sec), size=len(appts)), -1
     )
     created = np.flatnonzero(w.created_day[sl] == t)
-    creator = g.integers(0, max(1, n_sec), size=len(created))
+    creator = rng.randints(g, 0, max(1, n_sec), size=len(created))
 
     for ci, c in enumerate(clin):
         a = w.actors[c.gidx]
@@ -705,16 +711,16 @@ def practice_day(ctx: PracticeDay) -> None:
             recent = ctx.agenda.seen_recently(c.gidx, t)
             from_recent = (g.random(k) < 0.6) & (len(recent) > 0)
             if from_recent.any():
-                pick = recent[g.integers(0, len(recent), size=int(from_recent.sum()))]
+                pick = recent[rng.randints(g, 0, len(recent), size=int(from_recent.sum()))]
                 idx[from_recent] = np.searchsorted(pids_all, pick)
             ts = (
                 ctx.mid
                 + first_block * MS_MIN
-                - int(g.integers(5, 25)) * MS_MIN
+                - rng.randint(g, 5, 25) * MS_MIN
                 + np.cumsum(g.exponential(35.0, size=k)).astype(np.int64) * MS_S
             )
             ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
-            ad.add(ts + g.integers(2, 30, size=k) * MS_S, Kind.READ_DOCUMENT, pids_all[idx])
+            ad.add(ts + rng.randints(g, 2, 30, size=k) * MS_S, Kind.READ_DOCUMENT, pids_all[idx])
         # calls, results and renewals through the day
         k = int(g.poisson(7 * c.intensity))
         if k:
@@ -723,13 +729,13 @@ def practice_day(ctx: PracticeDay) -> None:
             ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
             m = g.random(k) < 0.6
             ad.add(
-                ts[m] + g.integers(3, 60, size=int(m.sum())) * MS_S,
+                ts[m] + rng.randints(g, 3, 60, size=int(m.sum())) * MS_S,
                 Kind.READ_DOCUMENT,
                 pids_all[idx][m],
             )
             m = g.random(k) < 0.45
             ad.add(
-                ts[m] + g.integers(30, 240, size=int(m.sum())) * MS_S,
+                ts[m] + rng.randints(g, 30, 240, size=int(m.sum())) * MS_S,
                 Kind.CREATE_PRESCRIPTION,
                 pids_all[idx][m],
             )
@@ -739,7 +745,9 @@ def practice_day(ctx: PracticeDay) -> None:
         if mine_b.any():
             bt = bookings.booked[mine_b]
             ad.add(
-                bt - g.integers(5, 40, size=len(bt)) * MS_S, Kind.READ_PATIENT, bookings.pid[mine_b]
+                bt - rng.randints(g, 5, 40, size=len(bt)) * MS_S,
+                Kind.READ_PATIENT,
+                bookings.pid[mine_b],
             )
             ad.add(bt, Kind.CREATE_APPOINTMENT, bookings.pid[mine_b], status=201)
         if n_sec == 0 and ci == 0 and len(created):
@@ -774,14 +782,14 @@ def practice_day(ctx: PracticeDay) -> None:
         k = 1 + int(g.poisson(6))
         k_doc = pr.doctors.index(d_g)
         idx = sampler.draw_on(g, k, t, k_doc)
-        begin = ctx.mid + int(g.integers(20 * 60, 22 * 60 + 30)) * MS_MIN
+        begin = ctx.mid + rng.randint(g, 20 * 60, 22 * 60 + 30) * MS_MIN
         ts = begin + np.cumsum(g.exponential(70.0, size=k)).astype(np.int64) * MS_S
         ad = ActorDay()
         ad.add(ts, Kind.READ_PATIENT, pids_all[idx])
-        ad.add(ts + g.integers(3, 40, size=k) * MS_S, Kind.READ_DOCUMENT, pids_all[idx])
+        ad.add(ts + rng.randints(g, 3, 40, size=k) * MS_S, Kind.READ_DOCUMENT, pids_all[idx])
         m = g.random(k) < 0.3
         ad.add(
-            ts[m] + g.integers(40, 200, size=int(m.sum())) * MS_S,
+            ts[m] + rng.randints(g, 40, 200, size=int(m.sum())) * MS_S,
             Kind.CREATE_PRESCRIPTION,
             pids_all[idx][m],
         )
@@ -883,7 +891,10 @@ def search_results(ctx: PracticeDay, prefix: str, cap: int, include_canaries: bo
     w = ctx.world
     ranks, order = SEARCH.practice_index(w, ctx.p)
     lo, hi = SEARCH.prefix_range(prefix)
-    a, b = np.searchsorted(ranks, lo), np.searchsorted(ranks, hi)
+    a, b = (
+        np.searchsorted(ranks, ranks.dtype.type(lo)),
+        np.searchsorted(ranks, ranks.dtype.type(hi)),
+    )
     idx = order[a:b] + w.practices[ctx.p].lo
     keep = w.created_day[idx] <= ctx.t
     if not include_canaries:
@@ -897,7 +908,8 @@ def search_many(
     """`search_results` of several prefixes at once: (result counts, concatenated ids)."""
     w = ctx.world
     ranks, order = SEARCH.practice_index(w, ctx.p)
-    bounds = SEARCH.prefix_ranges(prefixes)
+    # needles of the index's own dtype: mixed dtypes make searchsorted copy the index
+    bounds = SEARCH.prefix_ranges(prefixes).astype(ranks.dtype)
     a = np.searchsorted(ranks, bounds[:, 0])
     n = np.searchsorted(ranks, bounds[:, 1]) - a
     offs = np.zeros(len(prefixes) + 1, dtype=np.int64)
@@ -926,14 +938,14 @@ def _searches(
     lo = w.practices[ctx.p].lo
     idx = sampler.draw_on(g, k, ctx.t)
     ts = _times_in_blocks(g, ctx.mid, blocks, k)
-    # one prefix length per search (an array draw gives the same values as k scalar draws)
-    lens = g.integers(3, 7, size=k).tolist()
+    # one prefix length per search
+    lens = rng.randints(g, 3, 7, size=k).tolist()
     slugs = SEARCH.slugs_of(w.lname[lo + idx])
     prefixes = [s[:m] for s, m in zip(slugs, lens, strict=True)]
     counts, values = search_many(ctx, prefixes, 20, include_canaries=False)
     qs = np.asarray([ctx.tables.query(f"q={p}") for p in prefixes], dtype=np.int64)
     ad.add_multi(ts, Kind.SEARCH_PATIENT, counts, values, qs)
-    ad.add(ts + g.integers(2, 15, size=k) * MS_S, Kind.READ_PATIENT, w.pid[lo + idx])
+    ad.add(ts + rng.randints(g, 2, 15, size=k) * MS_S, Kind.READ_PATIENT, w.pid[lo + idx])
 
 
 def _secretary_day(
@@ -954,19 +966,19 @@ def _secretary_day(
     ad = ActorDay()
     blocks = [(a.start_min, 745), (830, a.end_min)]
     arrive = appts.show & checkin
-    at = appts.start[arrive] - g.integers(1, 12, size=int(arrive.sum())) * MS_MIN
+    at = appts.start[arrive] - rng.randints(g, 1, 12, size=int(arrive.sum())) * MS_MIN
     ad.add(at, Kind.READ_PATIENT, appts.pid[arrive])
     m = g.random(len(at)) < 0.08
     ad.add(
-        at[m] + g.integers(20, 200, size=int(m.sum())) * MS_S,
+        at[m] + rng.randints(g, 20, 200, size=int(m.sum())) * MS_S,
         Kind.UPDATE_PATIENT,
         appts.pid[arrive][m],
     )
     # front-desk screen prefetch: the half-day's scheduled files in one burst
     if pr.prefetch:
         for lo_min, hi_min, at_min in (
-            (0, 13 * 60, a.start_min + int(g.integers(2, 15))),
-            (13 * 60, 24 * 60, 13 * 60 + int(g.integers(35, 70))),
+            (0, 13 * 60, a.start_min + rng.randint(g, 2, 15)),
+            (13 * 60, 24 * 60, 13 * 60 + rng.randint(g, 35, 70)),
         ):
             m = (appts.start >= ctx.mid + lo_min * MS_MIN) & (
                 appts.start < ctx.mid + hi_min * MS_MIN
@@ -974,7 +986,7 @@ def _secretary_day(
             m &= appts.booked < ctx.mid + at_min * MS_MIN
             n = int(m.sum())
             if n:
-                ts = ctx.mid + at_min * MS_MIN + np.cumsum(g.integers(150, 1800, size=n))
+                ts = ctx.mid + at_min * MS_MIN + np.cumsum(rng.randints(g, 150, 1800, size=n))
                 ad.add(ts, Kind.READ_PATIENT, appts.pid[m])
     # phone bookings and walk-ins handled by this secretary
     mine = bookings.booker == s_g
@@ -982,14 +994,14 @@ def _secretary_day(
     if n:
         bt = bookings.booked[mine]
         bp = bookings.pid[mine]
-        ad.add(bt - g.integers(5, 60, size=n) * MS_S, Kind.READ_PATIENT, bp)
+        ad.add(bt - rng.randints(g, 5, 60, size=n) * MS_S, Kind.READ_PATIENT, bp)
         ad.add(bt, Kind.CREATE_APPOINTMENT, bp, status=201)
     # new patient files created today
     if len(created):
         ts = _times_in_blocks(g, ctx.mid, blocks, len(created))
         ad.add(ts, Kind.CREATE_PATIENT, w.pid[sl][created], status=201)
         ad.add(
-            ts + g.integers(30, 300, size=len(created)) * MS_S,
+            ts + rng.randints(g, 30, 300, size=len(created)) * MS_S,
             Kind.UPDATE_PATIENT,
             w.pid[sl][created],
         )
@@ -1020,8 +1032,8 @@ def _service_day(ctx: PracticeDay, bookings: Appointments) -> None:
     ua = ctx.tables.ua(AGENDA_UA)
     s = ctx.open_session(
         pr.service,
-        ctx.mid + int(ctx.g.integers(0, 60_000)),
-        ctx.mid + MS_DAY - 60_000 - int(ctx.g.integers(0, 60_000)),
+        ctx.mid + rng.randint(ctx.g, 0, 60_000),
+        ctx.mid + MS_DAY - 60_000 - rng.randint(ctx.g, 0, 60_000),
         ip,
         ua,
         logout=False,
