@@ -130,6 +130,8 @@ def test_ruled_out_is_still_a_negation() -> None:
         "Le sénateur du département inaugure le pôle de santé, invitation à l'accueil.",
         "Le Secours catholique propose de déposer des affiches dans la salle d'attente.",
         "Nouvelle orthophoniste installée place du marché, dépose des cartes de visite.",
+        "Nouveau podologue dans le quartier, laisser ses dépliants en salle d'attente.",
+        "En retard à cause de la manifestation devant la mairie, décaler les RDV.",
         # a care provider as the heading of an administrative note
         "Kiné : RDV déplacé au jeudi.",
         # idioms
@@ -155,6 +157,18 @@ def test_not_about_the_patient(text: str) -> None:
         ("Le Secours populaire a livré un colis alimentaire à Mme Rey.", {"social"}),
         ("Kiné : séances de rééducation du genou, flexion à 110°.", {"health"}),
         ("Mme Martin (née Dupont) vient pour son renouvellement.", set()),
+        # a condition at the head of a sentence that mentions the practice is no institution
+        ("Le diabète est mal équilibré, la revoir au cabinet dans un mois.", {"health"}),
+        ("Le RSA est suspendu, elle demande un certificat au cabinet.", {"social"}),
+        # a job then "en" is a status, not a workplace
+        ("Patient cadre en arrêt maladie pour burn-out.", {"mental_health"}),
+        # "manif" abbreviates clinical manifestations too: only the demonstration counts
+        ("Manif cutanées du lupus, consultation en dermatologie.", {"health"}),
+        ("Sa manifestation allergique a cédé sous antihistaminique.", {"health"}),
+        # a motive needs its "raisons": a negated treatment for a condition stays negated
+        ("Pas de traitement pour le tabac.", {"health"}),
+        # a physiotherapist is no psychotherapist
+        ("Seen by the physical therapist for her knee, exercises given.", set()),
     ],
 )
 def test_context_rules_keep_the_patient(text: str, expected: set[str]) -> None:

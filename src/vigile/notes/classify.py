@@ -91,7 +91,7 @@ def _flag(span: Any, name: str) -> bool:
     return bool(getattr(span._, name, False))
 
 
-_MOTIVE = re.compile(r"\bpour (?:des |de |une |raison )?(?:raisons? )?(?:de )?(?:\w+ )?$")
+_MOTIVE = re.compile(r"\b(?:pour (?:des |de |une )?raisons? (?:de |d')?(?:\w+ )?|par conviction )$")
 
 
 def _motive(span: Any) -> bool:

@@ -729,11 +729,14 @@ class WorkplaceContext:
     #: aménagement de peine"), not a place: those two take no "en"
     CUE: Final = re.compile(
         r"\b(?:(?:(?:travaille|travaillait|bosse|bossait|benevole|stagiaire|embauchee?)"
-        r"|(?:patiente?|est|etait|comme|en tant que) (?:une? )?"
-        + JOBS
-        + r"(?: (?!et\b|mais\b|qui\b|a\b|ete\b)[a-z'\-]+){0,2})"
+        r"|(?:est|etait|comme|en tant que) (?:une? )?(?:infirmiere?|aide-soignante?"
+        r"|secretaire|agente?|surveillante?|hotesse|caissiere?|standardiste|comptable))"
         r"(?: de nuit| de jour| a mi-temps| a temps partiel)?"
         r" (?:a|au|aux|en|dans|chez|pour|comme)"
+        # the patient and a job, then a place; "en" is left out: "cadre en arrêt"
+        r"|(?:patiente?|est|etait|comme|en tant que) (?:une? )?"
+        + JOBS
+        + r"(?: (?!et\b|mais\b|qui\b|a\b|ete\b|en\b)[a-z'\-]+){0,2} (?:a|au|aux|dans|chez|pour)"
         r"|(?:employee?|salariee?)(?: de nuit| de jour| a mi-temps| a temps partiel)?"
         r" (?:a|au|aux|dans|chez|pour|comme))\b[^,;.:!?]{0,45}$"
     )
@@ -814,8 +817,15 @@ class InstitutionContext:
         r"|invitation|invite|reunion publique|collecte|nos patients|les patients"
         r"|aux patients|les medecins)\b"
     )
+    #: what an institution does to a practice
+    ADDRESS: Final = re.compile(
+        r"\b(?:organise\w*|invit\w*|propos\w*|demande\w*|inform\w*|annonce\w*|recrute\w*"
+        r"|inaugur\w*|remerci\w*|sollicit\w*|install\w*|depos\w*|distribu\w*|afficher"
+        r"|laiss\w*|cherche\w*|ouvr\w*|ferm\w*|demenag\w*)\b"
+    )
     PATIENT: Final = re.compile(
-        r"(?:\b(?:patiente?|mme|mlle|madame|monsieur|mademoiselle|enfant)\b|\bm\. )"
+        r"(?:\b(?:patiente?|mme|mlle|madame|monsieur|mademoiselle|enfant|il|elle|lui)\b"
+        r"|\bm\. )"
     )
     #: a care provider named as the heading of the note (health only)
     HEADINGS: Final[frozenset[str]] = frozenset(
@@ -848,19 +858,26 @@ class InstitutionContext:
             ):
                 return True
         labels, _ = parse_key(span.label_)
+        provider = normalise_word(span.text) in self.HEADINGS
         if (
             i == 0
             and labels == ("health",)
             and span.end < len(doc)
             and doc[span.end].text == ":"
-            and normalise_word(span.text) in self.HEADINGS
+            and provider
         ):
             return True
+        if not provider and any(c in MEDICAL for c in labels):
+            return False  # a condition is never an institution ("Le diabète... au cabinet")
         sent = span.sent
         if i - sent.start > 2 or any(t.norm_ not in self.OPENERS for t in doc[sent.start : i]):
             return False
         norm = normalise_word(sent.text)
-        return bool(self.PRACTICE.search(norm)) and not self.PATIENT.search(norm)
+        return (
+            bool(self.PRACTICE.search(norm))
+            and bool(self.ADDRESS.search(norm))
+            and not self.PATIENT.search(norm)
+        )
 
 
 class SeparatorSentences:
