@@ -84,6 +84,9 @@ class Appointments:
         )
 
 
+_APPT_FIELDS = ("actor", "start", "pid", "channel", "booked", "booker", "show")
+
+
 def _empty_appts() -> Appointments:
     z = np.zeros(0, dtype=np.int64)
     return Appointments(z, z, z, z, z, z, np.zeros(0, dtype=bool))
@@ -108,9 +111,12 @@ class Agenda:
         self.p = p
         self.days: dict[int, Appointments] = {}
         self._working: dict[int, list[Clinician]] = {}
-        # UTC day -> (appointments of a day, positions of those booked on that UTC day)
-        self._booked_on: dict[int, list[tuple[Appointments, I64]]] = {}
+        # local day index -> the appointments (of any day) booked on it, one block per
+        # generated day, in generation order
+        self._booked_on: dict[int, list[Appointments]] = {}
         self._indexed: set[int] = set()
+        # (day, back) -> (clinician, patient) of the shown appointments of the days before
+        self._recent: tuple[int, int, I64, I64] | None = None
 
     def clinicians(self, t: int) -> list[Clinician]:
         """Clinicians consulting at the practice on day index t (cached)."""
@@ -123,46 +129,45 @@ class Agenda:
         """The appointments of day index t."""
         a = self.days.get(t)
         if a is None:
-            a = self.days[t] = self._generate(t)
+            a, bday = self._generate(t)
+            self.days[t] = a
             if t not in self._indexed:
                 self._indexed.add(t)
-                self._index_bookings(a)
+                self._index_bookings(a, bday)
         return a
 
-    def _index_bookings(self, a: Appointments) -> None:
-        """Index appointments by the UTC day of their booking."""
+    def _index_bookings(self, a: Appointments, bday: I64) -> None:
+        """Index appointments by the local day of their booking (`bday`: every booking
+        time falls inside its local day, see `_generate`)."""
         if len(a) == 0:
             return
-        key = a.booked // MS_DAY
-        order = np.argsort(key, kind="stable")
-        days, first = np.unique(key[order], return_index=True)
+        order = np.argsort(bday, kind="stable")
+        by_day = a.take(order)
+        days, first = np.unique(bday[order], return_index=True)
         bounds = [*first.tolist(), len(order)]
         for k, d in enumerate(days.tolist()):
-            self._booked_on.setdefault(int(d), []).append((a, order[bounds[k] : bounds[k + 1]]))
+            lo, hi = bounds[k], bounds[k + 1]
+            self._booked_on.setdefault(int(d), []).append(
+                Appointments(*[getattr(by_day, f)[lo:hi] for f in _APPT_FIELDS])
+            )
 
     def booked_during(self, t: int) -> Appointments:
         """Appointments (of any day) booked during local day t."""
         self.get(t + self.world.cfg.booking_horizon_days)
         for tt in range(t, t + self.world.cfg.booking_horizon_days):
             self.get(tt)
-        mid = local_midnight_ms(self.world.start + dt.timedelta(days=t))
-        nxt = local_midnight_ms(self.world.start + dt.timedelta(days=t + 1))
-        parts = []
-        for d in range(mid // MS_DAY, (nxt - 1) // MS_DAY + 1):
-            for a, pos in self._booked_on.get(d, []):
-                b = a.booked[pos]
-                sel = pos[(b >= mid) & (b < nxt)]
-                if len(sel):
-                    parts.append(a.take(sel))
-        return Appointments.concat(parts)
+        return Appointments.concat(self._booked_on.get(t, []))
 
     def seen_recently(self, actor: int, t: int, back: int = 10) -> I64:
         """Patients the clinician saw in the `back` days before day t (results come back)."""
-        parts = []
-        for d in range(t - back, t):
-            a = self.get(d)
-            parts.append(a.pid[(a.actor == actor) & a.show])
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        r = self._recent
+        if r is None or r[0] != t or r[1] != back:
+            days = [self.get(d) for d in range(t - back, t)]
+            actors = np.concatenate([a.actor[a.show] for a in days])
+            pids = np.concatenate([a.pid[a.show] for a in days])
+            r = self._recent = (t, back, actors, pids)
+        out: I64 = r[3][r[2] == actor]
+        return out
 
     def pids_between(self, t0: int, t1: int) -> I64:
         """Patients with an appointment on days t0..t1 (inclusive)."""
@@ -174,11 +179,14 @@ class Agenda:
             del self.days[k]
         for k in [k for k in self._working if k < t - 1]:
             del self._working[k]
-        old = local_midnight_ms(self.world.start + dt.timedelta(days=t)) // MS_DAY - 2
-        for k in [k for k in self._booked_on if k < old]:
+        for k in [k for k in self._booked_on if k < t - 1]:
             del self._booked_on[k]
 
-    def _generate(self, t: int) -> Appointments:
+    def _generate(self, t: int) -> tuple[Appointments, I64]:
+        """Day t's appointments (sorted by start) and the local day index each was booked
+        on.  A booking's time always falls inside that day: online bookings 07:00-23:00,
+        phone bookings 08:30-18:30, the clinician's 09:00-18:00, walk-ins and late
+        bookings (before the start) on the day itself, after 06:50."""
         w, p = self.world, self.p
         cfg = w.cfg
         pr = w.practices[p]
@@ -225,7 +233,7 @@ class Agenda:
                 )
             )
         if not parts:
-            return _empty_appts()
+            return _empty_appts(), np.zeros(0, dtype=np.int64)
         actor = np.concatenate([x[0] for x in parts])
         start = np.concatenate([x[1] for x in parts])
         pid = np.concatenate([x[2] for x in parts])
@@ -286,7 +294,7 @@ class Agenda:
         )
         show = g.random(n) >= 0.04
         order = np.argsort(start, kind="stable")
-        return Appointments(
+        appts = Appointments(
             actor[order],
             start[order],
             pid[order],
@@ -295,6 +303,7 @@ class Agenda:
             booker[order],
             show[order],
         )
+        return appts, bday[order]
 
 
 class Sampler:
