@@ -13,6 +13,7 @@ from vigile.sim import rng
 from vigile.sim.batch import EventBatch, Kind, Tables
 from vigile.sim.clock import local_midnight_ms, offset_minutes
 from vigile.sim.config import SimConfig
+from vigile.sim.generate import time_order
 from vigile.sim.traffic import (
     SEARCH,
     Agenda,
@@ -21,7 +22,7 @@ from vigile.sim.traffic import (
     search_many,
     search_results,
 )
-from vigile.sim.world import build_world
+from vigile.sim.world import build_world, stable_argsort_float
 from vigile.sim.writer import (
     Renderer,
     head_text,
@@ -259,3 +260,14 @@ def test_when_keys_are_hashed_in_place_then_values_match_the_plain_splitmix() ->
         unit = (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
         assert np.array_equal(rng.hash_unit(seed, field, keys), unit)
         assert np.array_equal(rng.hash_int(seed, field, keys, 97), (unit * 97).astype(np.int64))
+
+
+def test_when_keys_are_sorted_by_the_fast_paths_then_the_order_is_the_stable_one() -> None:
+    g = np.random.default_rng(3)
+    for n in (0, 1, 2, 1000, 50_000):
+        ts = 1_700_000_000_000 + g.integers(0, 5_000, size=n)  # many ties
+        assert np.array_equal(time_order(ts), np.argsort(ts, kind="stable"))
+        x = -(3000 * g.random(n) ** 0.7)
+        assert np.array_equal(stable_argsort_float(x), np.argsort(x, kind="stable"))
+        tied = np.round(x, 0)  # ties: the stable order still
+        assert np.array_equal(stable_argsort_float(tied), np.argsort(tied, kind="stable"))

@@ -431,7 +431,7 @@ def run_days(
         n_appts += _write_appointments(appt_f, world, appt_rows)
         day = Columns.concat(parts)
         del parts
-        day = day.take(np.argsort(day.ts, kind="stable"))
+        day = day.take(time_order(day.ts))
         if len(day) and int(day.ts[0]) < prev_cut:
             raise RuntimeError("an event fell before an already written day")
         n_now = int(np.searchsorted(day.ts, cut))
@@ -461,6 +461,21 @@ def run_days(
         "active_account_days": stats.active_account_days,
         "cases": stats.cases,
     }
+
+
+def time_order(ts: I64) -> I64:
+    """`np.argsort(ts, kind="stable")`: timestamps shifted left past the event's position
+    make distinct keys, which the default (SIMD) sort orders 3-5x faster."""
+    n = len(ts)
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    lo = int(ts.min())
+    if n >= 1 << 23 or int(ts.max()) - lo >= 1 << 39:
+        return np.argsort(ts, kind="stable").astype(np.int64)
+    key = (ts - lo) << 23
+    key |= np.arange(n, dtype=np.int64)
+    order: I64 = np.argsort(key)
+    return order
 
 
 def _write_appointments(f: IO[bytes], world: World, rows: list[tuple[int, Appointments]]) -> int:

@@ -298,13 +298,14 @@ def build_world(cfg: SimConfig) -> World:
         ctime[c1 : c1 + nc] = -cdays - g.random(nc)
         pr.lo, pr.hi = at, at + int(per_prac[p])
     # ids: global creation order (accounts share one id sequence across practices)
-    order = np.argsort(-ctime, kind="stable")
+    order = stable_argsort_float(-ctime)
     del ctime
     pid = np.empty(n, dtype=np.int64)
     pid[order] = PID_BASE + 1 + np.arange(n, dtype=np.int64)
     del order
     # sort each practice's slice by pid
-    perm = np.lexsort((pid, practice_of))
+    # pids are distinct, so one key sorts like lexsort((pid, practice_of)), 5x faster
+    perm = np.argsort(practice_of.astype(np.int64) * (1 << 40) + (pid - PID_BASE))
     pid = pid[perm]
     doctor16 = doctor_of[perm].astype(np.int16)
     created16 = created_day[perm].astype(np.int16)
@@ -478,3 +479,12 @@ def _record_last_names(
 def local_doctor_index(world: World, p: int, gidx: int) -> int:
     """Position of a doctor account in its practice's doctor list."""
     return world.practices[p].doctors.index(gidx)
+
+
+def stable_argsort_float(x: npt.NDArray[np.float64]) -> I64:
+    """`np.argsort(x, kind="stable")`: the default (SIMD) sort when x has no ties, where
+    every sort gives the same order (5x faster on a million values)."""
+    order: I64 = np.argsort(x)
+    if len(x) > 1 and bool((np.diff(x[order]) == 0).any()):
+        order = np.argsort(x, kind="stable")
+    return order
