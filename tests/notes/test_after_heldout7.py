@@ -167,6 +167,13 @@ def test_not_about_the_patient(text: str) -> None:
         ("Sa manifestation allergique a cédé sous antihistaminique.", {"health"}),
         # a motive needs its "raisons": a negated treatment for a condition stays negated
         ("Pas de traitement pour le tabac.", {"health"}),
+        # a court or a child-protection service writing to the practice is in a patient's file
+        ("Le juge des enfants demande au cabinet une copie du carnet de santé.", {"judicial"}),
+        ("L'ASE demande au cabinet le carnet de vaccination.", {"violence", "health"}),
+        # telegraphic: a title, a name, then a condition
+        ("M. Petit Parkinson évolué, chute hier.", {"health"}),
+        # practice as sport or work is no religious practice
+        ("Certificat refusé pour raisons de pratique sportive intensive.", set()),
         # a physiotherapist is no psychotherapist
         ("Seen by the physical therapist for her knee, exercises given.", set()),
     ],

@@ -817,6 +817,13 @@ class InstitutionContext:
         r"|invitation|invite|reunion publique|collecte|nos patients|les patients"
         r"|aux patients|les medecins)\b"
     )
+    #: categories of a public figure or body that may address a practice
+    PUBLIC: Final[frozenset[str]] = frozenset({"political", "religion", "union"})
+    #: charities: the only social bodies that address a practice for themselves
+    CHARITY: Final = re.compile(
+        r"\b(?:secours|restos?|restaurants du coeur|croix-rouge|emmaus|banque alimentaire"
+        r"|association)\b"
+    )
     #: what an institution does to a practice
     ADDRESS: Final = re.compile(
         r"\b(?:organise\w*|invit\w*|propos\w*|demande\w*|inform\w*|annonce\w*|recrute\w*"
@@ -847,17 +854,21 @@ class InstitutionContext:
 
     def _drop(self, doc: Any, span: Any) -> bool:
         i = span.start
+        labels, _ = parse_key(span.label_)
+        clinical = any(c in MEDICAL for c in labels)
         if all(t.text[:1].isupper() and not t.text.isupper() for t in span):
             if i >= 1 and doc[i - 1].lower_ in self.TITLES:
                 return True
+            # title, a capitalised word, then the term: a surname, unless the term is
+            # clinical ("M. Petit Parkinson évolué" is telegraphic, not a name)
             if (
-                i >= 2
+                not clinical
+                and i >= 2
                 and doc[i - 2].lower_ in self.TITLES
                 and doc[i - 1].text[:1].isupper()
                 and doc[i - 1].is_alpha
             ):
                 return True
-        labels, _ = parse_key(span.label_)
         provider = normalise_word(span.text) in self.HEADINGS
         if (
             i == 0
@@ -867,8 +878,14 @@ class InstitutionContext:
             and provider
         ):
             return True
-        if not provider and any(c in MEDICAL for c in labels):
-            return False  # a condition is never an institution ("Le diabète... au cabinet")
+        # a condition is never an institution ("Le diabète... au cabinet"), nor is a
+        # court, a child-protection service or a migration office: in a patient's
+        # file, "le juge des enfants demande au cabinet..." is about the patient
+        if not provider and not (
+            set(labels) <= self.PUBLIC
+            or (labels == ("social",) and self.CHARITY.search(normalise_word(span.text)))
+        ):
+            return False
         sent = span.sent
         if i - sent.start > 2 or any(t.norm_ not in self.OPENERS for t in doc[sent.start : i]):
             return False
