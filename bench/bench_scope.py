@@ -254,20 +254,40 @@ def bench_linkage(
 
 
 # ---- the seed-scale report end to end ----------------------------------------------------
-def bench_seed(world: Path, store: Path, out: Path, memory: str, backend: str) -> None:
+def bench_seed(
+    world: Path,
+    store: Path,
+    out: Path,
+    memory: str,
+    backend: str,
+    note_labels: Path | None,
+    alerts: Path | None = None,
+    incident: str | None = None,
+) -> None:
     """`vigile scope` for the seed world's campaign: its accounts over its window, everything.
-    One child process; its wall time, CPU seconds (every thread) and peak RSS (wait4)."""
+    One child process; its wall time, CPU seconds (every thread and worker) and peak RSS
+    (wait4). ``note_labels``: the notes' labels made beforehand by `vigile notes` (as a
+    deployment has them: detection reads them too); without, the scope classifies the
+    exposed notes itself. ``alerts`` and ``incident``: scope the incident that `vigile
+    detect` formed (its accounts, from a week before each one's first alert) instead of
+    the truth's accounts over the campaign's window."""
     attacks = [json.loads(x) for x in (world / "truth" / "attacks.jsonl").read_text().splitlines()]
     campaign = next(a for a in attacks if a["kind"] == "campaign")
     actors = sorted({f"{t}/{a}" for t, a in campaign["accounts"]})
     args = [
         sys.executable, "-m", "vigile", "scope",
         "--store", str(store), "--context", str(world / "context"),
-        "--since", campaign["start"], "--until", campaign["end"], "--out", str(out), "--json",
-        "--detected-at", campaign["start"], "--memory", memory, "--backend", backend,
+        "--out", str(out), "--json", "--memory", memory, "--backend", backend,
     ]  # fmt: skip
-    for actor in actors:
-        args += ["--actor", actor]
+    if alerts is not None:
+        args += ["--alerts", str(alerts)] + (["--incident", incident] if incident else [])
+    else:
+        args += ["--since", campaign["start"], "--until", campaign["end"]]
+        args += ["--detected-at", campaign["start"]]
+        for actor in actors:
+            args += ["--actor", actor]
+    if note_labels is not None:
+        args += ["--note-labels", str(note_labels)]
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
     with open(OUT / "scope-seed.stderr", "w") as errors:
@@ -291,7 +311,9 @@ def bench_seed(world: Path, store: Path, out: Path, memory: str, backend: str) -
         world=str(world),
         backend=backend,
         memory=memory,
-        accounts=len(actors),
+        note_labels=str(note_labels) if note_labels else None,
+        selection=f"incident {incident} of {alerts}" if alerts else "the campaign's accounts",
+        accounts=summary["actors_involved"] if alerts else len(actors),
         seconds=round(seconds, 1),
         cpu_s=round(usage.ru_utime + usage.ru_stime, 1),
         peak_rss_mib=usage.ru_maxrss // 1024,
@@ -326,6 +348,13 @@ def _seed_truth(world: Path, out: Path, case: str) -> dict[str, Any]:
         "patient_id", pl.col("person_id").alias("true_person")
     )
     both = scoped.join(true_persons, on="patient_id", how="left")
+    # the files reached through a session or address the alerts named (`attributed`)
+    attributed = (
+        pl.scan_csv(out / "exposed_patients.csv", schema_overrides={"person_id": pl.String})
+        .filter(pl.col("attributed") == 1)
+        .select("patient_id")
+        .unique()
+    )
     row = pl.concat(
         [
             taken.select(pl.len().alias("taken")),
@@ -333,6 +362,13 @@ def _seed_truth(world: Path, out: Path, case: str) -> dict[str, Any]:
             scoped.select(pl.len().alias("scoped")),
             both.select(pl.col("person_id").n_unique().alias("persons_linked")),
             both.select(pl.col("true_person").n_unique().alias("persons_true")),
+            attributed.select(pl.len().alias("attributed")),
+            taken.join(attributed, on="patient_id", how="anti").select(
+                pl.len().alias("attributed_missing")
+            ),
+            attributed.join(taken, on="patient_id", how="anti").select(
+                pl.len().alias("attributed_extra")
+            ),
             taken.join(true_persons, on="patient_id").select(
                 pl.col("true_person").n_unique().alias("campaign_persons_true")
             ),
@@ -425,6 +461,9 @@ def main() -> None:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--memory", default="8GB", help="DuckDB memory limit (budget: 10 GB peak)")
     ap.add_argument("--backend", default="duckdb", help="seed: duckdb or spark")
+    ap.add_argument("--alerts", type=Path, help="seed: scope this alerts file's incident")
+    ap.add_argument("--incident", help="seed: the incident id (with --alerts)")
+    ap.add_argument("--note-labels", type=Path, help="seed: labels from `vigile notes`")
     ap.add_argument("--sizes", help="spark-linkage: comma-separated file counts (a curve)")
     ap.add_argument("--driver-memory", default="6g", help="spark-linkage: JVM heap")
     ap.add_argument("--shuffle-partitions", type=int, help="spark-linkage: override")
@@ -440,7 +479,16 @@ def main() -> None:
     elif args.what == "seed":
         if args.world is None or args.store is None:
             sys.exit("seed needs --world (a `vigile sim --preset seed` world) and --store")
-        bench_seed(args.world, args.store, args.out, args.memory, args.backend)
+        bench_seed(
+            args.world,
+            args.store,
+            args.out,
+            args.memory,
+            args.backend,
+            args.note_labels,
+            args.alerts,
+            args.incident,
+        )
     else:
         if args.world is None:
             sys.exit("spark-linkage needs --world")
