@@ -271,3 +271,7 @@ def test_when_keys_are_sorted_by_the_fast_paths_then_the_order_is_the_stable_one
         assert np.array_equal(stable_argsort_float(x), np.argsort(x, kind="stable"))
         tied = np.round(x, 0)  # ties: the stable order still
         assert np.array_equal(stable_argsort_float(tied), np.argsort(tied, kind="stable"))
+    # a tie across the million-value chunks of the check
+    x = np.arange((1 << 20) + 10, dtype=np.float64)[::-1].copy()
+    x[len(x) - (1 << 20) - 1] = x[len(x) - (1 << 20)]
+    assert np.array_equal(stable_argsort_float(x), np.argsort(x, kind="stable"))
