@@ -17,6 +17,9 @@ Stages, in order (all rule-based, all offline):
 7. ``vigile.merge`` — one sorted group ``vigile``: a longer match hides the
    shorter ones inside it, vigile's terms win over drugs, CIM-10 and fallbacks on
    the same words, administrative overrides hide what they contain;
+7b. ``vigile.workplace`` and ``vigile.institution`` — terms that name where the
+   patient works or their job, a surname, the note's heading, or an institution
+   addressing the practice are dropped (they are not about the patient);
 8. ``eds.negation`` (then ``vigile.enumeration``: a plural negative after a list
    negates the list), ``eds.hypothesis``, ``eds.family``, ``eds.history``,
    ``eds.reported_speech`` on ``vigile``, with GP abbreviations added to their
