@@ -130,6 +130,7 @@ def test_ruled_out_is_still_a_negation() -> None:
         "Le sénateur du département inaugure le pôle de santé, invitation à l'accueil.",
         "Le Secours catholique propose de déposer des affiches dans la salle d'attente.",
         "Nouvelle orthophoniste installée place du marché, dépose des cartes de visite.",
+        "Le curé de la paroisse invite l'équipe à la kermesse, affiche en salle d'attente.",
         "Nouveau podologue dans le quartier, laisser ses dépliants en salle d'attente.",
         "En retard à cause de la manifestation devant la mairie, décaler les RDV.",
         # a care provider as the heading of an administrative note

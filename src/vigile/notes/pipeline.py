@@ -820,6 +820,7 @@ class InstitutionContext:
         r"|invitation|invite|reunion publique|collecte|nos patients|les patients"
         r"|aux patients|les medecins)\b"
     )
+    LINKS: Final[frozenset[str]] = frozenset({"de", "du", "des", "d'"})
     #: categories of a public figure or body that may address a practice
     PUBLIC: Final[frozenset[str]] = frozenset({"political", "religion", "union"})
     #: charities: the only social bodies that address a practice for themselves
@@ -849,13 +850,19 @@ class InstitutionContext:
         spans = list(doc.spans.get(GROUP, ()))
         if not spans:
             return doc
-        keep = [s for s in spans if not self._drop(doc, s)]
+        covered: set[int] = set()  # tokens of institutions already dropped
+        keep = []
+        for s in spans:
+            if self._drop(doc, s, covered):
+                covered.update(range(s.start, s.end))
+            else:
+                keep.append(s)
         if len(keep) != len(spans):
             doc.spans[GROUP] = keep
             doc.user_data[READ_MARK] = True  # read: a name, a heading, an institution
         return doc
 
-    def _drop(self, doc: Any, span: Any) -> bool:
+    def _drop(self, doc: Any, span: Any, covered: set[int]) -> bool:
         i = span.start
         labels, _ = parse_key(span.label_)
         clinical = any(c in MEDICAL for c in labels)
@@ -889,8 +896,15 @@ class InstitutionContext:
             or (labels == ("social",) and self.CHARITY.search(normalise_word(span.text)))
         ):
             return False
+        # the span opens its sentence: only determiners before it, or the institution
+        # it belongs to ("Le curé de la paroisse invite...")
         sent = span.sent
-        if i - sent.start > 2 or any(t.norm_ not in self.OPENERS for t in doc[sent.start : i]):
+        if i - sent.start > 8 or any(
+            t.norm_ not in self.OPENERS and t.norm_ not in self.LINKS and t.i not in covered
+            for t in doc[sent.start : i]
+        ):
+            return False
+        if any(t.norm_ in self.LINKS for t in doc[sent.start : i]) and not covered:
             return False
         norm = normalise_word(sent.text)
         return (
