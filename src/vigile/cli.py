@@ -105,6 +105,20 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except Exception as exc:
+        if not _engine_interrupted(exc):
+            raise
+        # DuckDB answers Ctrl-C inside a query with its own exception, not KeyboardInterrupt
+        _fail("interrupted")
+        sys.exit(130)
+
+
+def _engine_interrupted(exc: BaseException) -> bool:
+    """A query stopped by Ctrl-C (DuckDB raises InterruptException, or a RuntimeError
+    "Query interrupted" from a statement run on a connection of its own)."""
+    if type(exc).__name__ == "InterruptException":
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).strip() == "Query interrupted"
 
 
 def _version(value: bool) -> None:
