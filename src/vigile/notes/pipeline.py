@@ -753,27 +753,36 @@ class WorkplaceContext:
         r"|travaille comme|ancien|ancienne)(?: une?)?\s*:?\s*$"
     )
 
-    #: a cheap first look at the words: no cue word in the note, nothing to do (most notes)
+    #: a cheap first look at the words (as NORM writes them): no work word and no job in
+    #: the note, nothing to do (most notes)
     WORDS: Final[tuple[str, ...]] = (
-        *("travaille", "travaillait", "bosse", "bossait", "stagiaire", "standardiste"),
-        *("employé", "employée", "employe", "employee", "salarié", "salariée", "salarie"),
-        *("salariee", "bénévole", "benevole", "embauché", "embauchée", "embauche"),
-        *("embauchee", "infirmier", "infirmière", "infirmiere", "secrétaire", "secretaire"),
-        *("agent", "agente", "surveillant", "surveillante", "hôtesse", "hotesse"),
-        *("caissier", "caissière", "caissiere", "comptable", "patient", "patiente"),
-        *("est", "était", "etait", "comme", "profession", "métier", "metier"),
+        *("travaille", "travaillait", "bosse", "bossait", "stagiaire", "benevole"),
+        *("employe", "employee", "salarie", "salariee", "embauche", "embauchee"),
+        *("infirmier", "infirmiere", "aide-soignant", "aide-soignante", "soignant"),
+        *("soignante", "secretaire", "agent", "agente", "surveillant", "surveillante"),
+        *("hotesse", "caissier", "caissiere", "standardiste", "comptable", "chauffeur"),
+        *("chauffeuse", "gardien", "gardienne", "juge", "magistrat", "magistrate"),
+        *("greffier", "greffiere", "avocat", "avocate", "procureur", "procureure"),
+        *("huissier", "huissiere", "policier", "policiere", "gendarme", "commissaire"),
+        *("educateur", "educatrice", "psychologue", "medecin", "cuisinier", "cuisiniere"),
+        *("jardinier", "jardiniere", "technicien", "technicienne", "ingenieur"),
+        *("ingenieure", "fonctionnaire", "interne", "aumonier", "animateur", "animatrice"),
+        *("menager", "menagere", "electricien", "electricienne", "informaticien"),
+        *("informaticienne", "vigile", "brancardier", "brancardiere", "kinesitherapeute"),
+        *("kine", "assistant", "assistante", "conseiller", "conseillere", "directeur"),
+        *("directrice", "cadre"),
     )
     CLAUSE_END: Final = re.compile(r"[.;!?\n]")
 
     def __init__(self) -> None:
         from spacy.strings import StringStore
 
-        store = StringStore()  # the same hash as the note's LOWER attribute
+        store = StringStore()  # the same hash as the note's NORM attribute
         self.hashes = frozenset(store.add(w) for w in self.WORDS)
 
     def __call__(self, doc: Any) -> Any:
         spans = list(doc.spans.get(GROUP, ()))
-        if not spans or self.hashes.isdisjoint(doc.to_array("LOWER").tolist()):
+        if not spans or self.hashes.isdisjoint(doc.to_array("NORM").tolist()):
             return doc
         text = doc.text  # built from the tokens on each access: once
         keep = []
