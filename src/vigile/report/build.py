@@ -171,11 +171,19 @@ def _severity(files: pl.DataFrame, lang: str, clinical: Sequence[str]) -> dict[s
         & pl.col("categories").str.contains(clinical_re),
         "sensitive": pl.col("sensitive_notes") > 0,
     }
+    segment_persons: dict[str, int] = _MEMO.get(
+        files,
+        "segments",
+        lambda: {
+            key: files.filter(mask)["person_id"].n_unique() if files.height else 0
+            for key, mask in masks.items()
+        },
+    )
     rows = []
     worst = 0.0
-    for key, mask in masks.items():
+    for key in masks:
         seg = model["segments"][key]
-        persons = files.filter(mask)["person_id"].n_unique() if files.height else 0
+        persons = segment_persons[key]
         se = seg["dpc"] * ei + cb
         if persons:
             worst = max(worst, se)
@@ -246,6 +254,51 @@ def _note_counts(files: pl.DataFrame) -> list[tuple[str, int]]:
     return out
 
 
+def _file_counts(files: pl.DataFrame, clinical: Sequence[str]) -> dict[str, int]:
+    """The headline counts of a frame of files (one pass each; 0 for no files)."""
+    if not files.height:
+        return dict.fromkeys(
+            ("persons", "extracted", "consulted", "with_notes", "notes_served", "sensitive",
+             "practices", "vip", "modified", "clinical_extracted"), 0
+        )  # fmt: skip
+    extracted = pl.col("exposure") == "extracted"
+    row = files.select(
+        pl.col("person_id").n_unique().alias("persons"),
+        extracted.sum().alias("extracted"),
+        (pl.col("exposure") == "consulted").sum().alias("consulted"),
+        (pl.col("notes").fill_null(0) > 0).sum().alias("with_notes"),
+        pl.col("notes_served").fill_null(False).sum().alias("notes_served"),
+        (pl.col("sensitive_notes") > 0).sum().alias("sensitive"),
+        pl.col("tenant").n_unique().alias("practices"),
+        pl.col("vip").fill_null(False).sum().alias("vip"),
+        (pl.col("modifications") > 0).sum().alias("modified"),
+        (extracted & pl.col("categories").str.contains("|".join(clinical) or "^$"))
+        .sum()
+        .alias("clinical_extracted"),
+    ).row(0, named=True)
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def _by_tenant(files: pl.DataFrame) -> pl.DataFrame | None:
+    """Per practice: files, extracted, consulted, with notes, sensitive, persons, span."""
+    if not files.height:
+        return None
+    return (
+        files.group_by("tenant")
+        .agg(
+            pl.len().alias("files"),
+            (pl.col("exposure") == "extracted").sum().alias("extracted"),
+            (pl.col("exposure") == "consulted").sum().alias("consulted"),
+            (pl.col("notes").fill_null(0) > 0).sum().alias("notes"),
+            (pl.col("sensitive_notes") > 0).sum().alias("sensitive"),
+            pl.col("person_id").n_unique().alias("persons"),
+            pl.col("first_exposed").min().alias("first"),
+            pl.col("last_exposed").max().alias("last"),
+        )
+        .sort(["files", "tenant"], descending=[True, False])
+    )
+
+
 def _span(files: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
     """The first and last exposure of a set of files."""
     if not files.height:
@@ -253,6 +306,29 @@ def _span(files: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
     first, last = files["first_exposed"].min(), files["last_exposed"].max()
     assert isinstance(first, datetime) and isinstance(last, datetime)
     return first, last
+
+
+class _FrameMemo:
+    """The figures of one frame of files, computed once for all the languages of a
+    report (the seed case's whole-scope frame has 10.8 M rows: each figure is a scan).
+    Holds the last frame it saw; a new frame starts afresh."""
+
+    def __init__(self) -> None:
+        self._frame: pl.DataFrame | None = None
+        self._values: dict[str, Any] = {}
+
+    def get(self, files: pl.DataFrame, key: str, compute: Callable[[], Any]) -> Any:
+        if self._frame is not files:
+            self._frame, self._values = files, {}
+        if key not in self._values:
+            self._values[key] = compute()
+        return self._values[key]
+
+    def clear(self) -> None:
+        self._frame, self._values = None, {}
+
+
+_MEMO = _FrameMemo()
 
 
 def _frame(table: Any) -> pl.DataFrame:
@@ -281,14 +357,12 @@ def report_context(
     def n(value: int | None) -> str:
         return fmt_int(value, lang)
 
-    persons = files["person_id"].n_unique() if files.height else 0
-    extracted = files.filter(pl.col("exposure") == "extracted").height
-    consulted = files.filter(pl.col("exposure") == "consulted").height
-    with_notes = files.filter(pl.col("notes").fill_null(0) > 0).height if files.height else 0
+    counts: dict[str, int] = _MEMO.get(files, "counts", lambda: _file_counts(files, amap.clinical))
+    persons, extracted, consulted = counts["persons"], counts["extracted"], counts["consulted"]
+    with_notes = counts["with_notes"]
     if "annotations" not in summary.get("context", []):
-        with_notes = files.filter(pl.col("notes_served")).height if files.height else 0
-    sensitive = files.filter(pl.col("sensitive_notes") > 0).height if files.height else 0
-    practices = files["tenant"].n_unique() if files.height else 0
+        with_notes = counts["notes_served"]
+    sensitive, practices = counts["sensitive"], counts["practices"]
     scope_tables = tenant is None
     accounts = int(summary["actors_involved"])
     figures = [
@@ -314,31 +388,27 @@ def report_context(
         if detected_raw
         else datetime.fromisoformat(str(summary["generated_at"]).replace("Z", "+00:00"))
     )
-    modified = files.height > 0 and bool((files["modifications"] > 0).any())
+    modified = counts["modified"] > 0
     nature = t["nature_text"].format(
         integrity=t["integrity_text"] if modified else "",
         events=n(summary["events_in_scope"]),
         served=n(summary["events_served"]),
         refused=n(summary["events_refused"]),
     )
-    vip = files.filter(pl.col("vip").fill_null(False)).height if files.height else 0
+    vip = counts["vip"]
     categories_persons = t["categories_persons_text"].format(
         persons=n(persons), files=n(files.height), vip=n(vip)
     )
     data_categories = [
         (t.get(f"cat_{cat}", cat), n(count))
-        for cat, count in _category_counts(files, amap.category_names)
+        for cat, count in _MEMO.get(
+            files, "categories", lambda: _category_counts(files, amap.category_names)
+        )
     ]
-    note_rows = _note_counts(files)
+    note_rows: list[tuple[str, int]] = _MEMO.get(files, "notes", lambda: _note_counts(files))
     note_categories = [(t.get(f"note_{cat}", cat), n(count)) for cat, count in note_rows]
     consequences = [t["cons_admin"], t["cons_relation"]]
-    if (
-        files.height
-        and files.filter(
-            (pl.col("exposure") == "extracted")
-            & pl.col("categories").str.contains("|".join(amap.clinical) or "^$")
-        ).height
-    ):
+    if counts["clinical_extracted"]:
         consequences.append(t["cons_clinical"])
     if sensitive:
         cats = ", ".join(t.get(f"note_{c}", c) for c, _ in note_rows)
@@ -346,7 +416,7 @@ def report_context(
     if vip:
         consequences.append(t["cons_vip"])
 
-    days, dark, light = _new_per_day(files)
+    days, dark, light = _MEMO.get(files, "per_day", lambda: _new_per_day(files))
     chart_list = [
         charts.stacked_days(
             days,
@@ -358,22 +428,7 @@ def report_context(
             lang=lang,
         )
     ]
-    by_tenant = (
-        files.group_by("tenant")
-        .agg(
-            pl.len().alias("files"),
-            (pl.col("exposure") == "extracted").sum().alias("extracted"),
-            (pl.col("exposure") == "consulted").sum().alias("consulted"),
-            (pl.col("notes").fill_null(0) > 0).sum().alias("notes"),
-            (pl.col("sensitive_notes") > 0).sum().alias("sensitive"),
-            pl.col("person_id").n_unique().alias("persons"),
-            pl.col("first_exposed").min().alias("first"),
-            pl.col("last_exposed").max().alias("last"),
-        )
-        .sort(["files", "tenant"], descending=[True, False])
-        if files.height
-        else None
-    )
+    by_tenant: pl.DataFrame | None = _MEMO.get(files, "by_tenant", lambda: _by_tenant(files))
     if scope_tables and by_tenant is not None and by_tenant.height > 1:
         top = by_tenant.head(TABLE_ROWS)
         chart_list.append(
@@ -388,7 +443,9 @@ def report_context(
                 lang=lang,
             )
         )
-    cat_counts = _category_counts(files, amap.category_names)
+    cat_counts: list[tuple[str, int]] = _MEMO.get(
+        files, "categories", lambda: _category_counts(files, amap.category_names)
+    )
     chart_list.append(
         charts.horizontal_bars(
             [t.get(f"cat_{c}", c) for c, _ in cat_counts],
@@ -450,7 +507,7 @@ def report_context(
 
     linkage = result.linkage
     if linkage is not None and files.height:
-        sizes = files.group_by("person_id").len()["len"]
+        sizes = _MEMO.get(files, "cluster_sizes", lambda: files.group_by("person_id").len()["len"])
         persons_text = t["persons_text"].format(
             files=n(files.height), persons=n(persons), threshold=linkage.threshold
         )
@@ -595,6 +652,7 @@ def write_reports(
             say(f"rendering {name[:-5]}.pdf")
             written.append(write_pdf(html, out / f"{name[:-5]}.pdf", out))
     tenants = files["tenant"].n_unique() if files.height else 0
+    _MEMO.clear()
     del files
     written += write_packs(out, result, summary, options, tenants, progress=say)
     return written
