@@ -135,7 +135,9 @@ def _cast(col: Column, default_tz: str) -> pl.Expr:
     if col.kind == "date":
         return raw.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
     if col.kind == "datetime":
-        with_offset = raw.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
+        # RFC 3339's "Z" (UTC) as an offset: %z reads "+00:00", not "Z"
+        zulu = raw.str.replace(r"[Zz]$", "+00:00")
+        with_offset = zulu.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
         naive = (
             raw.str.replace(" ", "T")
             .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")

@@ -82,6 +82,23 @@ def test_when_naive_appointment_times_are_given_then_they_are_read_as_paris_time
     assert start.isoformat() == "2026-07-01T08:00:00+00:00"  # CEST is UTC+2
 
 
+def test_when_times_end_in_z_then_they_are_read_as_utc(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "annotations.csv",
+        "annotation_id,patient_id,tenant,author,created,text\n"
+        "N1,P1,c,a,2026-11-01T10:00:00Z,RDV\n"
+        "N2,P1,c,a,2026-11-01T10:00:00.250z,RDV\n",
+    )
+    ctx = load_context(tmp_path)
+    created = ctx.annotations["created"].to_list()
+    assert [c.isoformat() for c in created] == [
+        "2026-11-01T10:00:00+00:00",
+        "2026-11-01T10:00:00.250000+00:00",
+    ]
+    assert not ctx.rejected
+
+
 def test_when_a_required_column_is_missing_then_the_error_names_it(tmp_path: Path) -> None:
     write(tmp_path, "actors.csv", "account,tenant\nx,y\n")
     with pytest.raises(InputError, match=r"actors.csv: missing required column\(s\) actor"):
