@@ -4,9 +4,9 @@ Quality — precision, recall, F1 of the sensitive/not decision and of the
 categories (micro and per category) on:
 
 * ``dev``: the project's notes the terminology was developed on;
-* ``heldout`` to ``heldout7``: notes written after the terminology was frozen
-  (commits a73d69a, 4ef1616, 4d9d975, 22ace0e, 016abe9, 59eb188, 75ceacc), each in
-  other styles (``heldout4`` to ``heldout7`` have their own files in
+* ``heldout`` to ``heldout8``: notes written after the terminology was frozen
+  (commits a73d69a, 4ef1616, 4d9d975, 22ace0e, 016abe9, 59eb188, 75ceacc, 4761b9b),
+  each in other styles (``heldout4`` to ``heldout8`` have their own files in
   ``data/notes_eval/`` and are also scored per style); the figures measured at each
   freeze are in docs/notes.md (``--src`` on an archive of that commit reproduces
   them); re-running here measures today's code, which has since seen those notes;
@@ -41,7 +41,14 @@ from common import ROOT, median_time, pin_one_core, report, run_measured
 
 EVAL_DIR = ROOT / "data" / "notes_eval"
 # notes.csv holds dev, heldout, heldout2, heldout3; each later blind set has its own file
-EVAL_FILES = ("notes.csv", "heldout4.csv", "heldout5.csv", "heldout6.csv", "heldout7.csv")
+EVAL_FILES = (
+    "notes.csv",
+    "heldout4.csv",
+    "heldout5.csv",
+    "heldout6.csv",
+    "heldout7.csv",
+    "heldout8.csv",
+)
 SPLITS = (
     "dev",
     "heldout",
@@ -51,9 +58,10 @@ SPLITS = (
     "heldout5",
     "heldout6",
     "heldout7",
+    "heldout8",
 )
 #: sets whose ids say the writing style (hN-<style>-nnn): also scored per style
-STYLED = ("heldout4", "heldout5", "heldout6", "heldout7")
+STYLED = ("heldout4", "heldout5", "heldout6", "heldout7", "heldout8")
 #: extra arguments to classify_texts (empty for a frozen --src that predates them)
 CLASSIFY_KW: dict[str, Any] = {}
 #: today's back-off model laid over a frozen --src's rules (--backoff-over-src)
