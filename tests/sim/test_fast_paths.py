@@ -275,3 +275,58 @@ def test_when_keys_are_sorted_by_the_fast_paths_then_the_order_is_the_stable_one
     x = np.arange((1 << 20) + 10, dtype=np.float64)[::-1].copy()
     x[len(x) - (1 << 20) - 1] = x[len(x) - (1 << 20)]
     assert np.array_equal(stable_argsort_float(x), np.argsort(x, kind="stable"))
+
+
+def test_when_dates_are_computed_whole_array_then_they_match_isoformat() -> None:
+    from vigile.sim.writer import _date_table
+
+    epoch = dt.date(1970, 1, 1)
+    for d0, n in [(-354_000, 2000), (-30_000, 40_000), (2_900_000, 3000), (0, 1), (20_000, 3)]:
+        want = b"".join((epoch + dt.timedelta(days=d0 + k)).isoformat().encode() for k in range(n))
+        assert np.ascontiguousarray(_date_table(d0, n).T).tobytes() == want
+
+
+def test_when_draws_are_replayed_from_raw_bits_then_they_match_numpy() -> None:
+    from vigile.sim.identity import DrawReplay
+
+    for seed in (0, 3, 42):
+        g = rng.generator(seed, rng.STREAM_IDENTITY, 0)
+        replay = DrawReplay(rng.generator(seed, rng.STREAM_IDENTITY, 0), block=64)
+        sizes = [39, 30, 14, 1, 2, 7, 3_000_000_000, 1000, 2**32 - 1]
+        for k in range(6000):
+            if k % 5 == 4:
+                assert replay.random() == g.random()
+            else:
+                n = sizes[k % len(sizes)]
+                assert replay.integers(n) == int(g.integers(n))
+
+
+def test_when_patient_lines_are_joined_then_they_are_the_csv_writer_bytes() -> None:
+    from vigile.sim.identity import (
+        PoolSeries,
+        identity_frame,
+        identity_lines,
+        person_traits,
+        record_variations,
+    )
+
+    world = build_world(SimConfig(preset="small", seed=5, days=2, practices=3))
+    ps = PoolSeries.of(world.pools)
+    tenants = pl.Series([p.tenant for p in world.practices])
+    ref_day = (world.start - dt.date(1900, 1, 1)).days
+    a, b = 0, min(len(world.pid), 20_000)
+    base = person_traits(5, world.person[a:b], world.home_town[a:b], ref_day, world.pools)
+    ids = record_variations(
+        5, world.pid[a:b], base, world.is_dup[a:b], len(world.pools.towns), world.home_town[a:b]
+    )
+    tenant_of = tenants.gather(world.practice_of[a:b])
+    vip = np.arange(b - a) % 7 == 0
+    df = identity_frame(ids, ps, world.pid[a:b], tenant_of, vip)
+    fast = identity_lines(ids, ps, world.pid[a:b], tenant_of, vip)
+    assert fast is not None
+    pids, lines = fast
+    assert pids.to_list() == df.get_column("patient_id").to_list()
+    assert b"".join(text_parts(lines)) == df.write_csv(include_header=False).encode()
+    assert '""' in df.write_csv(include_header=False)  # empty birth names and e-mails met
+    odd = pl.Series(["cab,1"]).gather(np.zeros(b - a, dtype=np.int64))
+    assert identity_lines(ids, ps, world.pid[a:b], odd, vip) is None

@@ -23,7 +23,14 @@ from vigile.sim.batch import Columns, EventBatch, Tables
 from vigile.sim.benign import plan_benign
 from vigile.sim.clock import MS_DAY, format_ts, local_midnight_ms, offset_minutes
 from vigile.sim.config import SimConfig
-from vigile.sim.identity import PoolSeries, identity_frame, person_traits, record_variations
+from vigile.sim.identity import (
+    PATIENT_COLUMNS,
+    PoolSeries,
+    identity_frame,
+    identity_lines,
+    person_traits,
+    record_variations,
+)
 from vigile.sim.notes import generate_note
 from vigile.sim.scenario import Picker, Plan
 from vigile.sim.stats import StatsCollector
@@ -156,7 +163,7 @@ def write_context(world: World, out: Path) -> dict[str, int]:
     tenants = pl.Series([p.tenant for p in world.practices], dtype=pl.String)
     ps = PoolSeries.of(world.pools)
     ref_day = (world.start - dt.date(1900, 1, 1)).days
-    step = 1_000_000
+    step = 1 << 16  # blocks that keep the hashing's temporaries in the CPU caches
     with open(ctx_dir / "patients.csv", "wb") as fp, open(truth / "persons.csv", "wb") as fq:
         for a in range(0, len(world.pid), step):
             b = min(len(world.pid), a + step)
@@ -170,22 +177,27 @@ def write_context(world: World, out: Path) -> dict[str, int]:
                 len(world.pools.towns),
                 world.home_town[a:b],
             )
-            df = identity_frame(
-                ids,
-                ps,
-                world.pid[a:b],
-                tenants.gather(world.practice_of[a:b]),
-                (world.flags[a:b] & FLAG_VIP) != 0,
+            tenant_of = tenants.gather(world.practice_of[a:b])
+            vip = (world.flags[a:b] & FLAG_VIP) != 0
+            fast = identity_lines(ids, ps, world.pid[a:b], tenant_of, vip)
+            if fast is None:
+                df = identity_frame(ids, ps, world.pid[a:b], tenant_of, vip)
+                patient_id = df.get_column("patient_id")
+                df.write_csv(fp, include_header=a == 0)
+            else:
+                patient_id, lines = fast
+                if a == 0:
+                    fp.write((",".join(PATIENT_COLUMNS) + "\n").encode())
+                fp.writelines(text_parts(lines))
+            del ids, base
+            per = pl.DataFrame({"patient_id": patient_id, "person": person}).select(
+                pl.concat_str(
+                    [pl.col("patient_id"), pl.lit(",H"), pl.col("person").cast(pl.String)]
+                ).alias("line")
             )
-            fp.write(csv_text(df, header=a == 0))
-            per = pl.DataFrame(
-                {
-                    "patient_id": df.get_column("patient_id"),
-                    "person_id": pl.Series(person).cast(pl.String),
-                }
-            )
-            per = per.select("patient_id", pl.format("H{}", pl.col("person_id")).alias("person_id"))
-            fq.write(csv_text(per, header=a == 0))
+            if a == 0:
+                fq.write(b"patient_id,person_id\n")
+            per.write_csv(fq, include_header=False, quote_style="never")
     can = np.flatnonzero(world.flags & FLAG_CANARY)
     canaries = pl.DataFrame(
         {

@@ -129,21 +129,72 @@ def ascii_slug(text: str) -> str:
     return "".join(ch for ch in t.lower() if ch.isalnum() or ch == "-")
 
 
+class DrawReplay:
+    """`int(g.integers(n))` (0 < n < 2**32) and `g.random()` of a PCG64 Generator, the same
+    values in the same sequence, computed in Python from blocks of the generator's raw
+    64-bit outputs: numpy's argument checks cost ~6 us a call, the replay well under 1 us.
+
+    numpy draws such an integer by Lemire's method on 32-bit halves of the raw outputs
+    (the second half of an output kept for the next 32-bit draw), a double from the top 53
+    bits of a fresh output.  The generator runs ahead of the draws: use it for nothing
+    else afterwards (tests/sim/test_fast_paths.py checks the replay against numpy)."""
+
+    def __init__(self, g: np.random.Generator, block: int = 4096) -> None:
+        self._bits = g.bit_generator
+        self._block = block
+        self._raw: list[int] = []
+        self._i = 0
+        self._half: int | None = None
+
+    def _next64(self) -> int:
+        if self._i >= len(self._raw):
+            self._raw = self._bits.random_raw(self._block).tolist()
+            self._i = 0
+        v: int = self._raw[self._i]
+        self._i += 1
+        return v
+
+    def _next32(self) -> int:
+        if self._half is not None:
+            v, self._half = self._half, None
+            return v
+        v = self._next64()
+        self._half = v >> 32
+        return v & 0xFFFFFFFF
+
+    def integers(self, n: int) -> int:
+        """As `int(g.integers(n))`."""
+        if n == 1:
+            return 0  # numpy draws nothing for a single value
+        m = self._next32() * n
+        left = m & 0xFFFFFFFF
+        if left < n:
+            threshold = (0xFFFFFFFF - (n - 1)) % n
+            while left < threshold:
+                m = self._next32() * n
+                left = m & 0xFFFFFFFF
+        return m >> 32
+
+    def random(self) -> float:
+        """As `g.random()`."""
+        return (self._next64() >> 11) * (1.0 / 9007199254740992.0)
+
+
 def build_pools(
     seed: int, n_surnames: int = 16_000, n_streets: int = 4_000, n_towns: int = 2_500
 ) -> Pools:
     """Draw the pools for a seed.  Real Faker surnames come first and weigh most."""
-    g = rng.generator(seed, rng.STREAM_IDENTITY, 0)
+    g = DrawReplay(rng.generator(seed, rng.STREAM_IDENTITY, 0))
     real = list(dict.fromkeys(PersonProvider.last_names))
     seen = set(real)
     synth: list[str] = []
     while len(real) + len(synth) < n_surnames:
-        a = _SYLL_A[int(g.integers(len(_SYLL_A)))]
-        b = _SYLL_B[int(g.integers(len(_SYLL_B)))]
-        c = _SYLL_C[int(g.integers(len(_SYLL_C)))]
+        a = _SYLL_A[g.integers(len(_SYLL_A))]
+        b = _SYLL_B[g.integers(len(_SYLL_B))]
+        c = _SYLL_C[g.integers(len(_SYLL_C))]
         name = a + b + c
         if g.random() < 0.04:
-            name = name + "-" + real[int(g.integers(len(real)))]
+            name = name + "-" + real[g.integers(len(real))]
         if name not in seen:
             seen.add(name)
             synth.append(name)
@@ -323,6 +374,7 @@ class PoolSeries:
     towns: pl.Series
     postcodes: pl.Series
     streets: pl.Series
+    csv_plain: bool  # no string empty or in need of CSV quoting
 
     @classmethod
     def of(cls, pools: Pools) -> PoolSeries:
@@ -341,11 +393,16 @@ class PoolSeries:
         male = pools.male + [typo_variant(s, i) for i, s in enumerate(pools.male)]
         female = pools.female + [typo_variant(s, i) for i, s in enumerate(pools.female)]
         firsts = male + female
+        slug_sur = [ascii_slug(s) for s in sur]
+        slug_firsts = [ascii_slug(s) for s in firsts]
+        plain = _csv_plain(
+            sur + firsts + pools.streets + [t for pair in pools.towns for t in pair]
+        ) and not any(c in s for s in slug_sur + slug_firsts for c in ',"\n\r')
         return cls(
             surnames=pl.Series(sur, dtype=pl.String),
-            slug_surnames=pl.Series([ascii_slug(s) for s in sur], dtype=pl.String),
+            slug_surnames=pl.Series(slug_sur, dtype=pl.String),
             firsts=pl.Series(firsts, dtype=pl.String),
-            slug_firsts=pl.Series([ascii_slug(s) for s in firsts], dtype=pl.String),
+            slug_firsts=pl.Series(slug_firsts, dtype=pl.String),
             n_sur=len(pools.surnames),
             n_male=len(pools.male),
             n_female=len(pools.female),
@@ -353,6 +410,7 @@ class PoolSeries:
             towns=pl.Series([t[1] for t in pools.towns], dtype=pl.String),
             postcodes=pl.Series([t[0] for t in pools.towns], dtype=pl.String),
             streets=pl.Series(pools.streets, dtype=pl.String),
+            csv_plain=plain,
         )
 
     def last_index(self, last: I64) -> I64:
@@ -393,14 +451,16 @@ def _date_text(days: I64) -> pl.Series | None:
     return text_series(mat) if put_dates(mat, 0, days.astype(np.int64)) else None
 
 
-def identity_frame(
+def _identity_columns(
     ids: IdentityColumns,
     ps: PoolSeries,
     pids: I64,
     tenant_of: pl.Series,
     vip: npt.NDArray[np.bool_],
-) -> pl.DataFrame:
-    """The patients.csv rows for a block of records (vectorised with Polars)."""
+    empty: str,
+) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """The frame and the expressions of the patients.csv columns; `empty` is the text of
+    an empty birth name or e-mail."""
     last_idx = ps.last_index(ids.last)
     f_idx = ps.first_index(ids.first, ids.sex)
     df = pl.DataFrame(
@@ -411,7 +471,7 @@ def identity_frame(
             "birth_name": ps.surnames.gather(np.maximum(ids.birth, 0)),
             "has_birth": ids.birth >= 0,
             "first_name": ps.firsts.gather(f_idx),
-            "sex": np.where(ids.sex == 1, "M", "F"),
+            "male": ids.sex == 1,
             "birth_date": pl.Series((ids.birth_day - 25567).astype(np.int32)).cast(pl.Date),
             "phone": ids.phone,
             "email_n": ids.email,
@@ -447,7 +507,7 @@ def identity_frame(
         birth_date = pl.lit(fast_dates)
     email = (
         pl.when(pl.col("email_n") < 0)
-        .then(pl.lit(""))
+        .then(pl.lit(empty))
         .when(pl.col("email_n") % 3 == 0)
         .then(pl.format("{}.{}@{}", "slug_first", "slug_last", "domain"))
         .when(pl.col("email_n") % 3 == 1)
@@ -460,18 +520,76 @@ def identity_frame(
             pl.format("{}{}@{}", pl.col("slug_first").str.slice(0, 1), "slug_last", "domain")
         )
     )
-    return df.select(
+    return df, [
         pl.format("P{}", "pid").alias("patient_id"),
-        "tenant",
-        "last_name",
-        pl.when("has_birth").then("birth_name").otherwise(pl.lit("")).alias("birth_name"),
-        "first_name",
-        "sex",
+        pl.col("tenant"),
+        pl.col("last_name"),
+        pl.when("has_birth").then("birth_name").otherwise(pl.lit(empty)).alias("birth_name"),
+        pl.col("first_name"),
+        pl.when("male").then(pl.lit("M")).otherwise(pl.lit("F")).alias("sex"),
         birth_date.alias("birth_date"),
         phone.alias("phone"),
         email.alias("email"),
         pl.format("{} {}", "number", "street").alias("address"),
-        "postcode",
-        "city",
-        "vip",
-    )
+        pl.col("postcode"),
+        pl.col("city"),
+        pl.col("vip"),
+    ]
+
+
+PATIENT_COLUMNS = (
+    "patient_id",
+    "tenant",
+    "last_name",
+    "birth_name",
+    "first_name",
+    "sex",
+    "birth_date",
+    "phone",
+    "email",
+    "address",
+    "postcode",
+    "city",
+    "vip",
+)
+
+
+def identity_frame(
+    ids: IdentityColumns,
+    ps: PoolSeries,
+    pids: I64,
+    tenant_of: pl.Series,
+    vip: npt.NDArray[np.bool_],
+) -> pl.DataFrame:
+    """The patients.csv rows for a block of records (vectorised with Polars)."""
+    df, exprs = _identity_columns(ids, ps, pids, tenant_of, vip, "")
+    return df.select(exprs)
+
+
+def _csv_plain(values: list[str]) -> bool:
+    """True when no value is empty or needs quoting in CSV (as Polars writes it)."""
+    return all(v and not any(c in v for c in ',"\n\r') for v in values)
+
+
+def identity_lines(
+    ids: IdentityColumns,
+    ps: PoolSeries,
+    pids: I64,
+    tenant_of: pl.Series,
+    vip: npt.NDArray[np.bool_],
+) -> tuple[pl.Series, pl.Series] | None:
+    """The patient ids and the patients.csv lines (newline included) of a block of
+    records: the bytes `identity_frame(...).write_csv` writes, without the CSV writer.
+
+    Every text of a line is a pool's string, a tenant, digits or fixed text, so when no
+    pool string or tenant is empty or needs quoting, no field does but the empty birth
+    names and e-mails, which Polars writes as `""`.  None when some string would."""
+    if not ps.csv_plain or not _csv_plain(tenant_of.unique().to_list()):
+        return None
+    df, exprs = _identity_columns(ids, ps, pids, tenant_of, vip, '""')
+    parts: list[pl.Expr] = []
+    for e in exprs:
+        parts += [e.cast(pl.String), pl.lit(",")]
+    parts[-1] = pl.lit("\n")
+    out = df.select(exprs[0], pl.concat_str(parts).alias("line"))
+    return out.get_column("patient_id"), out.get_column("line")

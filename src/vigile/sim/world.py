@@ -433,7 +433,7 @@ def _record_traits(
     age_out = np.empty(n, dtype=np.int16)
     vip = np.empty(n, dtype=bool)
     has_note = np.empty(n, dtype=bool)
-    step = 2_000_000
+    step = 1 << 16  # blocks whose temporaries stay in the CPU caches
     for a in range(0, n, step):
         b = min(n, a + step)
         k, fl, cr = pid[a:b], flags[a:b], created[a:b]
@@ -475,7 +475,7 @@ def _record_last_names(
     from vigile.sim.identity import record_last_names
 
     out = np.empty(len(pid), dtype=np.int32)
-    step = 2_000_000
+    step = 1 << 16  # blocks whose temporaries stay in the CPU caches
     for a in range(0, len(pid), step):
         b = min(len(pid), a + step)
         out[a:b] = record_last_names(seed, person[a:b], pid[a:b], is_dup[a:b], pools)

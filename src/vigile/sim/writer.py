@@ -138,12 +138,29 @@ def put_dates(mat: U8, row: int, day: I64) -> bool:
         return False
     if first.year < 1000 or last.year > 9999:
         return False
-    dates = b"".join(
-        (first + dt.timedelta(days=k)).isoformat().encode() for k in range(d1 - d0 + 1)
-    )
-    table = np.frombuffer(dates, dtype=np.uint8).reshape(-1, 10)
-    mat[row : row + 10] = table[day - d0].T
+    table = _date_table(d0, d1 - d0 + 1)
+    mat[row : row + 10] = table[:, day - d0]
     return True
+
+
+def _date_table(d0: int, n: int) -> U8:
+    """`YYYY-MM-DD` of days d0..d0+n-1 since 1970-01-01 as a (10, n) byte matrix (years
+    1000-9999): the proleptic Gregorian calendar computed whole-array (H. Hinnant's
+    `civil_from_days`), the same text as `date.isoformat()` (tests/sim/test_fast_paths.py)."""
+    z = np.arange(d0, d0 + n, dtype=np.int64) + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    table = template_matrix(b"0000-00-00", n)
+    put_digits(table, 0, 4, year)
+    put_digits(table, 5, 2, month)
+    put_digits(table, 8, 2, day)
+    return table
 
 
 def _put_ts(mat: U8, row: int, local_ms: I64, off_min: I64) -> bool:
