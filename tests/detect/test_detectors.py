@@ -388,6 +388,14 @@ def test_when_the_account_wrote_the_note_then_reading_it_is_explained(tmp_path: 
         "annotation",
     )
     assert not fired(run(tmp_path, w), "sensitive-note-unexplained")
+    # nor when a colleague wrote a note too (the explainer may name the colleague's)
+    w2 = scenes.with_notes(scenes._base())
+    p610 = pid("cab-0001", 610)
+    w2.notes.append(("N0000009", p610, "cab-0001", "dr.martin.0001", "2025-07-01", "Vu ce jour"))
+    w2.note_labels.append(("N0000009", 0, ""))
+    sid = w2.login(w2.at(DAY, 11.0), "cab-0001", "dr.martin.0001", OFFICE1)
+    w2.read(w2.at(DAY, 11.1), "cab-0001", "dr.martin.0001", p610, sid, OFFICE1, "annotation")
+    assert not fired(run(tmp_path / "two", w2), "sensitive-note-unexplained")
 
 
 def test_when_a_sensitive_note_turns_up_in_a_bulk_of_unexplained_reads_then_it_is_low(

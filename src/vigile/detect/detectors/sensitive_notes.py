@@ -192,8 +192,13 @@ class SensitiveNotesDetector(DetectorBase):
             for pid in ev.patient_ids:
                 if pid not in sens:
                     continue
-                if pid in f.uncared_ids or why.get(pid) == _PRACTICE_NOTE:
+                if pid in f.uncared_ids:
                     hits.append(pid)
+                elif why.get(pid) == _PRACTICE_NOTE:
+                    # the explainer names the first note it finds: the account may have
+                    # written another one about the patient (its own care)
+                    if f.key not in self.env.index.note_authors.get(pid, ()):
+                        hits.append(pid)
                 elif fol is not None:
                     seen_at = fol.pids.get(pid)
                     if seen_at is not None and f.t - seen_at <= self.follow_ttl:
