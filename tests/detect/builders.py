@@ -54,6 +54,10 @@ class World:
     vip: set[str] = field(default_factory=set)
     canaries: list[tuple[str, str]] = field(default_factory=list)
     extra_actors: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: notes (annotation_id, patient_id, tenant, author, created, text): annotations.csv
+    notes: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
+    #: their labels (annotation_id, sensitive 0/1, categories): context/note_labels.csv
+    note_labels: list[tuple[str, int, str]] = field(default_factory=list)
     #: write every patient file to patients.csv (else only the vip ones)
     full_patients: bool = False
     #: events before this index are the shared normal days (written once, elsewhere)
@@ -212,4 +216,14 @@ class World:
                 w = csv.writer(fh)
                 w.writerow(["patient_id", "tenant"])
                 w.writerows(self.canaries)
+        if self.notes:
+            with open(ctx / "annotations.csv", "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["annotation_id", "patient_id", "tenant", "author", "created", "text"])
+                w.writerows(self.notes)
+        if self.note_labels:
+            with open(ctx / "note_labels.csv", "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["annotation_id", "sensitive", "categories"])
+                w.writerows(self.note_labels)
         return out

@@ -54,6 +54,71 @@ def vip_file_opened() -> World:
     return w
 
 
+#: notes of cab-0001 (synthetic): patient number, author, text, sensitive, categories
+NOTES1 = [
+    (
+        610,
+        "dr.lefevre.0001",
+        "Suivi CMP, episode depressif, idees noires evoquees",
+        1,
+        "health;mental_health",
+    ),
+    (611, "dr.martin.0001", "HTA, DT2 sous metformine, bilan lipidique a refaire", 1, "health"),
+    (612, "dr.martin.0001", "Rdv a decaler, patiente prefere le matin", 0, ""),
+    (613, "dr.lefevre.0001", "Asthme, ventoline si besoin", 1, "health"),
+]
+
+
+def with_notes(w: World) -> World:
+    """Every file of the practices in patients.csv (the share of sensitive notes is
+    known), and the notes of cab-0001 with their labels (context/note_labels.csv)."""
+    w.full_patients = True
+    for i, (n, author, text, sensitive, cats) in enumerate(NOTES1, 1):
+        note = f"N{i:07d}"
+        w.notes.append((note, pid("cab-0001", n), "cab-0001", author, "2025-06-02", text))
+        w.note_labels.append((note, sensitive, cats))
+    return w
+
+
+def sensitive_note_unexplained() -> World:
+    w = with_notes(_base())
+    # the secretary opens a file then its notes (mental health): no appointment, no care
+    sid = w.login(w.at(DAY, 10.0), "cab-0001", "sec.durand.0001", OFFICE1)
+    t = w.at(DAY, 10.2)
+    p610 = pid("cab-0001", 610)
+    w.read(t, "cab-0001", "sec.durand.0001", p610, sid, OFFICE1)
+    w.read(
+        t + timedelta(seconds=15), "cab-0001", "sec.durand.0001", p610, sid, OFFICE1, "annotation"
+    )
+    # a doctor reads the notes of another patient (health only), no appointment: medium
+    sid2 = w.login(w.at(DAY, 11.0), "cab-0001", "dr.martin.0001", OFFICE1)
+    w.read(
+        w.at(DAY, 11.1),
+        "cab-0001",
+        "dr.martin.0001",
+        pid("cab-0001", 613),
+        sid2,
+        OFFICE1,
+        "annotation",
+    )
+    # the other doctor reads a patient's notes at an appointment: nothing
+    p611 = pid("cab-0001", 611)
+    p_at = w.at(DAY, 14.0)
+    w.appointment("cab-0001", "dr.lefevre.0001", p611, p_at)
+    sid3 = w.login(w.at(DAY, 13.9), "cab-0001", "dr.lefevre.0001", OFFICE1)
+    w.read(p_at, "cab-0001", "dr.lefevre.0001", p611, sid3, OFFICE1)
+    w.read(
+        p_at + timedelta(seconds=20),
+        "cab-0001",
+        "dr.lefevre.0001",
+        p611,
+        sid3,
+        OFFICE1,
+        "annotation",
+    )
+    return w
+
+
 def _unexplained_run(
     w: World,
     day: int,
@@ -508,6 +573,7 @@ SCENES: dict[str, Callable[[], World]] = {
     "unexplained-daily": unexplained_daily,
     "unexplained-persistent": unexplained_persistent,
     "unexplained-run": unexplained_run,
+    "sensitive-note-unexplained": sensitive_note_unexplained,
     "vip-file-opened": vip_file_opened,
     "vip-unexplained-read": vip_unexplained_read,
     "volume-daily": volume_daily,

@@ -323,3 +323,150 @@ def test_when_vip_notes_are_the_first_unexplained_read_then_it_is_targeted(
     assert chance_at_least(0, 10, 0.5) == 1.0 and chance_at_least(3, 2, 0.1) == 0.0
     # two protected files among ten at 1 in 1,000: about 4.5e-5
     assert chance_at_least(2, 10, 1e-3) == pytest.approx(1 - 0.999**10 - 10 * 1e-3 * 0.999**9)
+
+
+# ---- sensitive notes ---------------------------------------------------------------------
+def test_when_no_note_labels_are_given_then_the_alerts_are_byte_identical(
+    tmp_path: Path,
+) -> None:
+    """Without labels the sensitive-notes rule looks at nothing: the alerts are those of
+    the rules without it, byte for byte (same ids, same sequence)."""
+    w = scenes.sensitive_note_unexplained()
+    w.note_labels = []
+    star = pid("cab-0001", 480)  # other alerts, whose ids and order must not move
+    w.vip.add(star)
+    sid = w.login(w.at(DAY, 15.0), "cab-0001", "sec.durand.0001", OFFICE1)
+    w.read(w.at(DAY, 15.1), "cab-0001", "sec.durand.0001", star, sid, OFFICE1, "annotation")
+    case = w.write(tmp_path / "case")
+    enc = msgspec.json.Encoder().encode
+    rules_dir = Path(load_rules().directory)
+    without = tmp_path / "rules"
+    without.mkdir()
+    for f in rules_dir.iterdir():
+        if not f.name.startswith("sensitive-note-unexplained"):
+            (without / f.name).write_bytes(f.read_bytes())
+
+    def replay(rules: Path | None) -> bytes:
+        engine = Engine(load_rules(rules), ContextIndex.load(case / "context"))
+        return b"".join(enc(a) + b"\n" for a in engine.run(EventReader([case / "events.jsonl"])))
+
+    shipped = replay(None)
+    assert shipped == replay(without)
+    assert b"vip-unexplained-read" in shipped
+    assert b"sensitive-note-unexplained" not in shipped
+
+
+def test_when_sensitive_notes_are_read_without_care_then_high_risk_categories_are_high(
+    tmp_path: Path,
+) -> None:
+    alerts = fired(run(tmp_path, scenes.sensitive_note_unexplained()), "sensitive-note-unexplained")
+    by_actor = {a["actor"]: a for a in alerts}
+    assert set(by_actor) == {"sec.durand.0001", "dr.martin.0001"}  # not the appointment
+    sec, doc = by_actor["sec.durand.0001"], by_actor["dr.martin.0001"]
+    assert sec["severity"] == "high" and sec["evidence"]["high_risk_categories"] == [
+        "mental_health"
+    ]
+    assert "mental health" in sec["reasons"][0] and "targeted" in sec["reasons"][0]
+    assert doc["severity"] == "medium" and doc["evidence"]["categories"] == {"health": 1}
+    text = orjson.dumps(alerts).decode()
+    for _, _, _, _, note, _ in scenes.with_notes(World()).notes:
+        assert note not in text  # never a note's text
+    assert pid("cab-0001", 610) not in text and pid("cab-0001", 613) not in text
+
+
+def test_when_the_account_wrote_the_note_then_reading_it_is_explained(tmp_path: Path) -> None:
+    w = scenes.with_notes(scenes._base())
+    sid = w.login(w.at(DAY, 11.0), "cab-0001", "dr.lefevre.0001", OFFICE1)
+    # dr.lefevre wrote the note of 610 (mental health): its own patient
+    w.read(
+        w.at(DAY, 11.1),
+        "cab-0001",
+        "dr.lefevre.0001",
+        pid("cab-0001", 610),
+        sid,
+        OFFICE1,
+        "annotation",
+    )
+    assert not fired(run(tmp_path, w), "sensitive-note-unexplained")
+    # nor when a colleague wrote a note too (the explainer may name the colleague's)
+    w2 = scenes.with_notes(scenes._base())
+    p610 = pid("cab-0001", 610)
+    w2.notes.append(("N0000009", p610, "cab-0001", "dr.martin.0001", "2025-07-01", "Vu ce jour"))
+    w2.note_labels.append(("N0000009", 0, ""))
+    sid = w2.login(w2.at(DAY, 11.0), "cab-0001", "dr.martin.0001", OFFICE1)
+    w2.read(w2.at(DAY, 11.1), "cab-0001", "dr.martin.0001", p610, sid, OFFICE1, "annotation")
+    assert not fired(run(tmp_path / "two", w2), "sensitive-note-unexplained")
+
+
+def test_when_a_sensitive_note_turns_up_in_a_bulk_of_unexplained_reads_then_it_is_low(
+    tmp_path: Path,
+) -> None:
+    w = scenes.with_notes(scenes._base())
+    home = HOME["dr.martin.0001"]
+    sid = w.login(w.at(DAY, 19.9), "cab-0001", "dr.martin.0001", home)
+    t = w.at(DAY, 20.0)
+    for k in range(120):  # an evening backlog of files nobody explains
+        p = pid("cab-0001", 401 + k)
+        w.read(t + timedelta(seconds=20 * k), "cab-0001", "dr.martin.0001", p, sid, home)
+    t2 = t + timedelta(seconds=20 * 121)
+    p610 = pid("cab-0001", 610)
+    w.read(t2, "cab-0001", "dr.martin.0001", p610, sid, home)
+    w.read(t2 + timedelta(seconds=10), "cab-0001", "dr.martin.0001", p610, sid, home, "annotation")
+    [a] = fired(run(tmp_path, w), "sensitive-note-unexplained")
+    ev = a["evidence"]
+    # incidental: low even with a high-risk category
+    assert a["severity"] == "low" and "incidental" in a["reasons"][0]
+    assert ev["high_risk_categories"] == ["mental_health"]
+    assert ev["opened_unexplained"] >= 120 and ev["chance"] > 0.01
+    assert ev["chance"] == pytest.approx(1 - (1 - ev["practice_share"]) ** ev["opened_unexplained"])
+
+
+def test_when_notes_of_sensitive_patients_are_exported_then_the_export_is_judged(
+    tmp_path: Path,
+) -> None:
+    w = scenes.with_notes(scenes._base())
+    sid = w.login(w.at(DAY, 10.0), "cab-0001", "sec.durand.0001", OFFICE1)
+    ids = [pid("cab-0001", n) for n in (610, 611, 612, 613)]
+    w.ev(
+        w.at(DAY, 10.1),
+        "cab-0001",
+        "sec.durand.0001",
+        "export",
+        "annotation",
+        session=sid,
+        src_ip=OFFICE1,
+        patient_ids=ids,
+        records=4,
+        route="/api/v1/exports/annotations",
+    )
+    [a] = fired(run(tmp_path, w), "sensitive-note-unexplained")
+    assert a["evidence"]["patients"] == 3 and a["evidence"]["action"] == "export"
+    assert a["severity"] == "high" and a["reasons"][0].startswith("exported")
+
+
+def test_when_labels_name_their_patients_then_no_annotations_file_is_needed(
+    tmp_path: Path,
+) -> None:
+    from vigile.detect.note_labels import load_sensitive_notes
+    from vigile.errors import InputError
+
+    path = tmp_path / "labels.csv"
+    path.write_text(
+        "annotation_id,sensitive,categories,patient_id,tenant\n"
+        "N1,1,violence;health,P1,cab-0001\nN2,1,health,P1,cab-0001\n"
+        "N3,0,,P2,cab-0001\nN4,true,judicial,P3,cab-0002\n"
+    )
+    found = load_sensitive_notes(path, None)
+    assert found.patients == {"P1": (2, "health;violence"), "P3": (1, "judicial")}
+    assert found.per_tenant == {"cab-0001": 1, "cab-0002": 1}
+    assert (found.labels, found.sensitive, found.unplaced) == (4, 3, 0)
+    bare = tmp_path / "bare.csv"
+    bare.write_text("annotation_id,sensitive,categories\nN1,1,health\n")
+    with pytest.raises(InputError, match="name no patient"):
+        load_sensitive_notes(bare, None)
+    with pytest.raises(InputError, match="missing column"):
+        (tmp_path / "bad.csv").write_text("annotation_id,categories\nN1,health\n")
+        load_sensitive_notes(tmp_path / "bad.csv", None)
+    # labels without a context directory (`vigile detect --note-labels` alone)
+    idx = ContextIndex.load(None, note_labels=path)
+    assert set(idx.sensitive_notes) == {"P1", "P3"}

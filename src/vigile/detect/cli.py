@@ -46,6 +46,13 @@ def detect_command(
         str, typer.Option("--format", "-f", help="jsonl, nginx, apache or fhir.")
     ] = "jsonl",
     context: ContextOpt = None,
+    note_labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="Note labels from `vigile notes` (annotation_id,sensitive,categories): "
+            "patients with sensitive notes (default: note_labels.csv in the context, if any)."
+        ),
+    ] = None,
     rules: RulesOpt = None,
     checkpoint: Annotated[
         Path | None,
@@ -96,7 +103,7 @@ def detect_command(
         raise VigileError("give either --events PATH... or --store DIR")
     ruleset = load_rules(rules or None)
     started = time.perf_counter()
-    index = ContextIndex.load(context)
+    index = ContextIndex.load(context, note_labels=note_labels)
     engine = Engine(ruleset, index)
     # the context and rules live as long as the process: keep them out of the collector's way
     gc.collect()
@@ -173,6 +180,7 @@ def detect_command(
         "incidents": len(engine.incidents()),
         "suppressed": engine.sink.suppressed,
         "context_rejected": len(index.rejected),
+        "sensitive_note_patients": len(index.sensitive_notes),
         "state": engine.state_sizes(),
         "seconds": round(elapsed, 3),
         "alerts_file": out_path,

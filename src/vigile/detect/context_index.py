@@ -100,10 +100,23 @@ class ContextIndex:
     _pt_tenant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     tenants: list[str] = field(default_factory=list)
     rejected: list[Any] = field(default_factory=list)
+    # patients with sensitive notes (from `vigile notes` labels; empty without them):
+    # patient id -> (sensitive notes, categories), and such patients per practice
+    sensitive_notes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    sensitive_files: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, directory: str | Path | None, default_tz: str = "Europe/Paris") -> ContextIndex:
+    def load(
+        cls,
+        directory: str | Path | None,
+        default_tz: str = "Europe/Paris",
+        note_labels: str | Path | None = None,
+    ) -> ContextIndex:
         """Load a context directory (``None``: an empty index).
+
+        ``note_labels`` (``vigile notes`` output; else ``note_labels.csv`` in the
+        directory, if there) names the patients with sensitive notes
+        (:mod:`vigile.detect.note_labels`).
 
         Every table goes through :func:`vigile.context.load_table` (typed, bad rows
         reported) except ``patients.csv``, of which detection needs three columns:
@@ -111,7 +124,10 @@ class ContextIndex:
         files do not have to fit in memory with their names and addresses.
         """
         if directory is None:
-            return cls()
+            idx = cls()
+            if note_labels is not None:
+                idx.add_note_labels(note_labels, None)
+            return idx
         root = Path(directory)
         if not root.is_dir():
             raise InputError(f"{root}: context directory not found")
@@ -130,7 +146,22 @@ class ContextIndex:
                 tables[name], bad = load_table(path, name, default_tz)
                 rejected.extend(bad)
         ctx = Context(**tables, rejected=rejected, present=frozenset(present))
-        return cls.build(ctx)
+        idx = cls.build(ctx)
+        from vigile.detect.note_labels import LABELS_FILE
+
+        if note_labels is None and (root / LABELS_FILE).is_file():
+            note_labels = root / LABELS_FILE
+        if note_labels is not None:
+            idx.add_note_labels(note_labels, ctx.annotations)
+        return idx
+
+    def add_note_labels(self, path: str | Path, annotations: pl.DataFrame | None) -> None:
+        """Patients with sensitive notes, from a labels file and the notes' patients."""
+        from vigile.detect.note_labels import load_sensitive_notes
+
+        found = load_sensitive_notes(path, annotations)
+        self.sensitive_notes = found.patients
+        self.sensitive_files = found.per_tenant
 
     @classmethod
     def build(cls, ctx: Context) -> ContextIndex:
