@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -330,3 +331,26 @@ def test_when_patient_lines_are_joined_then_they_are_the_csv_writer_bytes() -> N
     assert '""' in df.write_csv(include_header=False)  # empty birth names and e-mails met
     odd = pl.Series(["cab,1"]).gather(np.zeros(b - a, dtype=np.int64))
     assert identity_lines(ids, ps, world.pid[a:b], odd, vip) is None
+
+
+def test_when_arrow_data_skips_the_pandas_check_then_it_is_the_same(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vigile.sim.writer import ParquetSink, _int64_array
+
+    v = np.array([0, 3, -7, 2**40], dtype=np.int64)
+    assert _int64_array(v).equals(pa.array(v))
+    assert _int64_array(v[::2]).equals(pa.array(v[::2]))
+    schema = pa.schema([("a", pa.int64()), ("b", pa.string()), ("c", pa.int32())])
+    df = pl.DataFrame({"a": [1, 2, 3], "b": ["x", None, "z"], "c": [4, 5, 6]})
+    for name, data in [("fast", df.to_arrow()), ("plain", df.to_dict(as_series=False))]:
+        sink = ParquetSink(tmp_path / f"{name}.parquet", schema)
+        sink.write(data)
+        sink.close()
+    fast, plain = (
+        pq.read_table(tmp_path / "fast.parquet"),
+        pq.read_table(tmp_path / "plain.parquet"),
+    )
+    assert fast.schema == plain.schema == schema and fast.equals(plain)
+    assert pa.table(df.to_arrow(), schema=schema).equals(fast)

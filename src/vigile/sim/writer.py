@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
@@ -31,10 +32,14 @@ I64 = npt.NDArray[np.int64]
 _UNSAFE = ('"', "\\", "\n", "\r", "\t")
 
 
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')  # as _UNSAFE or a control character
+
+
 def _safe(strings: list[str], what: str) -> pl.Series:
-    for s in strings:
-        if any(c in s for c in _UNSAFE) or any(ord(c) < 0x20 for c in s):
-            raise ValueError(f"{what} value needs JSON escaping: {s!r}")
+    if _NEEDS_ESCAPE.search("".join(strings)):  # one scan; the culprit looked up after
+        for s in strings:
+            if any(c in s for c in _UNSAFE) or any(ord(c) < 0x20 for c in s):
+                raise ValueError(f"{what} value needs JSON escaping: {s!r}")
     return pl.Series(strings, dtype=pl.String)
 
 
@@ -186,6 +191,13 @@ def _put_ts(mat: U8, row: int, local_ms: I64, off_min: I64) -> bool:
     put_digits(mat, row + 24, 2, a // 60)
     put_digits(mat, row + 27, 2, a % 60)
     return True
+
+
+def _int64_array(values: I64) -> pa.Array:
+    """`pa.array(values)` of an int64 array, without `pa.array`'s check for pandas (which
+    imports pandas, ~0.3 CPU-s)."""
+    data = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data)])
 
 
 def text_series(mat: U8) -> pl.Series:
@@ -362,7 +374,7 @@ class Renderer:
             )
         ).to_series()
         lst = pa.LargeListArray.from_arrays(
-            pa.array(u_offs), txt.to_arrow().cast(pa.large_string())
+            _int64_array(u_offs), txt.to_arrow().cast(pa.large_string())
         )
         joined = pl.select(
             pl.concat_str(
@@ -502,9 +514,16 @@ class ParquetSink:
         self._w = pq.ParquetWriter(str(path), schema, compression="zstd")
         self.rows = 0
 
-    def write(self, columns: dict[str, Any]) -> None:
-        """Append one batch (column name -> array)."""
-        t = pa.table(columns, schema=self.schema)
+    def write(self, columns: pa.Table | dict[str, Any]) -> None:
+        """Append one batch (a Table, or column name -> array)."""
+        if isinstance(columns, pa.Table):
+            # what `pa.table` does with a Table, without its check for a pandas frame
+            # first (which imports pandas, ~0.3 CPU-s)
+            t = pa.RecordBatchReader.from_stream(columns, schema=self.schema).read_all()
+            if t.schema != self.schema:
+                t = t.cast(self.schema)
+        else:
+            t = pa.table(columns, schema=self.schema)
         if t.num_rows:
             self._w.write_table(t)
             self.rows += t.num_rows
