@@ -48,6 +48,7 @@ COMPILED = [
             "fingerprint",
             "risk",
             "sensitive",
+            "sensitive_notes",
             "stuffing",
             "unexplained",
             "volume",

@@ -162,6 +162,23 @@ def test_when_logins_fail_then_failures_spray_and_success_fire(tmp_path: Path) -
     assert fired(run(tmp_path, scenes.stuffing_success()), "stuffing-success", "high")
 
 
+def test_when_a_targeted_account_logs_in_from_another_new_network_then_success_is_low(
+    tmp_path: Path,
+) -> None:
+    # the spray failed from one address; the holder then logs in from a new home network
+    w = scenes._base()
+    scenes._fail(w, DAY, 3.0, "cab-0003", "dr.petit.0003", "51.249.9.178")
+    scenes._fail(w, DAY, 3.2, "cab-0003", "dr.petit.0003", "51.249.9.178")
+    sid = w.login(w.at(DAY, 20.0), "cab-0003", "dr.petit.0003", "90.12.44.7")
+    w.read(
+        w.at(DAY, 20.1), "cab-0003", "dr.petit.0003", scenes.pid("cab-0003", 9), sid, "90.12.44.7"
+    )
+    success = fired(run(tmp_path, w), "stuffing-success")
+    assert success and all(a["severity"] == "low" for a in success)
+    assert success[0]["evidence"]["failures_from_this_network"] is False
+    assert "none of the failures came from this network" in success[0]["reasons"][0]
+
+
 def test_when_a_typo_at_the_office_fails_a_login_then_nothing_fires(tmp_path: Path) -> None:
     w = scenes._base()
     for k in range(3):

@@ -37,6 +37,18 @@ class Spray(msgspec.Struct, forbid_unknown_fields=True):
 class Success(msgspec.Struct, forbid_unknown_fields=True):
     #: failures of the account (from unfamiliar networks) before the success
     min_failures: int
+    #: the severity when the login came from a network none of the failures came from
+    #: (the account holder's new network as often as an attacker's fresh one; "" = the
+    #: rule's own severity) and the risk it adds
+    other_network: str
+    other_network_risk: float
+
+    def check(self) -> list[str]:
+        from vigile.detect.rules import SEVERITY_RANK
+
+        if self.other_network and self.other_network not in SEVERITY_RANK:
+            return [f"other_network must be empty or one of {', '.join(SEVERITY_RANK)}"]
+        return []
 
 
 class StuffingDetector(DetectorBase):
@@ -51,7 +63,10 @@ class StuffingDetector(DetectorBase):
       ``min_tenants`` practices within the window: a password list run across the
       user base; every account failing while the spray is on is alerted;
     * ``success`` – a successful login from an unfamiliar network for an account
-      that failed (or was sprayed) within the window: the credential worked.
+      that failed (or was sprayed) within the window: the credential worked. At the
+      rule's severity when the login came from a network the failures came from (the
+      account's, or the spray's); at ``other_network`` otherwise (a targeted account's
+      holder logging in from a new home network after the spray).
     """
 
     name: ClassVar[str] = "stuffing"
@@ -134,20 +149,44 @@ class StuffingDetector(DetectorBase):
                 accounts, _ = self._spray(lo, f, False)
                 sprayed = f.key in accounts
                 if len(mine) >= p.min_failures or (sprayed and len(mine) >= 1):
-                    out.append(
-                        Finding(
-                            rule,
-                            float(len(mine)),
-                            [
-                                f"successful login from {f.net or 'an unknown network'}, "
-                                f"unfamiliar to this account, after {len(mine)} failed login(s) in "
-                                f"{durations(float(rule.window or 0))}"
-                                + (" during a spray across accounts" if sprayed else "")
-                            ],
-                            {"failures": len(mine), "sprayed": sprayed, "network": f.net},
-                        )
-                    )
+                    out.append(self._success(rule, f, lo, mine, sprayed))
         return out or None
+
+    def _success(
+        self, rule: Rule, f: Facts, lo: float, mine: list[tuple[float, str]], sprayed: bool
+    ) -> Finding:
+        """The credential worked: from one of the failures' networks (the attacker's), or
+        from another one (at the rule's ``other_network`` severity)."""
+        p = rule.params
+        failed_from = {x[1] for x in mine}
+        if sprayed:
+            failed_from |= {net for t, _key, net in self.recent if t >= lo}
+        same = bool(f.net) and f.net in failed_from
+        demoted = not same and bool(p.other_network)
+        where = f.net or "an unknown network"
+        reason = (
+            f"successful login from {where}, unfamiliar to this account, after "
+            f"{len(mine)} failed login(s) in {durations(float(rule.window or 0))}"
+            + (" during a spray across accounts" if sprayed else "")
+            + (
+                "; the failures came from this network"
+                if same
+                else f"; none of the failures came from this network ({len(failed_from)} did)"
+            )
+        )
+        return Finding(
+            rule,
+            float(len(mine)),
+            [reason],
+            {
+                "failures": len(mine),
+                "sprayed": sprayed,
+                "network": f.net,
+                "failures_from_this_network": same,
+            },
+            severity=p.other_network if demoted else None,
+            risk=float(p.other_network_risk) if demoted else None,
+        )
 
     def _spray(self, lo: float, f: Facts, current: bool) -> tuple[set[Hashable], set[str]]:
         accounts: set[Hashable] = set()
