@@ -50,8 +50,9 @@ class SensitiveParams(msgspec.Struct, forbid_unknown_fields=True):
         return errors
 
 
-class _Opened:
-    """Unexplained new patients an account opened, per hour of event time."""
+class OpenedHours:
+    """Unexplained new patients an account opened, per hour of event time (the
+    ``n`` of the chance tests; shared by the vip and sensitive-notes detectors)."""
 
     __slots__ = ("hours", "last")
 
@@ -60,6 +61,7 @@ class _Opened:
         self.hours: deque[list[int]] = deque()  # [hour, patients]
 
     def add(self, t: float, k: int, horizon_h: int) -> None:
+        self.last = t
         h = int(t // 3600)
         hours = self.hours
         if hours and hours[-1][0] == h:
@@ -89,7 +91,7 @@ def chance_at_least(v: int, n: int, q: float) -> float:
     return max(0.0, 1.0 - below)
 
 
-def _pct(x: float) -> str:
+def chance_text(x: float) -> str:
     return f"{x:.1%}" if x >= 0.001 else "less than 0.1%"
 
 
@@ -130,7 +132,7 @@ class SensitiveDetector(DetectorBase):
             (float(r.params.window) for r in self.rules if r.params.max_chance > 0),
             default=0.0,
         )
-        self.opened: BoundedTable[_Opened] = BoundedTable(
+        self.opened: BoundedTable[OpenedHours] = BoundedTable(
             "vip-base", max(self.chance_window, 3600.0), env.settings.max_accounts
         )
         idx = env.index
@@ -190,7 +192,7 @@ class SensitiveDetector(DetectorBase):
                 where = (
                     f"{n} protected file(s) among {opened} unexplained new patient(s) opened "
                     f"in {p.window / 3600:.0f} h; at the practice's share of protected files "
-                    f"(1 in {1 / share:,.0f}) that happens by chance {_pct(c)} of the time"
+                    f"(1 in {1 / share:,.0f}) that happens by chance {chance_text(c)} of the time"
                 )
                 if c > p.max_chance:
                     severity = "low"
@@ -235,8 +237,7 @@ class SensitiveDetector(DetectorBase):
         if self.chance_window and f.unexplained_ids:
             op = self.opened.get(f.key)
             if op is None:
-                op = self.opened.put(f.key, _Opened(f.t))
-            op.last = f.t
+                op = self.opened.put(f.key, OpenedHours(f.t))
             op.add(f.t, len(f.unexplained_ids), int(self.chance_window // 3600) + 1)
         hits = self._hits(f)
         if hits:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import deque
 from typing import ClassVar
 
 import msgspec
 
 from vigile.detect.detectors.base import DetectorBase, Env, Finding, register
-from vigile.detect.detectors.sensitive import chance_at_least
+from vigile.detect.detectors.sensitive import OpenedHours, chance_at_least, chance_text
 from vigile.detect.facts import Facts
 from vigile.detect.rules import SEVERITY_RANK, Rule, Seconds
 from vigile.detect.state import BoundedTable
@@ -63,35 +62,6 @@ class _Seen:
         if len(self.pids) > 256:
             lo = t - ttl
             self.pids = {k: x for k, x in self.pids.items() if x >= lo}
-
-
-class _Opened:
-    """Patients an account opened with no care relationship, per hour of event time."""
-
-    __slots__ = ("hours", "last")
-
-    def __init__(self, t: float = 0.0) -> None:
-        self.last = t
-        self.hours: deque[list[int]] = deque()  # [hour, patients]
-
-    def add(self, t: float, k: int, horizon_h: int) -> None:
-        self.last = t
-        h = int(t // 3600)
-        hours = self.hours
-        if hours and hours[-1][0] == h:
-            hours[-1][1] += k
-        else:
-            hours.append([h, k])
-        while hours and hours[0][0] <= h - horizon_h:
-            hours.popleft()
-
-    def count(self, t: float, window: float) -> int:
-        lo = int((t - window) // 3600)
-        return sum(k for h, k in self.hours if h > lo)
-
-
-def _pct(x: float) -> str:
-    return f"{x:.1%}" if x >= 0.001 else "less than 0.1%"
 
 
 def _names(categories: list[str]) -> str:
@@ -151,7 +121,7 @@ class SensitiveNotesDetector(DetectorBase):
         self.follow: BoundedTable[_Seen] = BoundedTable(
             "sensitive-follow", max(self.follow_ttl, 60.0), cap
         )
-        self.opened: BoundedTable[_Opened] = BoundedTable(
+        self.opened: BoundedTable[OpenedHours] = BoundedTable(
             "sensitive-base", max(self.chance_window, 3600.0), cap
         )
         total = sum(idx.files.values())
@@ -292,7 +262,7 @@ class SensitiveNotesDetector(DetectorBase):
                 f"{n} such patient(s) among {opened} patient(s) opened with no care "
                 f"relationship in {p.window / 3600:.0f} h; at the practice's share of patients "
                 f"with sensitive notes (1 in {1 / share:,.0f}) that happens by chance "
-                f"{_pct(odds)} of the time; bar {p.max_chance:.0%}"
+                f"{chance_text(odds)} of the time; bar {p.max_chance:.0%}"
             )
             if odds > p.max_chance:
                 level = SEVERITY_RANK["low"]
@@ -339,7 +309,7 @@ class SensitiveNotesDetector(DetectorBase):
         if self.chance_window and opened:
             op = self.opened.get(f.key)
             if op is None:
-                op = self.opened.put(f.key, _Opened(f.t))
+                op = self.opened.put(f.key, OpenedHours(f.t))
             op.add(f.t, opened, int(self.chance_window // 3600) + 1)
         if not hits:
             return
