@@ -47,15 +47,9 @@ class SensitiveNotes:
 
 
 def _read(path: Path) -> pl.DataFrame:
-    if not path.is_file():
-        raise InputError(f"{path}: note labels file not found")
-    try:
-        frame = pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise InputError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from None
-    missing = {"annotation_id", "sensitive"} - set(frame.columns)
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    from vigile.scope.sensitivity import open_labels
+
+    frame = open_labels(path)
     cols = [pl.col("annotation_id").str.strip_chars()]
     cols.append(pl.col("sensitive").str.strip_chars().is_in(_TRUE).alias("sensitive"))
     if "categories" in frame.columns:

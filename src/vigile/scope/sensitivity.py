@@ -248,8 +248,9 @@ def placeholder_classify(notes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def read_labels(path: Path) -> pl.DataFrame:
-    """A labels file (``vigile notes`` output): ``annotation_id,sensitive,categories``."""
+def open_labels(path: Path) -> pl.DataFrame:
+    """A labels file (``vigile notes`` output) as text columns, checked to exist, to be
+    CSV and to have ``annotation_id`` and ``sensitive``: a clear error otherwise."""
     if not path.is_file():
         raise InputError(f"{path}: note labels file not found")
     try:
@@ -259,6 +260,12 @@ def read_labels(path: Path) -> pl.DataFrame:
     missing = {"annotation_id", "sensitive"} - set(frame.columns)
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    return frame
+
+
+def read_labels(path: Path) -> pl.DataFrame:
+    """A labels file (``vigile notes`` output): ``annotation_id,sensitive,categories``."""
+    frame = open_labels(path)
     if "categories" not in frame.columns:
         frame = frame.with_columns(pl.lit("").alias("categories"))
     return frame.select(
