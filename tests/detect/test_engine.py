@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from vigile.cli import app
 from vigile.detect.context_index import ContextIndex
 from vigile.detect.engine import Engine
 from vigile.detect.rules import load_rules
+from vigile.detect.state import save_checkpoint
 from vigile.errors import InputError
 from vigile.events import SEVERITIES, AccessEvent
 from vigile.stream import EventReader
@@ -123,6 +125,35 @@ def test_when_a_replay_is_split_with_a_checkpoint_then_alerts_equal_the_full_run
     summary = _detect(case, again, "--checkpoint", str(state))
     assert again.read_bytes() == b""
     assert summary["skipped_before_checkpoint"] == len(lines)
+
+
+def test_when_a_checkpoint_is_written_in_many_parts_then_the_resumed_run_equals_the_full_run(
+    tmp_path: Path,
+) -> None:
+    """Tiny part and chunk sizes split every table and dict of the state over many
+    pickles (the memory-light format of a month-long replay); the engine that loads them
+    re-links its accounts to the practice and session objects of its tables."""
+    case, part1, part2, _ = _split_campaign(tmp_path)
+    first = Engine(load_rules(), ContextIndex.load(case / "context"))
+    alerts = [ENCODE(a) for a in first.run(EventReader([part1 / "events.jsonl"]))]
+    state = tmp_path / "state.ckpt"
+    save_checkpoint(state, first.snapshot(), part_min=2, chunk_weight=3)
+    with open(state, "rb") as f:
+        header = pickle.load(f)
+        chunks = 0
+        while pickle.load(f) is not None:
+            chunks += 1
+    assert header["parts"] >= 4 and chunks > header["parts"], (header["parts"], chunks)
+    second = Engine(load_rules(), ContextIndex.load(case / "context"))
+    assert second.load(str(state)) is True
+    tracker = second.tracker
+    linked = [acc for acc in tracker.accounts.values() if acc.ten is not None]
+    assert linked and all(acc.ten is tracker.tenants.get(acc.tenant) for acc in linked)
+    # (an account keeps its last session after the table forgot it, as before the save)
+    live = [acc for acc in tracker.accounts.values() if acc.last_sid in tracker.sessions]
+    assert live and all(acc.last_ses is tracker.sessions.get(acc.last_sid) for acc in live)
+    alerts += [ENCODE(a) for a in second.run(EventReader([part2 / "events.jsonl"]))]
+    assert alerts == _alerts(case)
 
 
 def test_when_a_pure_python_replay_checkpoints_then_the_other_build_resumes_it(

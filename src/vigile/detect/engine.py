@@ -381,6 +381,7 @@ class Engine:
             mine.data = table.data
             mine.evicted = table.evicted
         self.tracker.start = tr["start"]
+        self.tracker.relink()
         self.explainer.load_state(st["explainer"])
         self.peers.load_state(st["peers"])
         self.sink.load_state(st["sink"])

@@ -399,6 +399,24 @@ class Tracker:
     def tables(self) -> list[BoundedTable[Any]]:
         return [self.accounts, self.sessions, self.sources, self.tenants]
 
+    def relink(self) -> None:
+        """After loading a checkpoint: point each account at the practice and session
+        objects of the tables (a checkpoint written in parts holds copies of those an
+        account refers to); one evicted from its table keeps its copy, as it kept the
+        original."""
+        tenants, sessions = self.tenants.data, self.sessions.data
+        for acc in self.accounts.data.values():
+            ten = acc.ten
+            if ten is not None:
+                twin = tenants.get(acc.tenant)
+                if twin is not None and twin.first == ten.first:
+                    acc.ten = twin
+            ses = acc.last_ses
+            if ses is not None and acc.last_sid:
+                other = sessions.get(acc.last_sid)
+                if other is not None and other.key == ses.key and other.first == ses.first:
+                    acc.last_ses = other
+
     def net(self, ip: str) -> str:
         n = self._net_cache.get(ip)
         if n is None:

@@ -10,13 +10,15 @@ therefore ``Σ capacity × entry size``; see ``docs/detect.md`` for the figures.
 A checkpoint is the whole state pickled into one file (written atomically), with
 a header naming the format version and the rule set that produced it, so that
 ``vigile detect --checkpoint FILE`` resumes a long-running replay without
-re-learning from scratch.
+re-learning from scratch. The file is written in *parts* (see
+:func:`save_checkpoint`) so that writing it costs little memory beyond the state.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,16 @@ __all__ = [
     "save_checkpoint",
 ]
 
-CHECKPOINT_VERSION: Final = 3
+CHECKPOINT_VERSION: Final = 4
+#: a dict holding at least this many objects is written in parts (chunks)...
+PART_MIN: Final = 4096
+#: ... unless it has at most this many keys, some of them dicts or tables: then it is
+#: the state's structure (names to sub-states), walked into
+_STRUCTURE: Final = 64
+#: a chunk holds entries of about this weight in all (an entry weighs 1 + the sizes of
+#: the containers it holds): the pickler's memo, which keeps every object of a chunk
+#: alive until the chunk is written, stays small
+CHUNK_WEIGHT: Final = 50_000
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -262,16 +273,129 @@ class Checkpoint:
 _CHECKPOINT_FIELDS: Final = ("version", "rules", "watermark", "last_keys", "state")
 
 
-def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
-    """Write the checkpoint atomically (a crash never leaves half a file)."""
+class _Part:
+    """Stands in the checkpoint's skeleton for a large dict written in chunks after it."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int = 0) -> None:
+        self.index = index
+
+
+class _Table:
+    """Stands in the skeleton for a table: the table without its data, and the data's
+    skeleton (often a :class:`_Part`)."""
+
+    __slots__ = ("data", "table")
+
+    def __init__(self, table: BoundedTable[Any] | None = None, data: Any = None) -> None:
+        self.table: BoundedTable[Any] = table if table is not None else BoundedTable()
+        self.data = data
+
+
+def _skeleton(value: Any, parts: list[dict[Any, Any]], part_min: int) -> Any:
+    """``value`` with every heavy dict (plain, or a table's data) replaced by a
+    :class:`_Part` and appended to ``parts``; the live state is not modified.
+
+    Small dicts of dicts or tables (the state's structure: names to sub-states) are
+    walked into; any other dict holding at least ``part_min`` objects becomes a part.
+    """
+    if type(value) is dict:
+        if len(value) <= _STRUCTURE and any(
+            type(v) is dict or isinstance(v, BoundedTable) for v in value.values()
+        ):
+            return {k: _skeleton(v, parts, part_min) for k, v in value.items()}
+        weight = 0
+        for v in value.values():
+            weight += _weight(v)
+            if weight >= part_min:
+                parts.append(value)
+                return _Part(len(parts) - 1)
+        return value
+    if isinstance(value, BoundedTable):
+        copy: BoundedTable[Any] = BoundedTable(value.name, value.ttl, value.capacity)
+        copy.evicted = value.evicted
+        return _Table(copy, _skeleton(value.data, parts, part_min))
+    return value
+
+
+def _weight(value: Any) -> int:
+    """How many objects an entry holds, roughly (1 + its containers' sizes)."""
+    if isinstance(value, (str, int, float)) or value is None:
+        return 1
+    if isinstance(value, (dict, list, set, tuple, deque)):
+        return 1 + len(value)
+    getstate = getattr(value, "__getstate__", None)
+    state = getstate() if getstate is not None else None
+    if isinstance(state, tuple) and len(state) == 2:  # Python, with __slots__
+        state = state[1]
+    if not isinstance(state, dict):
+        return 1
+    return 1 + sum(len(v) for v in state.values() if isinstance(v, (dict, list, set, tuple, deque)))
+
+
+def _chunks(d: dict[Any, Any], chunk_weight: int) -> Iterator[list[tuple[Any, Any]]]:
+    chunk: list[tuple[Any, Any]] = []
+    weight = 0
+    for item in d.items():
+        chunk.append(item)
+        weight += _weight(item[1])
+        if weight >= chunk_weight:
+            yield chunk
+            chunk, weight = [], 0
+    if chunk:
+        yield chunk
+
+
+def _fill(value: Any, parts: list[dict[Any, Any]]) -> Any:
+    """The inverse of :func:`_skeleton`: each :class:`_Part` replaced by its dict."""
+    if isinstance(value, _Part):
+        return parts[value.index]
+    if type(value) is dict:
+        for k, v in value.items():
+            if isinstance(v, (_Part, _Table, dict)):
+                value[k] = _fill(v, parts)
+        return value
+    if isinstance(value, _Table):
+        value.table.data = _fill(value.data, parts)
+        return value.table
+    return value
+
+
+def save_checkpoint(
+    path: str | Path,
+    checkpoint: Checkpoint,
+    part_min: int = PART_MIN,
+    chunk_weight: int = CHUNK_WEIGHT,
+) -> None:
+    """Write the checkpoint atomically (a crash never leaves half a file).
+
+    The file is a sequence of pickles: the header (the checkpoint's fields, its state
+    with each large dict replaced by a numbered part), then each part's entries in
+    chunks, ``(part, entries)``, and ``None`` at the end. The pickler forgets what it
+    has written after each chunk: one pickle of the whole state would keep a memo entry
+    for every object in it, several hundred MB on a month at the seed case's scale.
+    Objects shared between chunks are written once per chunk; the engine re-links its
+    entities after loading (:meth:`~vigile.detect.engine.Engine.restore`).
+    """
+    from vigile.detect._rebuild import StatePickler
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
+    parts: list[dict[Any, Any]] = []
+    body = {name: getattr(checkpoint, name) for name in _CHECKPOINT_FIELDS}
+    body["state"] = _skeleton(checkpoint.state, parts, part_min)
+    body["parts"] = len(parts)
     with open(tmp, "wb") as f:
-        body = {name: getattr(checkpoint, name) for name in _CHECKPOINT_FIELDS}
-        from vigile.detect._rebuild import StatePickler
-
-        StatePickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(body)
+        pickler = StatePickler(f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dump(body)
+        for index, part in enumerate(parts):
+            for chunk in _chunks(part, chunk_weight):
+                pickler.clear_memo()
+                pickler.dump((index, chunk))
+        pickler.clear_memo()
+        pickler.dump(None)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, target)
@@ -285,7 +409,23 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         with open(path, "rb") as f:
             cp = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+            if isinstance(cp, dict) and "parts" in cp:
+                parts: list[dict[Any, Any]] = [{} for _ in range(cp.pop("parts"))]
+                # one unpickler per pickle: each starts with an empty memo, as written
+                while (chunk := pickle.load(f)) is not None:
+                    index, entries = chunk
+                    parts[index].update(entries)
+                cp["state"] = _fill(cp["state"], parts)
+    except (
+        OSError,
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        TypeError,
+        ValueError,
+    ) as exc:
         raise InputError(f"{path}: not a readable vigile checkpoint ({exc})") from None
     if isinstance(cp, dict) and set(cp) == set(_CHECKPOINT_FIELDS):
         cp = Checkpoint(**cp)
