@@ -35,7 +35,7 @@ import orjson
 
 from vigile.notes.backoff import BackoffModel
 from vigile.notes.pipeline import GROUP, READ_MARK
-from vigile.notes.terms import MEDICAL, parse_key
+from vigile.notes.terms import MEDICAL, parse_key, strip_accents
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,52 @@ def _motive(span: Any) -> bool:
     return bool(_MOTIVE.search(before + " "))
 
 
+_SCREEN = re.compile(r"\bdepist\w*(?: (?:du|de la|des|de|d'))?\s*$")
+_DENIED_BEFORE = re.compile(r"\b(?:pas|aucun|aucune|sans|ni|absence|jamais|non|refus\w*)\b")
+
+
+def _screened(span: Any, labels: tuple[str, ...]) -> bool:
+    """An STI screening negated only by its result stays a screening (after heldout9).
+
+    "dépistage VIH négatif", "dépistage chlamydia négatif": the screening reveals the
+    concern that motivated it (docs/notes.md, qualifiers); "pas de dépistage VIH"
+    is still denied.
+    """
+    if "sexual_health" not in labels:
+        return False
+    sent = span.sent
+    head = span.doc[max(sent.start, span.start - 4) : span.start].text
+    words = strip_accents(span.text.lower())
+    if not (words.startswith("depist") or _SCREEN.search(strip_accents(head.lower()))):
+        return False
+    before = strip_accents(span.doc[sent.start : span.start].text.lower())
+    return not _DENIED_BEFORE.search(before)
+
+
+_RESULT_AFTER = re.compile(r"\b(?:negati\w*|neg)\b")
+_DENIED_AFTER = re.compile(
+    r"\b(?:non|neant|aucun|aucune|absente?s?|exclue?s?|eliminee?s?)\b|: ?0\b"
+)
+
+
+def _result_only(span: Any, labels: tuple[str, ...]) -> bool:
+    """A test result after a non-clinical fact does not deny it (after heldout9).
+
+    "Dépistage VIH à l'écrou négatif": the screening is negative, the committal is
+    not; a negation word before the span ("pas de", "sans") still denies it.
+    """
+    if any(c in MEDICAL for c in labels):
+        return False
+    sent = span.sent
+    before = strip_accents(span.doc[sent.start : span.start].text.lower())
+    after = strip_accents(span.doc[span.end : sent.end].text.lower())
+    return (
+        bool(_RESULT_AFTER.search(after))
+        and not _DENIED_AFTER.search(after)
+        and not _DENIED_BEFORE.search(before)
+    )
+
+
 def verdict(doc: Any, backoff: BackoffModel | None = None, text: str | None = None) -> Verdict:
     """Apply the qualifier rules to the ``vigile`` spans of an annotated doc.
 
@@ -118,7 +164,12 @@ def verdict(doc: Any, backoff: BackoffModel | None = None, text: str | None = No
             continue
         # a motive ("pour des raisons de pratique") is not what a negation before it
         # denies: "ne serre pas la main des femmes pour des raisons religieuses"
-        negated = _flag(span, "negation") and not _motive(span)
+        negated = (
+            _flag(span, "negation")
+            and not _motive(span)
+            and not _screened(span, labels)
+            and not _result_only(span, labels)
+        )
         raw.append((span, labels, generic, negated))
         if negated:
             if any(c in MEDICAL for c in labels):
