@@ -61,6 +61,12 @@ def with_model(text: str) -> set[str]:
         # homelessness said with "sans"; the Swiss invalidity insurance; care put off
         ("Dossier AI déposé, en attente de la décision de l'office.", {"social"}),
         ("Reporte sa coloscopie faute de moyens.", {"health", "social"}),
+        # a gambling debt reveals the gambling; another debt does not
+        ("Grosses dettes de casino, sa femme ne le sait pas.", {"addiction", "social"}),
+        ("Dettes de loyer, dossier de surendettement.", {"social"}),
+        # welfare in Belgium, Switzerland, Quebec; "ne sait plus payer" (Belgian French)
+        ("Vit du revenu d'intégration versé par le CPAS.", {"social"}),
+        ("Ne sait plus payer son loyer depuis l'hiver.", {"social"}),
         # English: insulin, blood pressure, physiotherapy, not affording care
         ("Forgot his insulin at home.", {"health"}),
         ("BP 162/98 today, recheck next week.", {"health"}),
