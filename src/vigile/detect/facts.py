@@ -57,6 +57,8 @@ __all__ = [
 _SINGLE_MAX: Final = 3
 #: patients of one list or export remembered as "already received" by the account
 _BULK_MAX: Final = 2000
+#: patients remembered as "just read" for an account under alert
+_RECENT_MAX: Final = 32
 _BULK_ACTIONS: Final = frozenset({"list", "search", "export"})
 #: actions that establish or show care (a relationship, not an access to explain)
 CARE_ACTIONS: Final = frozenset({"create", "update"})
@@ -289,8 +291,9 @@ class AccountState:
         self.seen: dict[str, int | float] = {}
         #: a lower bound of the days in ``seen`` (see :func:`prune_floor`)
         self.seen_floor = 0.0
-        #: the last patients of an account under alert (whose reads are not remembered)
-        self.recent: deque[str] = deque(maxlen=32)
+        #: the last patients of an account under alert (whose reads are not remembered),
+        #: oldest first (a dict: membership is a hash lookup, not a scan)
+        self.recent: dict[str, None] = {}
         self.ten: TenantState | None = None
 
 
@@ -764,7 +767,11 @@ class Explainer:
                 elif not flagged:
                     seen[pid] = self._neg
                 elif pid not in acc.recent:
-                    acc.recent.append(pid)  # a flagged account: only its last few patients
+                    # a flagged account: only its last few patients
+                    recent = acc.recent
+                    recent[pid] = None
+                    if len(recent) > _RECENT_MAX:
+                        del recent[next(iter(recent))]
             if len(seen) > s.max_patients_per_account:
                 prune_times(seen, d - self.horizon_days, s.max_patients_per_account)
             if explained and trusted:
