@@ -20,6 +20,11 @@ import polars as pl
 
 from vigile.errors import InputError
 
+#: how a yes/no column (a flag: ``vip``, ``canary``, a label's ``sensitive``) says yes and
+#: no, in every file vigile reads; anything else is rejected or read as no, per file
+FLAG_TRUE: Final = ("1", "true", "True", "TRUE", "yes", "oui")
+FLAG_FALSE: Final = ("0", "false", "False", "FALSE", "no", "non")
+
 
 @dataclass(frozen=True)
 class Column:
@@ -161,9 +166,9 @@ def _cast(col: Column, default_tz: str) -> pl.Expr:
         )
     if col.kind == "flag":
         return (
-            pl.when(raw.is_in(["1", "true", "True", "yes", "oui"]))
+            pl.when(raw.is_in(FLAG_TRUE))
             .then(True)
-            .when(raw.is_in(["0", "false", "False", "no", "non"]) | raw.is_null())
+            .when(raw.is_in(FLAG_FALSE) | raw.is_null())
             .then(False)
             .otherwise(None)
         )

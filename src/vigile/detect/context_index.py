@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import xxhash
 
-from vigile.context import SPECS, Context, Rejected, empty_table, load_table
+from vigile.context import FLAG_TRUE, SPECS, Context, Rejected, empty_table, load_table
 from vigile.errors import InputError
 
 __all__ = ["ContextIndex", "size_bucket"]
@@ -62,7 +62,7 @@ def _scan_patients(path: Path) -> pl.DataFrame:
         )
     )
     if "vip" in header:
-        vip = pl.col("vip").str.strip_chars().is_in(["1", "true", "True", "yes", "oui"])
+        vip = pl.col("vip").str.strip_chars().is_in(FLAG_TRUE)
         frame = frame.with_columns(vip.fill_null(False).alias("vip"))
     else:
         frame = frame.with_columns(pl.lit(False).alias("vip"))

@@ -23,13 +23,13 @@ from typing import Final
 
 import polars as pl
 
+from vigile.context import FLAG_TRUE
 from vigile.errors import InputError
 
 __all__ = ["LABELS_FILE", "SensitiveNotes", "load_sensitive_notes"]
 
 #: the labels file's name when it is placed in the context directory
 LABELS_FILE: Final = "note_labels.csv"
-_TRUE: Final = ["1", "true", "True", "TRUE", "yes", "oui"]
 
 
 @dataclass
@@ -51,7 +51,7 @@ def _read(path: Path) -> pl.DataFrame:
 
     frame = open_labels(path)
     cols = [pl.col("annotation_id").str.strip_chars()]
-    cols.append(pl.col("sensitive").str.strip_chars().is_in(_TRUE).alias("sensitive"))
+    cols.append(pl.col("sensitive").str.strip_chars().is_in(FLAG_TRUE).alias("sensitive"))
     if "categories" in frame.columns:
         cols.append(pl.col("categories").fill_null("").str.strip_chars())
     else:

@@ -22,6 +22,7 @@ from typing import Final
 
 import polars as pl
 
+from vigile.context import FLAG_TRUE
 from vigile.errors import InputError
 
 #: INTERFACE §5 categories, in the order reports list them.
@@ -270,7 +271,7 @@ def read_labels(path: Path) -> pl.DataFrame:
         frame = frame.with_columns(pl.lit("").alias("categories"))
     return frame.select(
         pl.col("annotation_id"),
-        pl.col("sensitive").str.strip_chars().is_in(["1", "true", "True"]).alias("sensitive"),
+        pl.col("sensitive").str.strip_chars().is_in(FLAG_TRUE).alias("sensitive"),
         pl.col("categories").fill_null(""),
     )
 
