@@ -487,3 +487,74 @@ def test_when_labels_name_their_patients_then_no_annotations_file_is_needed(
     # labels without a context directory (`vigile detect --note-labels` alone)
     idx = ContextIndex.load(None, note_labels=path)
     assert set(idx.sensitive_notes) == {"P1", "P3"}
+
+
+def test_when_a_typo_from_a_new_network_precedes_the_login_then_no_spray_is_seen(
+    tmp_path: Path,
+) -> None:
+    """One failure, then the success 20 s later from the same unfamiliar network (a nurse
+    on a mobile network): the account's own typo is not a spray across accounts."""
+    w = scenes._base()
+    ip = "92.184.100.7"
+    scenes._fail(w, DAY, 7.0, "cab-0001", "dr.martin.0001", ip)
+    sid = w.login(w.at(DAY, 7.0) + timedelta(seconds=20), "cab-0001", "dr.martin.0001", ip)
+    w.read(w.at(DAY, 7.1), "cab-0001", "dr.martin.0001", pid("cab-0001", 3), sid, ip)
+    assert not fired(run(tmp_path, w), "stuffing-success")
+    # the same single failure while its network fails on accounts of other practices: sprayed
+    for k, (tenant, actor) in enumerate(
+        [
+            ("cab-0002", "dr.bernard.0002"),
+            ("cab-0003", "dr.petit.0003"),
+            ("cab-0002", "sec.moreau.0002"),
+        ]
+    ):
+        scenes._fail(w, DAY, 6.0 + 0.1 * k, tenant, actor, f"92.184.100.{20 + k}")
+    assert fired(run(tmp_path, w), "stuffing-success", "high")
+
+
+def test_when_searched_prefixes_carry_a_wildcard_then_they_are_still_short(
+    tmp_path: Path,
+) -> None:
+    w = scenes._base()
+    sid = w.login(w.at(DAY, 19.5), "cab-0001", "dr.lefevre.0001", OFFICE1)
+    for k in range(26):
+        w.ev(
+            w.at(DAY, 19.5) + timedelta(seconds=15 * k),
+            "cab-0001",
+            "dr.lefevre.0001",
+            "search",
+            "patient",
+            session=sid,
+            src_ip=OFFICE1,
+            route="/api/v2/patients/search",
+            patient_ids=[pid("cab-0001", 1 + k)],
+            query=f"nom={'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[k]}A*&size=50",
+        )
+    [a] = fired(run(tmp_path, w), "search-scraping", "high")
+    assert a["evidence"]["short_share"] == 1.0
+
+
+def test_when_the_whole_base_is_exported_in_one_file_then_it_counts_as_every_page(
+    tmp_path: Path,
+) -> None:
+    w = scenes._base()
+    ip = "185.220.101.47"
+    sid = w.login(w.at(DAY, 19.5), "cab-0001", "dr.martin.0001", ip)
+    ids = [pid("cab-0001", 1 + k) for k in range(700)]
+    w.ev(
+        w.at(DAY, 19.6),
+        "cab-0001",
+        "dr.martin.0001",
+        "export",
+        "patient",
+        session=sid,
+        src_ip=ip,
+        route="/api/v2/exports",
+        patient_ids=ids,
+        records=700,
+        query="format=csv",
+    )
+    alerts = run(tmp_path, w)
+    assert fired(alerts, "bulk-paging-unfamiliar", "high") and fired(alerts, "bulk-paging", "high")
+    [a] = fired(alerts, "bulk-paging")
+    assert a["evidence"]["pages"] == 1 and a["evidence"]["records"] == 700

@@ -17,6 +17,8 @@ from vigile.events import AccessEvent
 __all__ = ["PAGING_KEYS", "SEARCH_KEYS", "BulkDetector", "parse_query"]
 
 SEARCH_KEYS: Final = ("q", "name", "search", "query", "term", "nom", "family", "last_name")
+#: wildcard characters around a searched name (glob, SQL LIKE, ellipsis)
+_WILDCARDS: Final = "*%?_. "
 
 
 def _paging_reason(
@@ -116,10 +118,12 @@ class BulkDetector(DetectorBase):
 
     @staticmethod
     def _prefix(ev: AccessEvent, q: dict[str, str]) -> str:
+        """The searched name, without wildcards (``AB*``, ``ab%``, ``ab...``): what the
+        user typed is the prefix, the wildcard only says "and whatever follows"."""
         for k in SEARCH_KEYS:
             if k in q:
-                return q[k]
-        return ev.query or ""
+                return q[k].strip().strip(_WILDCARDS)
+        return (ev.query or "").strip(_WILDCARDS)
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         if not f.bulk or ev.status >= 400:
@@ -149,7 +153,9 @@ class BulkDetector(DetectorBase):
                         if fl == filtered:
                             records += r
                             pages += 1
-                if records >= p.min_records and pages >= p.min_pages:
+                # one export of the whole base is every page at once
+                whole = ev.action == "export" and f.records >= p.min_records
+                if records >= p.min_records and (pages >= p.min_pages or whole):
                     files = self.env.index.files.get(acc.tenant)
                     share = (
                         f" ({records / files:.0%} of the practice's {fmt(files)} files)"

@@ -42,6 +42,10 @@ class Success(msgspec.Struct, forbid_unknown_fields=True):
     #: rule's own severity) and the risk it adds
     other_network: str
     other_network_risk: float
+    #: a single failure is enough when its network failed on this many accounts (this
+    #: one included) of two practices or more within the window: the account was
+    #: sprayed; one typo from a network no one else failed from is not a spray
+    spray_min_accounts: int
 
     def check(self) -> list[str]:
         from vigile.detect.rules import SEVERITY_RANK
@@ -146,8 +150,7 @@ class StuffingDetector(DetectorBase):
                             )
                         )
             elif rule.mode == "success" and not failed and ev.status < 400 and unfamiliar:
-                accounts, _ = self._spray(lo, f, False)
-                sprayed = f.key in accounts
+                sprayed = self._sprayed(lo, f, mine, p.spray_min_accounts)
                 if len(mine) >= p.min_failures or (sprayed and len(mine) >= 1):
                     out.append(self._success(rule, f, lo, mine, sprayed))
         return out or None
@@ -187,6 +190,24 @@ class StuffingDetector(DetectorBase):
             severity=p.other_network if demoted else None,
             risk=float(p.other_network_risk) if demoted else None,
         )
+
+    def _sprayed(
+        self, lo: float, f: Facts, mine: list[tuple[float, str]], min_accounts: int
+    ) -> bool:
+        """The networks of the account's failures also failed on other accounts, of
+        another practice, within the window (see ``Success.spray_min_accounts``)."""
+        nets = {x[1] for x in mine if x[1]}
+        if not nets:
+            return False
+        accounts: set[Hashable] = {f.key}
+        tenants = {f.key[0]}
+        for t, key, net in reversed(self.recent):
+            if t < lo:
+                break
+            if net in nets:
+                accounts.add(key)
+                tenants.add(key[0])  # type: ignore[index]
+        return len(accounts) >= min_accounts and len(tenants) >= 2
 
     def _spray(self, lo: float, f: Facts, current: bool) -> tuple[set[Hashable], set[str]]:
         accounts: set[Hashable] = set()
