@@ -140,6 +140,8 @@ def _result_only(span: Any, labels: tuple[str, ...]) -> bool:
     if any(c in MEDICAL for c in labels):
         return False
     sent = span.sent
+    if "neg" not in span.doc[span.end : sent.end].text.lower().replace("é", "e"):
+        return False  # no result word after it: the usual case, decided cheaply
     before = strip_accents(span.doc[sent.start : span.start].text.lower())
     after = strip_accents(span.doc[span.end : sent.end].text.lower())
     return (

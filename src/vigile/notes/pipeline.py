@@ -889,6 +889,13 @@ class InstitutionContext:
         r"\b(?:change\w* d'adresse|demenag\w*|nouvelle adresse|nouveau numero|nouveau standard"
         r"|changement de (?:numero|standard|adresse|telephone|locaux)|annuaire)\b"
     )
+    MOVE_MARK: Final[str] = "vigile_institution_moves"
+    #: a cheap first look (NORM words): MOVE needs one of them
+    MOVE_WORDS: Final[tuple[str, ...]] = (
+        *("adresse", "demenage", "demenagement", "demenager", "demenagera", "numero"),
+        *("demenagent", "standard", "annuaire", "telephone", "locaux"),
+    )
+    _move_hashes: frozenset[int] | None = None
     #: a care provider named as the heading of the note (health only)
     HEADINGS: Final[frozenset[str]] = frozenset(
         {
@@ -913,6 +920,19 @@ class InstitutionContext:
             doc.user_data[READ_MARK] = True  # read: a name, a heading, an institution
         return doc
 
+    def _moves(self, doc: Any) -> bool:
+        """Whether the note has a word of a change of address or number (once per note)."""
+        found = doc.user_data.get(self.MOVE_MARK)
+        if found is None:
+            if self._move_hashes is None:
+                from spacy.strings import StringStore
+
+                store = StringStore()  # the same hash as the note's NORM attribute
+                self._move_hashes = frozenset(store.add(w) for w in self.MOVE_WORDS)
+            found = not self._move_hashes.isdisjoint(doc.to_array("NORM").tolist())
+            doc.user_data[self.MOVE_MARK] = found
+        return bool(found)
+
     def _drop(self, doc: Any, span: Any, covered: set[int]) -> bool:
         i = span.start
         labels, generic = parse_key(span.label_)
@@ -920,7 +940,7 @@ class InstitutionContext:
         # a speciality (generic health) in a sentence about a practice's or a
         # service's own address or phone number, naming no patient ("Ophtalmo : le
         # cabinet change d'adresse", "nouveau numéro du secrétariat de cardiologie")
-        if generic and labels == ("health",):
+        if generic and labels == ("health",) and self._moves(doc):
             norm = normalise_word(span.sent.text)
             if self.PLACE.search(norm) and self.MOVE.search(norm) and not self.PATIENT.search(norm):
                 return True
