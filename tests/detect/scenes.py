@@ -303,6 +303,18 @@ def new_network() -> World:
     return w
 
 
+def scripted_agent() -> World:
+    """A doctor's password replayed by a script from a data centre, at night."""
+    w = _base()
+    ua = "python-requests/2.32.3"
+    ip = "167.99.61.20"
+    sid = w.login(w.at(DAY, 2.0), "cab-0002", "dr.bernard.0002", ip, ua)
+    for k in range(3):
+        t = w.at(DAY, 2.0) + timedelta(seconds=8 * (k + 1))
+        w.read(t, "cab-0002", "dr.bernard.0002", pid("cab-0002", 30 + k), sid, ip, ua=ua)
+    return w
+
+
 def new_agent() -> World:
     w = _base()
     ua = "curl/8.5.0"
@@ -560,6 +572,7 @@ SCENES: dict[str, Callable[[], World]] = {
     "enumeration-refusals": enumeration_refusals,
     "enumeration-sequential": enumeration_sequential,
     "new-agent": new_agent,
+    "scripted-agent": scripted_agent,
     "new-network": new_network,
     "ordered-walk": ordered_walk,
     "search-scraping": search_scraping,

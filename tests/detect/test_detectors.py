@@ -558,3 +558,16 @@ def test_when_the_whole_base_is_exported_in_one_file_then_it_counts_as_every_pag
     assert fired(alerts, "bulk-paging-unfamiliar", "high") and fired(alerts, "bulk-paging", "high")
     [a] = fired(alerts, "bulk-paging")
     assert a["evidence"]["pages"] == 1 and a["evidence"]["records"] == 700
+
+
+def test_when_a_script_drives_a_persons_account_then_scripted_agent_is_medium(
+    tmp_path: Path,
+) -> None:
+    [a] = fired(run(tmp_path, scenes.scripted_agent()), "scripted-agent", "medium")
+    assert a["evidence"]["tool"] == "python-requests"
+    # the vendor's own client, from the same place at the same hour: nothing of the kind
+    w = scenes.scripted_agent()
+    w.events = [
+        {**e, "user_agent": scenes.UA_GENUINE} if e.get("user_agent") else e for e in w.events
+    ]
+    assert not fired(run(tmp_path, w), "scripted-agent")

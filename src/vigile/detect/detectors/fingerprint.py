@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from vigile.detect.detectors.base import DetectorBase, Finding, durations, register
+from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, register
 from vigile.detect.facts import Facts
-from vigile.detect.rules import Seconds
+from vigile.detect.rules import Rule, Seconds
 from vigile.events import AccessEvent
 
 
@@ -21,6 +21,13 @@ class NewNetwork(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DataOnly(msgspec.Struct, forbid_unknown_fields=True):
+    data_only: bool
+
+
+class ScriptedAgent(msgspec.Struct, forbid_unknown_fields=True):
+    #: pieces of user agents (compared in lower case) that HTTP libraries, command-line
+    #: tools and browser automation send, never the vendor's clients
+    agents: list[str]
     data_only: bool
 
 
@@ -43,6 +50,10 @@ class FingerprintDetector(DetectorBase):
     * ``new-network`` – an account with history acts from a network (IPv4 /24,
       IPv6 /48) it never used, optionally one its practice never used either;
     * ``new-agent`` – ... with a user agent it never used;
+    * ``scripted-agent`` – a person's account driven by a script: the user agent of an
+      HTTP library, a command-line tool or browser automation (``python-requests``,
+      ``curl``, ``HeadlessChrome``...), judged whenever the fingerprint changes (new
+      session, network or client), new accounts included;
     * ``session-moved`` – one session id used from a second network or client: an
       address change (home broadband, mobile) or a replayed token - a weak sign alone;
     * ``session-shared`` – the session goes back and forth between two networks
@@ -62,6 +73,7 @@ class FingerprintDetector(DetectorBase):
     modes: ClassVar[tuple[str, ...] | None] = (
         "new-network",
         "new-agent",
+        "scripted-agent",
         "session-moved",
         "session-shared",
         "concurrent",
@@ -71,6 +83,7 @@ class FingerprintDetector(DetectorBase):
     mode_params: ClassVar[dict[str, type]] = {
         "new-network": NewNetwork,
         "new-agent": DataOnly,
+        "scripted-agent": ScriptedAgent,
         "session-moved": SessionMoved,
         "session-shared": SessionMoved,
         "concurrent": DataOnly,
@@ -97,6 +110,24 @@ class FingerprintDetector(DetectorBase):
             f"{ses.cur or 'there'} {durations(max(0.0, f.t - ses.last))} ago): an address "
             "change, or a replayed token"
         ]
+
+    def __init__(self, rules: list[Rule], env: Env) -> None:
+        super().__init__(rules, env)
+        #: user agent -> the scripted tool it names ("" for none)
+        self._tools: dict[str, str] = {}
+
+    def _scripted(self, ua: str | None, agents: list[str]) -> str:
+        """The piece of ``agents`` found in ``ua`` (lower case), or ""; memoised."""
+        if not ua:
+            return ""
+        found = self._tools.get(ua)
+        if found is None:
+            low = ua.lower()
+            found = next((a for a in agents if a in low), "")
+            if len(self._tools) > 10_000:
+                self._tools.clear()
+            self._tools[ua] = found
+        return found
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         data = f.single or f.bulk
@@ -148,6 +179,19 @@ class FingerprintDetector(DetectorBase):
                             f"(known: {len(acc.uas)})"
                         ],
                         {"user_agent": ev.user_agent, "known_agents": len(acc.uas)},
+                        key=ev.user_agent,
+                    )
+            elif mode == "scripted-agent":
+                tool = self._scripted(ev.user_agent, p.agents)
+                if tool and ev.status < 400:
+                    finding = Finding(
+                        rule,
+                        1.0,
+                        [
+                            f"user agent {ev.user_agent!r} is {tool!r}, a script or automation "
+                            "tool, on a person's account" + (" new to it" if f.ua_new else "")
+                        ],
+                        {"user_agent": ev.user_agent, "tool": tool, "new_to_account": f.ua_new},
                         key=ev.user_agent,
                     )
             elif mode in ("session-moved", "session-shared"):
