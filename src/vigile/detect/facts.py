@@ -621,6 +621,8 @@ class Explainer:
         self.appts: dict[str, list[tuple[float, str]]] = {}
         self._appt_queue: deque[tuple[float, str]] = deque()
         self.loaded_until = -1.0
+        #: appointments starting before this were dropped from the window (last advance)
+        self.cutoff = -1.0
         self.has_appointments = index.appt_frame is not None and len(index.appt_start) > 0
         self.has_notes = bool(index.note_authors)
         #: relationships are dated in days since the replay began (day0 + 1 is day 1)
@@ -640,18 +642,8 @@ class Explainer:
             return
         if t + self.after > self.loaded_until:
             lo = self.loaded_until if self.loaded_until > 0 else t - self.before
-            hi = t + self.after + 86400.0
-            appts, queue = self.appts, self._appt_queue
-            for start, tenant, pid in self.index.appointments_between(lo, hi):
-                entry = (float(start), tenant)
-                lst = appts.get(pid)
-                if lst is None:
-                    appts[pid] = [entry]
-                else:
-                    lst.append(entry)
-                queue.append((float(start), pid))
-            self.loaded_until = hi
-        cutoff = t - self.before
+            self._load(lo, t + self.after + 86400.0)
+        cutoff = self.cutoff = t - self.before
         queue = self._appt_queue
         while queue and queue[0][0] < cutoff:
             _, pid = queue.popleft()
@@ -662,6 +654,19 @@ class Explainer:
                     self.appts[pid] = lst2
                 else:
                     del self.appts[pid]
+
+    def _load(self, lo: float, hi: float) -> None:
+        """Add the context's appointments starting in ``[lo, hi)`` to the window."""
+        appts, queue = self.appts, self._appt_queue
+        for start, tenant, pid in self.index.appointments_between(lo, hi):
+            entry = (float(start), tenant)
+            lst = appts.get(pid)
+            if lst is None:
+                appts[pid] = [entry]
+            else:
+                lst.append(entry)
+            queue.append((float(start), pid))
+        self.loaded_until = hi
 
     def _why(self, pid: str, tenant: str, actor: str, t: float, ten: TenantState) -> str | None:
         lst = self.appts.get(pid)
@@ -852,15 +857,18 @@ class Explainer:
                 )
 
     def state(self) -> dict[str, Any]:
-        return {
-            "appts": self.appts,
-            "queue": self._appt_queue,
-            "loaded_until": self.loaded_until,
-            "day0": self.day0,
-        }
+        """The explainer's own state. The appointments window is not saved: it is the
+        context's appointments from ``cutoff`` to ``loaded_until``, loaded again by
+        :meth:`load_state` (a month at the seed case's scale: 0.85 M appointments, a
+        quarter of a checkpoint, and copies of strings the live state shares)."""
+        return {"loaded_until": self.loaded_until, "cutoff": self.cutoff, "day0": self.day0}
 
     def load_state(self, st: dict[str, Any]) -> None:
-        self.appts = st["appts"]
-        self._appt_queue = st["queue"]
-        self.loaded_until = st["loaded_until"]
         self.day0 = st["day0"]
+        self.appts = {}
+        self._appt_queue = deque()
+        self.loaded_until = -1.0
+        self.cutoff = st["cutoff"]
+        until = st["loaded_until"]
+        if self.has_appointments and until > 0:
+            self._load(self.cutoff, until)

@@ -41,7 +41,7 @@ __all__ = [
     "save_checkpoint",
 ]
 
-CHECKPOINT_VERSION: Final = 4
+CHECKPOINT_VERSION: Final = 5
 #: a dict holding at least this many objects is written in parts (chunks)...
 PART_MIN: Final = 4096
 #: ... unless it has at most this many keys, some of them dicts or tables: then it is
