@@ -273,7 +273,8 @@ def bulk_service_export() -> World:
     return w
 
 
-def search_scraping() -> World:
+def search_scraping(query: str = "q=a{letter}") -> World:
+    """Searches ``aa``, ``ab``... (``query`` formats each with its second ``letter``)."""
     w = _base()
     sid = w.login(w.at(DAY, 9.5), "cab-0001", "dr.lefevre.0001", OFFICE1)
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -290,7 +291,7 @@ def search_scraping() -> World:
             route="/api/v1/patients/search",
             patient_ids=ids,
             records=len(ids),
-            query=f"q=a{letters[k]}",
+            query=query.format(letter=letters[k]),
         )
     return w
 

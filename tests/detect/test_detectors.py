@@ -515,21 +515,7 @@ def test_when_a_typo_from_a_new_network_precedes_the_login_then_no_spray_is_seen
 def test_when_searched_prefixes_carry_a_wildcard_then_they_are_still_short(
     tmp_path: Path,
 ) -> None:
-    w = scenes._base()
-    sid = w.login(w.at(DAY, 19.5), "cab-0001", "dr.lefevre.0001", OFFICE1)
-    for k in range(26):
-        w.ev(
-            w.at(DAY, 19.5) + timedelta(seconds=15 * k),
-            "cab-0001",
-            "dr.lefevre.0001",
-            "search",
-            "patient",
-            session=sid,
-            src_ip=OFFICE1,
-            route="/api/v2/patients/search",
-            patient_ids=[pid("cab-0001", 1 + k)],
-            query=f"nom={'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[k]}A*&size=50",
-        )
+    w = scenes.search_scraping(query="nom=A{letter}*&size=50")
     [a] = fired(run(tmp_path, w), "search-scraping", "high")
     assert a["evidence"]["short_share"] == 1.0
 
