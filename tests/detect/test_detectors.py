@@ -557,3 +557,18 @@ def test_when_a_script_drives_a_persons_account_then_scripted_agent_is_medium(
         {**e, "user_agent": scenes.UA_GENUINE} if e.get("user_agent") else e for e in w.events
     ]
     assert not fired(run(tmp_path, w), "scripted-agent")
+
+
+def test_when_refused_requests_name_no_patient_then_they_still_count_as_refusals(
+    tmp_path: Path,
+) -> None:
+    """INTERFACE §1: a refusal carries no patient data, so a feed may leave its
+    ``patient_ids`` empty; the guessing is in the statuses."""
+    w = scenes.enumeration_refusals()
+    w.events = [
+        {**e, "patient_ids": [], "records": 0} if e.get("status", 200) in (403, 404) else e
+        for e in w.events
+    ]
+    assert any(e.get("status") == 403 and not e["patient_ids"] for e in w.events)
+    [a] = fired(run(tmp_path, w), "enumeration-refusals", "high")
+    assert a["evidence"]["refused"] >= 20

@@ -139,12 +139,50 @@ class EnumerationDetector(DetectorBase):
             return st.seq
         return st.seq + 1 if 0 < d <= self.max_step else 0
 
+    def _refusal(self, rule: Rule, f: Facts, st: _Walk | None) -> Finding | None:
+        """``refusals``: this refused request and those of the window, against all."""
+        p = rule.params
+        lo = f.t - float(rule.window or self.window)
+        n = r = 0
+        if st is not None:
+            for t, x in reversed(st.attempts):
+                if t < lo:
+                    break
+                n += 1
+                r += x
+        n, r = n + 1, r + 1
+        if r < p.min_refused or r / n < p.min_share:
+            return None
+        return Finding(
+            rule,
+            r / n,
+            [
+                f"{r} of {n} single-file requests refused (403/404) in "
+                f"{durations(float(rule.window or self.window))}: guessing ids or "
+                "probing authorisation"
+            ],
+            {"refused": r, "requests": n, "share": round(r / n, 3)},
+        )
+
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         ids = ev.patient_ids
         self._num = None
         self._walk = 0
-        if not ids or len(ids) > 3 or f.schedule:
+        if len(ids) > 3 or f.schedule:
             return None
+        if not ids:
+            # a refused request names no patient (INTERFACE §1: the ids the response
+            # carried), yet it is one more refusal of the ratio
+            if ev.status not in _REFUSED:
+                return None
+            st0 = self.walks.data.get(f.key)
+            found: list[Finding] | None = None
+            for rule in self.rules_for(f.acc.tenant, f.acc.role):
+                if rule.mode == "refusals" and not self.muted(rule, f):
+                    hit = self._refusal(rule, f, st0)
+                    if hit is not None:
+                        found = [hit]
+            return found
         if not f.new_ids and ev.status not in _REFUSED:
             # a patient the account already had: it neither starts nor breaks a walk
             return None
@@ -166,26 +204,7 @@ class EnumerationDetector(DetectorBase):
             if mode == "refusals" and refused:
                 if self.muted(rule, f):
                     continue
-                lo = f.t - float(rule.window or self.window)
-                n = r = 0
-                if st is not None:
-                    for t, x in reversed(st.attempts):
-                        if t < lo:
-                            break
-                        n += 1
-                        r += x
-                n, r = n + 1, r + 1
-                if r >= p.min_refused and r / n >= p.min_share:
-                    finding = Finding(
-                        rule,
-                        r / n,
-                        [
-                            f"{r} of {n} single-file requests refused (403/404) in "
-                            f"{durations(float(rule.window or self.window))}: guessing ids or "
-                            "probing authorisation"
-                        ],
-                        {"refused": r, "requests": n, "share": round(r / n, 3)},
-                    )
+                finding = self._refusal(rule, f, st)
             elif mode == "sequential":
                 if run >= p.min_run and not self.muted(rule, f):
                     finding = Finding(
@@ -254,7 +273,16 @@ class EnumerationDetector(DetectorBase):
 
     def learn(self, ev: AccessEvent, f: Facts) -> None:
         ids = ev.patient_ids
-        if not ids or len(ids) > 3 or f.schedule:
+        if len(ids) > 3 or f.schedule:
+            return
+        if not ids:
+            if ev.status in _REFUSED:  # a refusal with no id: the ratio, not the walks
+                st0 = self.walks.data.get(f.key)
+                if st0 is None:
+                    st0 = self.walks.put(f.key, _Walk(f.t))
+                st0.last = f.t
+                st0.refused_until = f.t + self.window
+                st0.attempts.append((f.t, True))
             return
         if not f.new_ids and ev.status not in _REFUSED:
             return
