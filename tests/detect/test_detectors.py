@@ -572,3 +572,21 @@ def test_when_refused_requests_name_no_patient_then_they_still_count_as_refusals
     assert any(e.get("status") == 403 and not e["patient_ids"] for e in w.events)
     [a] = fired(run(tmp_path, w), "enumeration-refusals", "high")
     assert a["evidence"]["refused"] >= 20
+
+
+@pytest.mark.parametrize(
+    ("author", "created", "explained"),
+    [
+        ("dr.martin.0001", "2021-04-06", False),  # a colleague's note from years ago
+        ("dr.martin.0001", "2026-02-20", True),  # a colleague's note of last week
+        ("dr.martin.0001", "", True),  # an undated note
+        ("sec.durand.0001", "2021-04-06", True),  # the account's own note, however old
+    ],
+)
+def test_when_a_note_is_the_only_link_then_it_explains_while_recent_or_own(
+    tmp_path: Path, author: str, created: str, explained: bool
+) -> None:
+    w = scenes.vip_unexplained_read()
+    star = pid("cab-0001", 480)
+    w.notes.append(("n-old", star, "cab-0001", author, created, "Renouvellement ordonnance."))
+    assert bool(fired(run(tmp_path, w), "vip-unexplained-read", "medium")) is not explained

@@ -91,7 +91,8 @@ class ContextIndex:
     # vip files per practice (with ``files``: the practice's share of protected files)
     vip_files: dict[str, int] = field(default_factory=dict)
     canaries: frozenset[str] = frozenset()
-    note_authors: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    #: patient -> its notes' (tenant, author, created in epoch seconds or -1.0 if unknown)
+    note_authors: dict[str, tuple[tuple[str, str, float], ...]] = field(default_factory=dict)
     # appointments sorted by start: (start seconds, tenant code, patient id)
     appt_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     appt_frame: pl.DataFrame | None = None
@@ -195,16 +196,28 @@ class ContextIndex:
             idx.canaries = frozenset(ctx.canaries.get_column("patient_id").to_list())
         notes = ctx.annotations
         if notes.height:
+            created = (
+                pl.col("created").dt.epoch("s").cast(pl.Float64).fill_null(-1.0)
+                if "created" in notes.columns
+                else pl.lit(-1.0)
+            )
             grouped = (
                 notes.select(
-                    "patient_id", pl.col("tenant").fill_null(""), pl.col("author").fill_null("")
+                    "patient_id",
+                    pl.col("tenant").fill_null(""),
+                    pl.col("author").fill_null(""),
+                    created.alias("created"),
                 )
-                .unique()
-                .group_by("patient_id")
-                .agg(pl.struct("tenant", "author"))
+                .group_by("patient_id", "tenant", "author")
+                .agg(pl.col("created").max())
+                .sort("patient_id", "tenant", "author")
+                .group_by("patient_id", maintain_order=True)
+                .agg(pl.struct("tenant", "author", "created"))
             )
-            for pid, pairs in grouped.iter_rows():
-                idx.note_authors[pid] = tuple((p["tenant"], p["author"]) for p in pairs)
+            for pid, rows in grouped.iter_rows():
+                idx.note_authors[pid] = tuple(
+                    (r["tenant"], r["author"], float(r["created"])) for r in rows
+                )
         appts = ctx.appointments
         if appts.height:
             frame = (

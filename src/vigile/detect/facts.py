@@ -629,6 +629,7 @@ class Explainer:
         self.day0 = -1
         self.horizon_days = max(1, round(float(settings.relationship_horizon) / 86400))
         self.panel_days = max(1, round(float(settings.panel_horizon) / 86400))
+        self.panel_s = float(settings.panel_horizon)
         #: daily sweeps that had to forget relationships to stay within the memory cap
         self.budget_evictions = 0
         self._neg_day = 0
@@ -679,9 +680,18 @@ class Explainer:
             return "panel"
         authors = self.index.note_authors.get(pid)
         if authors is not None:
-            for tn, author in authors:
+            # the account's own note explains, however old (it cared for the patient); a
+            # colleague's only while recent, like the panel (an old note in the file is
+            # not a reason for everyone in the practice to open it); undated notes do
+            why: str | None = None
+            lo, hi = t - self.panel_s, t + self.after
+            for tn, author, created in authors:
                 if tn == tenant:
-                    return "own note" if author == actor else "practice note"
+                    if author == actor:
+                        return "own note"
+                    if created < 0 or lo <= created <= hi:
+                        why = "practice note"
+            return why
         return None
 
     def observe(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:

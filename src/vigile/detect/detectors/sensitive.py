@@ -204,7 +204,7 @@ class SensitiveDetector(DetectorBase):
             if self.env.has_appointments:
                 tried.insert(0, "an appointment at the practice near the read")
             if self.env.index.note_authors:
-                tried.append("a note by the practice")
+                tried.append("a recent note by the practice")
             out.append(
                 Finding(
                     rule,

@@ -64,6 +64,11 @@ class _Seen:
             self.pids = {k: x for k, x in self.pids.items() if x >= lo}
 
 
+def _wrote(notes: tuple[tuple[str, str, float], ...], key: tuple[str, str]) -> bool:
+    """Whether the account ``key`` (tenant, actor) wrote one of ``notes``."""
+    return any(tenant == key[0] and author == key[1] for tenant, author, _ in notes)
+
+
 def _names(categories: list[str]) -> str:
     return ", ".join(c.replace("_", " ") for c in categories)
 
@@ -167,7 +172,7 @@ class SensitiveNotesDetector(DetectorBase):
                 elif why.get(pid) == _PRACTICE_NOTE:
                     # the explainer names the first note it finds: the account may have
                     # written another one about the patient (its own care)
-                    if f.key not in self.env.index.note_authors.get(pid, ()):
+                    if not _wrote(self.env.index.note_authors.get(pid, ()), f.key):
                         hits.append(pid)
                 elif fol is not None:
                     seen_at = fol.pids.get(pid)
@@ -188,7 +193,7 @@ class SensitiveNotesDetector(DetectorBase):
             if (v is not None and v > 0) or pid in panel:
                 continue
             a = authors.get(pid)
-            if a is not None and me in a:
+            if a is not None and _wrote(a, me):
                 continue
             opened += 1
             if pid in sens:

@@ -360,7 +360,7 @@ class UnexplainedDetector(DetectorBase):
             tried.append("no appointment near")
         tried.append("no earlier access by the account")
         if self.env.index.note_authors:
-            tried.append("no note by the practice")
+            tried.append("no recent note by the practice")
         tried.append("not in the practice's panel")
         return ", ".join(tried)
 
