@@ -199,9 +199,17 @@ def bulk_filtered() -> World:
 
 
 def _paging(
-    w: World, ip: str, pages: int, size: int, ua: str = UA, hour: float = 1.5, first: int = 1
+    w: World,
+    ip: str,
+    pages: int,
+    size: int,
+    ua: str = UA,
+    hour: float = 1.5,
+    first: int = 1,
+    action: str = "list",
 ) -> None:
-    """dr.martin.0001 logs in from ``ip`` and pages the unfiltered patient list."""
+    """dr.martin.0001 logs in from ``ip`` and pages the unfiltered patient list (or
+    exports it: ``action="export"``)."""
     sid = w.login(w.at(DAY, hour), "cab-0001", "dr.martin.0001", ip, ua)
     for page in range(1, pages + 1):
         ids = [pid("cab-0001", first + ((page - 1) * size + k) % 790) for k in range(size)]
@@ -209,7 +217,7 @@ def _paging(
             w.at(DAY, hour) + timedelta(seconds=4 * page),
             "cab-0001",
             "dr.martin.0001",
-            "list",
+            action,
             "patient",
             session=sid,
             src_ip=ip,

@@ -524,22 +524,7 @@ def test_when_the_whole_base_is_exported_in_one_file_then_it_counts_as_every_pag
     tmp_path: Path,
 ) -> None:
     w = scenes._base()
-    ip = "185.220.101.47"
-    sid = w.login(w.at(DAY, 19.5), "cab-0001", "dr.martin.0001", ip)
-    ids = [pid("cab-0001", 1 + k) for k in range(700)]
-    w.ev(
-        w.at(DAY, 19.6),
-        "cab-0001",
-        "dr.martin.0001",
-        "export",
-        "patient",
-        session=sid,
-        src_ip=ip,
-        route="/api/v2/exports",
-        patient_ids=ids,
-        records=700,
-        query="format=csv",
-    )
+    scenes._paging(w, "185.220.101.47", 1, 700, hour=19.5, action="export")
     alerts = run(tmp_path, w)
     assert fired(alerts, "bulk-paging-unfamiliar", "high") and fired(alerts, "bulk-paging", "high")
     [a] = fired(alerts, "bulk-paging")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-__all__ = ["StatePickler", "rebuild"]
+__all__ = ["StatePickler", "attributes", "rebuild"]
 
 
 def rebuild(cls: Any, attributes: dict[str, Any]) -> Any:
@@ -22,6 +22,18 @@ def rebuild(cls: Any, attributes: dict[str, Any]) -> Any:
     return obj
 
 
+def attributes(obj: Any) -> dict[str, Any] | None:
+    """An object's attributes as its ``__getstate__`` gives them (a compiled class: a
+    dict; a Python class with ``__slots__``: a (dict, slots) pair, merged), or None."""
+    getstate = getattr(obj, "__getstate__", None)
+    state = getstate() if getstate is not None else None
+    if isinstance(state, tuple) and len(state) == 2:  # Python, with __slots__
+        merged = dict(state[0] or {})
+        merged.update(state[1] or {})
+        return merged
+    return state if isinstance(state, dict) else None
+
+
 class StatePickler(pickle.Pickler):
     """Pickles ``vigile.detect`` objects as (class, attributes) for :func:`rebuild`."""
 
@@ -29,12 +41,7 @@ class StatePickler(pickle.Pickler):
         cls = type(obj)
         if not cls.__module__.startswith("vigile.detect."):
             return NotImplemented
-        getstate = getattr(obj, "__getstate__", None)
-        state = getstate() if getstate is not None else None
-        if isinstance(state, tuple) and len(state) == 2:  # Python, with __slots__
-            merged = dict(state[0] or {})
-            merged.update(state[1] or {})
-            state = merged
-        if not isinstance(state, dict):
+        state = attributes(obj)
+        if state is None:
             return NotImplemented
         return (rebuild, (cls, state))

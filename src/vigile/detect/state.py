@@ -26,6 +26,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 import msgspec
 
+from vigile.detect._rebuild import StatePickler, attributes
 from vigile.detect.rules import Seconds
 from vigile.errors import InputError
 
@@ -325,11 +326,8 @@ def _weight(value: Any) -> int:
         return 1
     if isinstance(value, (dict, list, set, tuple, deque)):
         return 1 + len(value)
-    getstate = getattr(value, "__getstate__", None)
-    state = getstate() if getstate is not None else None
-    if isinstance(state, tuple) and len(state) == 2:  # Python, with __slots__
-        state = state[1]
-    if not isinstance(state, dict):
+    state = attributes(value)
+    if state is None:
         return 1
     return 1 + sum(len(v) for v in state.values() if isinstance(v, (dict, list, set, tuple, deque)))
 
@@ -378,7 +376,6 @@ def save_checkpoint(
     Objects shared between chunks are written once per chunk; the engine re-links its
     entities after loading (:meth:`~vigile.detect.engine.Engine.restore`).
     """
-    from vigile.detect._rebuild import StatePickler
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

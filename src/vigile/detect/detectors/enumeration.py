@@ -170,24 +170,13 @@ class EnumerationDetector(DetectorBase):
         self._walk = 0
         if len(ids) > 3 or f.schedule:
             return None
-        if not ids:
-            # a refused request names no patient (INTERFACE §1: the ids the response
-            # carried), yet it is one more refusal of the ratio
-            if ev.status not in _REFUSED:
-                return None
-            st0 = self.walks.data.get(f.key)
-            found: list[Finding] | None = None
-            for rule in self.rules_for(f.acc.tenant, f.acc.role):
-                if rule.mode == "refusals" and not self.muted(rule, f):
-                    hit = self._refusal(rule, f, st0)
-                    if hit is not None:
-                        found = [hit]
-            return found
         if not f.new_ids and ev.status not in _REFUSED:
             # a patient the account already had: it neither starts nor breaks a walk
             return None
         st = self.walks.data.get(f.key)
-        num = self._num = id_number(ids[0])
+        # a refused request may name no patient (INTERFACE §1: the ids the response
+        # carried): no id, no walk, yet one more refusal of the ratio
+        num = self._num = id_number(ids[0]) if ids else None
         refused = ev.status in _REFUSED
         run = self._step(st, num)
         walk = self._walk = self._ordered(st, f.new_ids) if f.new_ids else 0
@@ -275,15 +264,6 @@ class EnumerationDetector(DetectorBase):
         ids = ev.patient_ids
         if len(ids) > 3 or f.schedule:
             return
-        if not ids:
-            if ev.status in _REFUSED:  # a refusal with no id: the ratio, not the walks
-                st0 = self.walks.data.get(f.key)
-                if st0 is None:
-                    st0 = self.walks.put(f.key, _Walk(f.t))
-                st0.last = f.t
-                st0.refused_until = f.t + self.window
-                st0.attempts.append((f.t, True))
-            return
         if not f.new_ids and ev.status not in _REFUSED:
             return
         key = f.key
@@ -298,6 +278,8 @@ class EnumerationDetector(DetectorBase):
         if refused or t <= st.refused_until:
             # request outcomes are only kept while refusals are recent (the ratio's window)
             st.attempts.append((t, refused))
+        if not ids:
+            return  # a refusal that names no patient: the ratio, not the walks
         num = self._num
         seq = self._step(st, num)
         st.seq = seq

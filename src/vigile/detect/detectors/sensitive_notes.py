@@ -170,10 +170,9 @@ class SensitiveNotesDetector(DetectorBase):
                 if pid in f.uncared_ids:
                     hits.append(pid)
                 elif why.get(pid) == _PRACTICE_NOTE:
-                    # the explainer names the first note it finds: the account may have
-                    # written another one about the patient (its own care)
-                    if not _wrote(self.env.index.note_authors.get(pid, ()), f.key):
-                        hits.append(pid)
+                    # a colleague's note, and none of the account's own (the explainer
+                    # names "own note" first): not care by this account
+                    hits.append(pid)
                 elif fol is not None:
                     seen_at = fol.pids.get(pid)
                     if seen_at is not None and f.t - seen_at <= self.follow_ttl:

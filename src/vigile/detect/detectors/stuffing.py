@@ -129,7 +129,7 @@ class StuffingDetector(DetectorBase):
                         )
                     )
             elif rule.mode == "spray" and failed and unfamiliar:
-                accounts, tenants = self._spray(lo, f, True)
+                accounts, tenants = self._spray(lo, f)
                 if len(accounts) >= p.min_accounts and len(tenants) >= p.min_tenants:
                     reason = (
                         f"failed logins from unfamiliar networks on {len(accounts)} accounts of "
@@ -150,7 +150,10 @@ class StuffingDetector(DetectorBase):
                             )
                         )
             elif rule.mode == "success" and not failed and ev.status < 400 and unfamiliar:
-                sprayed = self._sprayed(lo, f, mine, p.spray_min_accounts)
+                # sprayed: the networks of its failures failed on other practices' accounts
+                nets = {x[1] for x in mine if x[1]}
+                accounts, tenants = self._spray(lo, f, nets)
+                sprayed = bool(nets) and len(accounts) >= p.spray_min_accounts and len(tenants) >= 2
                 if len(mine) >= p.min_failures or (sprayed and len(mine) >= 1):
                     out.append(self._success(rule, f, lo, mine, sprayed))
         return out or None
@@ -191,35 +194,19 @@ class StuffingDetector(DetectorBase):
             risk=float(p.other_network_risk) if demoted else None,
         )
 
-    def _sprayed(
-        self, lo: float, f: Facts, mine: list[tuple[float, str]], min_accounts: int
-    ) -> bool:
-        """The networks of the account's failures also failed on other accounts, of
-        another practice, within the window (see ``Success.spray_min_accounts``)."""
-        nets = {x[1] for x in mine if x[1]}
-        if not nets:
-            return False
+    def _spray(
+        self, lo: float, f: Facts, nets: set[str] | None = None
+    ) -> tuple[set[Hashable], set[str]]:
+        """The accounts (this one included) and practices that failed from unfamiliar
+        networks within the window; with ``nets``, only from those networks."""
         accounts: set[Hashable] = {f.key}
         tenants = {f.key[0]}
         for t, key, net in reversed(self.recent):
             if t < lo:
                 break
-            if net in nets:
+            if nets is None or net in nets:
                 accounts.add(key)
                 tenants.add(key[0])  # type: ignore[index]
-        return len(accounts) >= min_accounts and len(tenants) >= 2
-
-    def _spray(self, lo: float, f: Facts, current: bool) -> tuple[set[Hashable], set[str]]:
-        accounts: set[Hashable] = set()
-        tenants: set[str] = set()
-        for t, key, _net in reversed(self.recent):
-            if t < lo:
-                break
-            accounts.add(key)
-            tenants.add(key[0])  # type: ignore[index]
-        if current:
-            accounts.add(f.key)
-            tenants.add(f.key[0])
         return accounts, tenants
 
     def learn(self, ev: AccessEvent, f: Facts) -> None:
