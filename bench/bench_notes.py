@@ -4,10 +4,11 @@ Quality — precision, recall, F1 of the sensitive/not decision and of the
 categories (micro and per category) on:
 
 * ``dev``: the project's notes the terminology was developed on;
-* ``heldout`` to ``heldout9``: notes written after the terminology was frozen
+* ``heldout`` to ``heldout10``: notes written after the terminology was frozen
   (commits a73d69a, 4ef1616, 4d9d975, 22ace0e, 016abe9, 59eb188, 75ceacc, 4761b9b,
-  and for ``heldout9`` the code of 88692a0, whose notes code is that of 871b942),
-  each in other styles (``heldout4`` to ``heldout9`` have their own files in
+  for ``heldout9`` the code of 88692a0, whose notes code is that of 871b942, and for
+  ``heldout10`` 73c7dd4, whose notes code is that of b1adbdc),
+  each in other styles (``heldout4`` to ``heldout10`` have their own files in
   ``data/notes_eval/`` and are also scored per style); the figures measured at each
   freeze are in docs/notes.md (``--src`` on an archive of that commit reproduces
   them); re-running here measures today's code, which has since seen those notes;
@@ -50,6 +51,7 @@ EVAL_FILES = (
     "heldout7.csv",
     "heldout8.csv",
     "heldout9.csv",
+    "heldout10.csv",
 )
 SPLITS = (
     "dev",
@@ -62,9 +64,18 @@ SPLITS = (
     "heldout7",
     "heldout8",
     "heldout9",
+    "heldout10",
 )
 #: sets whose ids say the writing style (hN-<style>-nnn): also scored per style
-STYLED = ("heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9")
+STYLED = (
+    "heldout4",
+    "heldout5",
+    "heldout6",
+    "heldout7",
+    "heldout8",
+    "heldout9",
+    "heldout10",
+)
 #: extra arguments to classify_texts (empty for a frozen --src that predates them)
 CLASSIFY_KW: dict[str, Any] = {}
 #: today's back-off model laid over a frozen --src's rules (--backoff-over-src)
