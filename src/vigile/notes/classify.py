@@ -151,6 +151,22 @@ def _result_only(span: Any, labels: tuple[str, ...]) -> bool:
     )
 
 
+_CARRIER = re.compile(
+    r"\b(?:porteu(?:r|se)s? saine?s?|heterozygotes?|statut de porteu\w*"
+    r"|porteu(?:r|se)s? asymptomatiques?)\b"
+)
+
+
+def _carrier(span: Any, labels: tuple[str, ...]) -> bool:
+    """A hereditary disease named with a carrier status is the status alone (after
+    heldout10): the guide's "its carrier status alone is `genetic`" ("porteuse saine
+    d'un variant du gène SMN1 (amyotrophie spinale)")."""
+    if set(labels) != {"genetic", "health"}:
+        return False
+    sent = span.sent
+    return bool(_CARRIER.search(strip_accents(span.doc[sent.start : span.end].text.lower())))
+
+
 def verdict(doc: Any, backoff: BackoffModel | None = None, text: str | None = None) -> Verdict:
     """Apply the qualifier rules to the ``vigile`` spans of an annotated doc.
 
@@ -164,6 +180,8 @@ def verdict(doc: Any, backoff: BackoffModel | None = None, text: str | None = No
         labels, generic = parse_key(span.label_)
         if not labels:
             continue
+        if _carrier(span, labels):
+            labels = ("genetic",)
         # a motive ("pour des raisons de pratique") is not what a negation before it
         # denies: "ne serre pas la main des femmes pour des raisons religieuses"
         negated = (

