@@ -152,3 +152,20 @@ def test_not_about_a_patient_after_heldout10(text: str, expected: set[str]) -> N
 )
 def test_word_families_after_heldout10(text: str, expected: set[str]) -> None:
     assert rules(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a cough, a pain, a fall said alone are non-specific symptoms (as "fatigue"):
+        # they fold beside a specific category...
+        ("Ancienne fumeuse, toux le matin.", {"addiction"}),
+        ("Alcoolisé, chute sur la voie publique.", {"addiction"}),
+        ("Enceinte de 8 SA, douleurs la nuit.", {"reproductive"}),
+        # ...and are `health` alone; a pain with its site stays a finding
+        ("Toux depuis trois semaines.", {"health"}),
+        ("Enceinte de 8 SA, douleurs pelviennes.", {"health", "reproductive"}),
+    ],
+)
+def test_non_specific_symptoms_after_heldout10(text: str, expected: set[str]) -> None:
+    assert rules(text) == expected
