@@ -562,6 +562,46 @@ def campaign() -> World:
     return w
 
 
+#: a browser none of the scenes' accounts uses
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/118.0.0.0 Safari/537.36"
+)
+#: (tenant, account): the accounts of three practices a campaign logs in to
+TRIO = [
+    ("cab-0001", "dr.martin.0001"),
+    ("cab-0002", "dr.bernard.0002"),
+    ("cab-0003", "dr.petit.0003"),
+]
+
+
+def arrivals(
+    w: World,
+    accounts: list[tuple[str, str]],
+    hours: list[float],
+    ips: list[str],
+    uas: list[str],
+    reads: int = 5,
+    day: int = DAY,
+) -> World:
+    """Each account logs in at its hour of ``day`` from its address with its client and
+    opens a few of its practice's files, 20 s apart."""
+    for (tenant, actor), hour, ip, ua in zip(accounts, hours, ips, uas, strict=True):
+        start = w.at(day, hour)
+        sid = w.login(start, tenant, actor, ip, ua)
+        for k in range(reads):
+            t = start + timedelta(seconds=20 * (k + 1))
+            w.read(t, tenant, actor, pid(tenant, 430 + 7 * k), sid, ip, ua=ua)
+    return w
+
+
+def campaign_infrastructure() -> World:
+    """Three practices' accounts log in within three hours from one hosting /24 with a
+    browser none of them uses, and each reads a few files: nothing else is abnormal."""
+    ips = ["193.32.126.14", "193.32.126.201", "193.32.126.77"]
+    return arrivals(_base(), TRIO, [18.0, 19.5, 21.0], ips, [CHROME] * 3)
+
+
 def unexplained_run() -> World:
     w = _base()
     _unexplained_run(w, DAY, 20, 15.0, 45.0)
@@ -575,6 +615,7 @@ SCENES: dict[str, Callable[[], World]] = {
     "bulk-paging-unfamiliar": bulk_paging_unfamiliar,
     "bulk-service-export": bulk_service_export,
     "campaign": campaign,
+    "campaign-infrastructure": campaign_infrastructure,
     "canary-read": canary_read,
     "concurrent-places": concurrent_places,
     "cross-practice-read": cross_practice_read,

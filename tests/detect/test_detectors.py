@@ -236,6 +236,88 @@ def test_when_accounts_of_several_practices_extract_alike_then_one_incident(tmp_
     assert later and all(a["incident"] in incidents for a in later)
 
 
+def test_when_three_practices_arrive_on_one_new_network_and_client_then_one_incident(
+    tmp_path: Path,
+) -> None:
+    alerts = run(tmp_path, scenes.campaign_infrastructure())
+    infra = fired(alerts, "campaign-infrastructure", "medium")
+    assert {(a["tenant"], a["actor"]) for a in infra} == set(scenes.TRIO)
+    assert all(a["severity"] == "medium" for a in infra)
+    [incident] = {a["incident"] for a in infra}
+    assert incident is not None
+    # all three at the third arrival; the first two on the sessions and address they used
+    assert len({a["ts"] for a in infra}) == 1
+    assert {a["src_ip"] for a in infra} == {"193.32.126.14", "193.32.126.201", "193.32.126.77"}
+    ev = infra[0]["evidence"]
+    assert ev["network"] == "193.32.126.0/24" and ev["client"] == scenes.CHROME
+    assert ev["accounts"] == 3 and ev["tenants"] == 3 and ev["arrived_within"] == 3 * 3600
+    assert "new to each of them" in infra[0]["reasons"][0]
+    # nothing else was above low: the group alone says it
+    assert not [a for a in alerts if a["severity"] != "low" and a not in infra]
+
+
+def _arrive(tmp_path: Path, **kw: Any) -> list[dict[str, Any]]:
+    args: dict[str, Any] = {
+        "accounts": scenes.TRIO,
+        "hours": [18.0, 19.5, 21.0],
+        "ips": ["193.32.126.14", "193.32.126.201", "193.32.126.77"],
+        "uas": [scenes.CHROME] * 3,
+    }
+    args.update(kw)
+    w = scenes.arrivals(scenes._base(), **args)
+    return fired(run(tmp_path, w), "campaign-infrastructure")
+
+
+def test_when_the_accounts_keep_their_own_clients_then_no_infrastructure_incident(
+    tmp_path: Path,
+) -> None:
+    # a congress's Wi-Fi: one new network, but each doctor with the client they always use
+    from tests.detect.builders import UA
+
+    assert not _arrive(tmp_path, uas=[UA] * 3)
+
+
+def test_when_the_new_client_comes_from_a_network_they_know_then_no_incident(
+    tmp_path: Path,
+) -> None:
+    # a client update reaches three accounts on a network they all used the day before
+    from tests.detect.builders import UA
+
+    ips = ["193.32.126.14", "193.32.126.201", "193.32.126.77"]
+    w = scenes.arrivals(scenes._base(), scenes.TRIO, [18.0, 19.5, 21.0], ips, [UA] * 3, day=3)
+    scenes.arrivals(w, scenes.TRIO, [18.0, 19.5, 21.0], ips, [scenes.CHROME] * 3)
+    w.events.sort(key=lambda e: e["ts"])
+    alerts = run(tmp_path, w)
+    assert fired(alerts, "new-agent") and not fired(alerts, "campaign-infrastructure")
+
+
+def test_when_only_two_practices_arrive_then_no_infrastructure_incident(tmp_path: Path) -> None:
+    accounts = [scenes.TRIO[0], ("cab-0001", "dr.lefevre.0001"), scenes.TRIO[1]]
+    assert not _arrive(tmp_path, accounts=accounts)
+
+
+def test_when_arrivals_are_further_apart_than_the_window_then_no_incident(
+    tmp_path: Path,
+) -> None:
+    # 06:00, then 12:30 and 19:00: the first is more than 12 h before the third
+    assert not _arrive(tmp_path, hours=[6.0, 12.5, 19.0])
+    assert _arrive(tmp_path, hours=[7.0, 12.5, 19.0])
+
+
+def test_when_a_fourth_account_arrives_later_then_it_joins_the_incident(tmp_path: Path) -> None:
+    accounts = [*scenes.TRIO, ("cab-0002", "sec.moreau.0002")]
+    alerts = _arrive(
+        tmp_path,
+        accounts=accounts,
+        hours=[18.0, 19.5, 21.0, 22.0],
+        ips=["193.32.126.14", "193.32.126.201", "193.32.126.77", "193.32.126.9"],
+        uas=[scenes.CHROME] * 4,
+    )
+    assert len(alerts) == 4 and len({a["incident"] for a in alerts}) == 1
+    last = max(alerts, key=lambda a: a["ts"])
+    assert last["actor"] == "sec.moreau.0002" and last["evidence"]["accounts"] == 4
+
+
 def test_when_a_shared_network_serves_two_practices_then_it_is_noted(tmp_path: Path) -> None:
     assert fired(run(tmp_path, scenes.shared_source()), "shared-source")
 

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.detect.builders import World
-from tests.detect.scenes import DAY, account_risk, campaign, session_shared
+from tests.detect.scenes import DAY, SCENES, account_risk, campaign, session_shared
 from vigile.cli import app
 from vigile.detect.context_index import ContextIndex
 from vigile.detect.engine import Engine
@@ -93,12 +93,14 @@ def test_when_detect_runs_from_the_cli_then_alerts_and_summary_match_the_engine(
     assert (tmp_path / "alerts.quarantine.jsonl").exists()
 
 
-def _split_campaign(tmp_path: Path) -> tuple[Path, Path, Path, list[bytes]]:
-    """The campaign case, and its events cut in two at 09:10 on its Friday (each part with
-    the context): the case, both parts and the case's lines."""
-    case = _case(tmp_path, campaign())
+def _split_campaign(
+    tmp_path: Path, world: World | None = None, at: str = "2026-03-06T09:10"
+) -> tuple[Path, Path, Path, list[bytes]]:
+    """The campaign case (or ``world``), and its events cut in two at 09:10 on its Friday
+    (or ``at``), each part with the context: the case, both parts and the case's lines."""
+    case = _case(tmp_path, world if world is not None else campaign())
     lines = (case / "events.jsonl").read_bytes().splitlines()
-    cut = next(i for i, line in enumerate(lines) if orjson.loads(line)["ts"] >= "2026-03-06T09:10")
+    cut = next(i for i, line in enumerate(lines) if orjson.loads(line)["ts"] >= at)
     part1, part2 = tmp_path / "part1", tmp_path / "part2"
     for part, rows in ((part1, lines[:cut]), (part2, lines[cut:])):
         part.mkdir()
@@ -127,13 +129,18 @@ def test_when_a_replay_is_split_with_a_checkpoint_then_alerts_equal_the_full_run
     assert summary["skipped_before_checkpoint"] == len(lines)
 
 
+@pytest.mark.parametrize("scene", ["campaign", "campaign-infrastructure"])
 def test_when_a_checkpoint_is_written_in_many_parts_then_the_resumed_run_equals_the_full_run(
-    tmp_path: Path,
+    tmp_path: Path, scene: str
 ) -> None:
     """Tiny part and chunk sizes split every table and dict of the state over many
     pickles (the memory-light format of a month-long replay); the engine that loads them
-    re-links its accounts to the practice and session objects of its tables."""
-    case, part1, part2, _ = _split_campaign(tmp_path)
+    re-links its accounts to the practice and session objects of its tables. The
+    infrastructure scene is cut between its second and third arrivals."""
+    if scene == "campaign":
+        case, part1, part2, _ = _split_campaign(tmp_path)
+    else:
+        case, part1, part2, _ = _split_campaign(tmp_path, SCENES[scene](), at="2026-03-06T20:00")
     first = Engine(load_rules(), ContextIndex.load(case / "context"))
     alerts = [ENCODE(a) for a in first.run(EventReader([part1 / "events.jsonl"]))]
     state = tmp_path / "state.ckpt"

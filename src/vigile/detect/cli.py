@@ -216,6 +216,7 @@ def _write_incidents(path: Path, found: dict[str, dict[str, Any]]) -> None:
                 "formed": formed,
                 "accounts": [{"tenant": t, "actor": a} for t, a in inc["members"]],
                 "tenants": len({t for t, _ in inc["members"]}),
+                "rule": inc.get("rule", "campaign"),
             }
             fh.write(orjson.dumps(row) + b"\n")
 

@@ -30,6 +30,21 @@ class _Member:
         self.tod = 0.0
 
 
+class _Arrival:
+    """An account's first request from a new network with a new client."""
+
+    __slots__ = ("ip", "session", "t", "tod")
+
+    def __init__(
+        self, t: float = 0.0, session: str | None = None, ip: str | None = None, tod: float = 0.0
+    ) -> None:
+        self.t = t
+        self.session = session
+        self.ip = ip
+        #: local time of day (seconds)
+        self.tod = tod
+
+
 class CampaignParams(msgspec.Struct, forbid_unknown_fields=True):
     min_severity: str
     min_accounts: int
@@ -49,6 +64,16 @@ class CampaignParams(msgspec.Struct, forbid_unknown_fields=True):
         return []
 
 
+class InfrastructureParams(msgspec.Struct, forbid_unknown_fields=True):
+    min_accounts: int
+    min_tenants: int
+
+    def check(self) -> list[str]:
+        if self.min_accounts < 2 or self.min_tenants < 2:
+            return ["min_accounts and min_tenants must be 2 or more"]
+        return []
+
+
 class CampaignCorrelator(DetectorBase):
     """Groups abnormal accounts of several practices into one incident.
 
@@ -63,34 +88,83 @@ class CampaignCorrelator(DetectorBase):
     ``min_tenants`` practices is a
     campaign: every member gets an alert carrying the incident id, and so does every
     alert of a member from then on (and every account that links to it later).
+
+    The ``infrastructure`` mode groups accounts before any is abnormal on its own: an
+    account *arrives* when it acts from a network and with a client both new to it (the
+    facts of the event that raised ``new-network`` or ``new-agent``); accounts of
+    ``min_tenants`` practices arriving on the same network with the same client within
+    the rule's window form an incident (a medium alert each), which later arrivals and
+    linked abnormal accounts join.
     """
 
     name: ClassVar[str] = "campaign"
     actions: ClassVar[frozenset[str] | None] = frozenset()
     needs_window: ClassVar[bool] = True
-    state_attrs: ClassVar[tuple[str, ...]] = ("members", "incidents", "signatures")
-
-    Params: ClassVar[type] = CampaignParams
+    modes: ClassVar[tuple[str, ...] | None] = ("abnormal", "infrastructure")
+    mode_params: ClassVar[dict[str, type]] = {
+        "abnormal": CampaignParams,
+        "infrastructure": InfrastructureParams,
+    }
+    state_attrs: ClassVar[tuple[str, ...]] = (
+        "members",
+        "incidents",
+        "signatures",
+        "arrivals",
+        "arrived",
+    )
 
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
-        self.rule = self.rules[0] if self.rules else None
+        self.rule = next((r for r in self.rules if r.mode == "abnormal"), None)
+        self.infra = next((r for r in self.rules if r.mode == "infrastructure"), None)
         self.window = float(self.rule.window or 86400.0) if self.rule else 86400.0
         self.members: dict[tuple[str, str], _Member] = {}
         self.incidents: dict[str, dict[str, Any]] = {}
         #: every account with findings in the window: its signals, foreign networks, clients
         self.signatures: dict[tuple[str, str], _Member] = {}
+        #: (network, client) → the accounts that arrived there with both new to them:
+        #: account → (time, session, address)
+        self.arrivals: dict[tuple[str, str], dict[tuple[str, str], _Arrival]] = {}
+        #: accounts grouped by their arrival: account → (incident, last time seen arriving)
+        self.arrived: dict[tuple[str, str], tuple[str, float]] = {}
         self.context = frozenset(self.rule.params.context_rules) if self.rule else frozenset()
 
     def observe(
         self, finding: Finding, alert: Alert | None, ev: AccessEvent, f: Facts
     ) -> list[Finding] | None:
-        rule = self.rule
-        if rule is None or finding.rule.detector == self.name:
+        if finding.rule.detector == self.name:
             return None
         key = (finding.tenant or ev.tenant, finding.actor or ev.actor)
-        m = self.members.get(key)
         same = key == f.key
+        found: list[Finding] | None = None
+        if (
+            same
+            and self.infra is not None
+            and f.net_new_acc
+            and f.ua_new
+            and ev.status < 400
+            and ev.user_agent
+            and f.net
+        ):
+            found = self._arrived(key, f, ev, ev.user_agent)
+        more = self._abnormal(key, same, finding, alert, ev, f)
+        if more:
+            found = more if found is None else found + more
+        return found
+
+    def _abnormal(
+        self,
+        key: tuple[str, str],
+        same: bool,
+        finding: Finding,
+        alert: Alert | None,
+        ev: AccessEvent,
+        f: Facts,
+    ) -> list[Finding] | None:
+        rule = self.rule
+        if rule is None:
+            return None
+        m = self.members.get(key)
         p = rule.params
         sig = self.signatures.get(key)
         if sig is None:
@@ -169,6 +243,9 @@ class CampaignCorrelator(DetectorBase):
         if joined is None and (len(comp) < p.min_accounts or len(tenants) < p.min_tenants):
             return None
         if joined is None:
+            # the same incident as an infrastructure group of one of the accounts, if any
+            joined = next((g[0] for x in comp if (g := self.arrived.get(x.key))), None)
+        if joined is None:
             ident = "inc-" + xxhash.xxh3_64_hexdigest(
                 ("|".join(sorted(f"{k[0]}/{k[1]}" for k in seen)) + f"|{f.t:.3f}").encode()
             )
@@ -186,7 +263,8 @@ class CampaignCorrelator(DetectorBase):
         )
         for x in new:
             x.incident = joined
-            inc["members"].append(list(x.key))
+            if list(x.key) not in inc["members"]:
+                inc["members"].append(list(x.key))
             out.append(
                 Finding(
                     rule,
@@ -205,9 +283,88 @@ class CampaignCorrelator(DetectorBase):
             )
         return out
 
+    def _arrived(
+        self, key: tuple[str, str], f: Facts, ev: AccessEvent, ua: str
+    ) -> list[Finding] | None:
+        """An account is served from a network and with a client both new to it (a refused
+        login is not an arrival: spraying is the stuffing rules' business): group it with
+        the other practices' accounts that arrived on the same network with the same new
+        client within the rule's window."""
+        rule = self.infra
+        assert rule is not None
+        p = rule.params
+        place = (f.net, ua)
+        here = self.arrivals.get(place)
+        if here is None:
+            here = self.arrivals[place] = {}
+        lo = f.t - float(rule.window or 0.0)
+        for k in [k for k, a in here.items() if a.t < lo]:
+            del here[k]
+        if key in here:
+            return None  # already counted (a later event of the same arrival)
+        ts = ev.ts
+        here[key] = _Arrival(
+            f.t, ev.session, ev.src_ip, ts.hour * 3600.0 + ts.minute * 60.0 + ts.second
+        )
+        joined = self._incident_of(key)
+        if joined is not None:
+            return None  # already in an incident
+        for k in here:
+            joined = self._incident_of(k)
+            if joined is not None:
+                break
+        tenants = {k[0] for k in here}
+        if joined is None and (len(here) < p.min_accounts or len(tenants) < p.min_tenants):
+            return None
+        if joined is None:
+            joined = "inc-" + xxhash.xxh3_64_hexdigest(
+                ("|".join(sorted(f"{k[0]}/{k[1]}" for k in here)) + f"|{f.t:.3f}").encode()
+            )
+            self.incidents[joined] = {"formed": f.t, "members": [], "rule": rule.id}
+        inc = self.incidents.setdefault(joined, {"formed": f.t, "members": [], "rule": rule.id})
+        new = [k for k in here if self._incident_of(k) is None]
+        span = f.t - min(a.t for a in here.values())
+        size, n_tenants = len(here), len(tenants)
+        reason = (
+            f"one of {size} accounts of {n_tenants} practices that arrived within "
+            f"{durations(span)} on network {f.net} with client {ua[:80]}, both new to each of "
+            "them: one attack infrastructure using several practices' credentials"
+        )
+        out = []
+        for k in sorted(new):
+            a = here[k]
+            self.arrived[k] = (joined, a.t)
+            if list(k) not in inc["members"]:
+                inc["members"].append(list(k))
+            out.append(
+                Finding(
+                    rule,
+                    float(size),
+                    [reason],
+                    {
+                        "incident": joined,
+                        "accounts": size,
+                        "tenants": n_tenants,
+                        "network": f.net,
+                        "client": ua,
+                        "arrived_within": round(span, 1),
+                    },
+                    tenant=k[0],
+                    actor=k[1],
+                    place=None if k == key else (a.session, a.ip),
+                )
+            )
+        return out
+
+    def _incident_of(self, key: tuple[str, str]) -> str | None:
+        m = self.members.get(key)
+        if m is not None and m.incident is not None:
+            return m.incident
+        g = self.arrived.get(key)
+        return g[0] if g is not None else None
+
     def incident_for(self, tenant: str, actor: str) -> str | None:
-        m = self.members.get((tenant, actor))
-        return m.incident if m is not None else None
+        return self._incident_of((tenant, actor))
 
     def _expire(self, now: float) -> None:
         lo = now - self.window
@@ -221,10 +378,18 @@ class CampaignCorrelator(DetectorBase):
 
     def sweep(self, now: float) -> None:
         self._expire(now)
+        if self.infra is not None:
+            lo = now - float(self.infra.window or 0.0)
+            for place in [
+                pl for pl, here in self.arrivals.items() if all(a.t < lo for a in here.values())
+            ]:
+                del self.arrivals[place]
         # incident members are kept while active; forget them after a quiet window ×7
         lo = now - 7 * self.window
         for k in [k for k, x in self.members.items() if x.last < lo]:
             del self.members[k]
+        for k in [k for k, g in self.arrived.items() if g[1] < lo]:
+            del self.arrived[k]
 
 
 # a call, not a class decorator: a decorated class cannot be compiled by mypyc
