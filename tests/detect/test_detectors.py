@@ -251,7 +251,12 @@ def test_when_three_practices_arrive_on_one_new_network_and_client_then_one_inci
     ev = infra[0]["evidence"]
     assert ev["network"] == "193.32.126.0/24" and ev["client"] == scenes.CHROME
     assert ev["accounts"] == 3 and ev["tenants"] == 3 and ev["arrived_within"] == 3 * 3600
-    assert "new to each of them" in infra[0]["reasons"][0]
+    assert (
+        "new to each of them" in infra[0]["reasons"][0] and scenes.CHROME in infra[0]["reasons"][0]
+    )
+    # each alert's sample is that account's arrival (its login from the new place)
+    samples = [a["evidence"]["event_ids"] for a in infra]
+    assert all(len(x) == 1 for x in samples) and len({x[0] for x in samples}) == 3
     # nothing else was above low: the group alone says it
     assert not [a for a in alerts if a["severity"] != "low" and a not in infra]
 

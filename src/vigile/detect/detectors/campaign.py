@@ -10,7 +10,7 @@ import xxhash
 from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, register
 from vigile.detect.facts import Facts
 from vigile.detect.rules import SEVERITY_RANK, Rule, Seconds
-from vigile.events import AccessEvent, Alert
+from vigile.events import AccessEvent, Alert, event_key
 
 
 class _Member:
@@ -33,16 +33,16 @@ class _Member:
 class _Arrival:
     """An account's first request from a new network with a new client."""
 
-    __slots__ = ("ip", "session", "t", "tod")
+    __slots__ = ("event", "ip", "session", "t")
 
     def __init__(
-        self, t: float = 0.0, session: str | None = None, ip: str | None = None, tod: float = 0.0
+        self, t: float = 0.0, session: str | None = None, ip: str | None = None, event: str = ""
     ) -> None:
         self.t = t
         self.session = session
         self.ip = ip
-        #: local time of day (seconds)
-        self.tod = tod
+        #: the arrival's event (its id, or its key)
+        self.event = event
 
 
 class CampaignParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -302,10 +302,7 @@ class CampaignCorrelator(DetectorBase):
             del here[k]
         if key in here:
             return None  # already counted (a later event of the same arrival)
-        ts = ev.ts
-        here[key] = _Arrival(
-            f.t, ev.session, ev.src_ip, ts.hour * 3600.0 + ts.minute * 60.0 + ts.second
-        )
+        here[key] = _Arrival(f.t, ev.session, ev.src_ip, event_key(ev))
         joined = self._incident_of(key)
         if joined is not None:
             return None  # already in an incident
@@ -327,7 +324,7 @@ class CampaignCorrelator(DetectorBase):
         size, n_tenants = len(here), len(tenants)
         reason = (
             f"one of {size} accounts of {n_tenants} practices that arrived within "
-            f"{durations(span)} on network {f.net} with client {ua[:80]}, both new to each of "
+            f"{durations(span)} on network {f.net} with client {ua[:200]}, both new to each of "
             "them: one attack infrastructure using several practices' credentials"
         )
         out = []
@@ -351,6 +348,7 @@ class CampaignCorrelator(DetectorBase):
                     },
                     tenant=k[0],
                     actor=k[1],
+                    event_ids=[a.event],
                     place=None if k == key else (a.session, a.ip),
                 )
             )
