@@ -169,3 +169,19 @@ def test_word_families_after_heldout10(text: str, expected: set[str]) -> None:
 )
 def test_non_specific_symptoms_after_heldout10(text: str, expected: set[str]) -> None:
     assert rules(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # coercive control said in its acts is psychological violence (the rules read
+        # it; the back-off alone found it before)...
+        ("Mme Roy dit que son mari lit ses messages tous les soirs.", {"violence"}),
+        ("Son compagnon l'empêche de voir sa famille.", {"violence"}),
+        ("Elle a peur de son conjoint depuis des mois.", {"violence"}),
+        # ...an illness keeping someone from friends is not
+        ("La sciatique l'empêche de voir ses amis le week-end.", {"health"}),
+    ],
+)
+def test_coercive_control_after_heldout10(text: str, expected: set[str]) -> None:
+    assert rules(text) == expected
