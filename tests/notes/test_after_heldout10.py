@@ -185,3 +185,24 @@ def test_non_specific_symptoms_after_heldout10(text: str, expected: set[str]) ->
 )
 def test_coercive_control_after_heldout10(text: str, expected: set[str]) -> None:
     assert rules(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # words near the service-running ones that belong to a patient's note: the
+        # family-planning centre, a fall in the car park, the lower limbs, a standard
+        # work-up, an acronym after "mise en place", a patient kept under observation, a
+        # home carer who reports, the price of a care the patient asks about
+        ("Suivie au planning familial.", {"reproductive"}),
+        ("Chute sur le parking, entorse de cheville.", {"health"}),
+        ("Douleurs des membres inférieurs.", {"health"}),
+        ("Bilan standard à faire.", {"health"}),
+        ("Mise en place AME cette semaine.", {"ethnic_origin", "social"}),
+        ("Patient gardé en observation en psychiatrie.", {"mental_health"}),
+        ("Intervenant à domicile signale une chute.", {"health"}),
+        ("Demande les tarifs des IVG.", {"reproductive"}),
+    ],
+)
+def test_still_sensitive_after_heldout10(text: str, expected: set[str]) -> None:
+    assert rules(text) == expected

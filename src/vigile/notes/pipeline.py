@@ -747,7 +747,8 @@ class WorkplaceContext:
     #: aménagement de peine"), not a place: those two take no "en"
     CUE: Final = re.compile(
         r"\b(?:(?:(?:travaille|travaillait|bosse|bossait|benevole|stagiaire|embauchee?"
-        r"|intervenante?|(?:accueillie?|est|etait) en (?:stage|observation))"
+        r"|(?:accueillie?|est|etait) en stage"
+        r"|(?:auditrice|auditeur|stagiaire|etudiante?|externe)\b[^,;.:!?]{0,80}\ben observation)"
         r"|(?:est|etait|comme|en tant que) (?:une? )?(?:infirmiere?|aide-soignante?"
         r"|secretaire|agente?|surveillante?|hotesse|caissiere?|standardiste|comptable))"
         r"(?: de nuit| de jour| a mi-temps| a temps partiel)?"
@@ -803,8 +804,8 @@ class WorkplaceContext:
         *("menager", "menagere", "electricien", "electricienne", "informaticien"),
         *("informaticienne", "vigile", "brancardier", "brancardiere", "kinesitherapeute"),
         *("kine", "assistant", "assistante", "conseiller", "conseillere", "directeur"),
-        *("directrice", "cadre", "intervenant", "intervenante", "interprete", "stage"),
-        *("observation",),
+        *("directrice", "cadre", "interprete", "stage", "auditrice", "auditeur"),
+        *("etudiant", "etudiante", "externe"),
     )
     #: a title's dot ("M. Dupont, avocat...") does not end the clause (after heldout9)
     CLAUSE_END: Final = re.compile(r"(?<!\b[mM])(?<!\b[dDpP][rR])[.;!?\n]")
@@ -902,17 +903,18 @@ class InstitutionContext:
     #: rota, premises, software, vehicles, fees ("Réunion de coordination HAD
     #: décalée", "Salle de dialyse fermée pour travaux", "Néphrologue d'astreinte")
     ORG: Final = re.compile(
-        r"\b(?:reunions?|staff|quorum|ordre du jour|planning|astreinte|permanence (?:du|de la)"
-        r"|permanence est|secretariat|standard|fax|salle d'attente|fermee?s?|fermeture"
-        r"|travaux|logiciel|badge|tarifs?|etage|parking|voiture de service|vehicule"
-        r"|amphi|stand|membres|convocations|seance de formation|coordinatrice|coordinateur)\b"
+        r"\b(?:reunions?|staff|quorum|ordre du jour|planning(?! familial)|astreinte"
+        r"|permanence (?:du|de la)|permanence est|secretariat|(?:le|au) standard|fax"
+        r"|salle d'attente|fermee?s?|fermeture|travaux|logiciel|badge|tarifs?"
+        r"|voiture de service|amphi|stand|aux membres|convocations|seance de formation"
+        r"|coordinatrice|coordinateur)\b"
     )
     ORG_MARK: Final[str] = "vigile_institution_org"
     ORG_WORDS: Final[tuple[str, ...]] = (
         *("reunion", "reunions", "staff", "quorum", "ordre", "planning", "astreinte"),
         *("permanence", "secretariat", "standard", "fax", "salle", "fermee", "ferme"),
         *("fermees", "fermes", "fermeture", "travaux", "logiciel", "badge", "tarif"),
-        *("tarifs", "etage", "parking", "voiture", "vehicule", "amphi", "stand"),
+        *("tarifs", "voiture", "amphi", "stand"),
         *("membres", "convocations", "formation", "coordinatrice", "coordinateur"),
     )
     _org_hashes: frozenset[int] | None = None
