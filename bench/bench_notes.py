@@ -67,15 +67,7 @@ SPLITS = (
     "heldout10",
 )
 #: sets whose ids say the writing style (hN-<style>-nnn): also scored per style
-STYLED = (
-    "heldout4",
-    "heldout5",
-    "heldout6",
-    "heldout7",
-    "heldout8",
-    "heldout9",
-    "heldout10",
-)
+STYLED = SPLITS[SPLITS.index("heldout4") :]
 #: extra arguments to classify_texts (empty for a frozen --src that predates them)
 CLASSIFY_KW: dict[str, Any] = {}
 #: today's back-off model laid over a frozen --src's rules (--backoff-over-src)

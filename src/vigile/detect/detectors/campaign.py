@@ -45,6 +45,12 @@ class _Arrival:
         self.event = event
 
 
+def _enlist(incident: dict[str, Any], key: tuple[str, str]) -> None:
+    """Add an account to an incident's members (once)."""
+    if list(key) not in incident["members"]:
+        incident["members"].append(list(key))
+
+
 class CampaignParams(msgspec.Struct, forbid_unknown_fields=True):
     min_severity: str
     min_accounts: int
@@ -263,8 +269,7 @@ class CampaignCorrelator(DetectorBase):
         )
         for x in new:
             x.incident = joined
-            if list(x.key) not in inc["members"]:
-                inc["members"].append(list(x.key))
+            _enlist(inc, x.key)
             out.append(
                 Finding(
                     rule,
@@ -331,8 +336,7 @@ class CampaignCorrelator(DetectorBase):
         for k in sorted(new):
             a = here[k]
             self.arrived[k] = (joined, a.t)
-            if list(k) not in inc["members"]:
-                inc["members"].append(list(k))
+            _enlist(inc, k)
             out.append(
                 Finding(
                     rule,
