@@ -352,25 +352,120 @@ _CAPITALISED: Final[re.Pattern[str]] = re.compile(
 )
 
 
-def wants_ner(text: str, known: Iterable[tuple[int, int]]) -> bool:
-    """Whether a note may hold a name the patterns missed: a capitalised word
-    inside a clause (right after a word, not after punctuation or a separator),
+def ner_candidates(text: str, known: Iterable[tuple[int, int]]) -> list[int]:
+    """Where a note may hold a name the patterns missed: the start of each capitalised
+    word inside a clause (right after a word, not after punctuation or a separator),
     not a known word, not already explained."""
     spans = list(known)
+    out = []
     for m in _CAPITALISED.finditer(text):
         if m.group(0).lower() in _NOT_NAMES:
             continue
         if any(a <= m.start() < b for a, b in spans):
             continue
-        return True
-    return False
+        out.append(m.start())
+    return out
 
 
-def ner_people(ner_doc: Any, known: Iterable[tuple[int, int]]) -> list[Identifier]:
-    """PER entities of a spaCy doc that look like names and are not terms or drugs."""
+def wants_ner(text: str, known: Iterable[tuple[int, int]]) -> bool:
+    """Whether a note may hold a name the patterns missed (see :func:`ner_candidates`)."""
+    return bool(ner_candidates(text, known))
+
+
+#: a word: letters, then letters or digits
+_WORD: Final[re.Pattern[str]] = re.compile(r"(?<![^\W\d_])[^\W\d_][^\W_]*")
+#: whitespace-separated chunks the NER reads on each side of a possible name: its
+#: tok2vec sees four tokens each side, and 4 chunks already gave the whole-note
+#: result on every evaluation note and the bench's long notes (2 did not)
+NER_MARGIN: Final[int] = 8
+
+
+def _opens_name(text: str, i: int) -> bool:
+    """Whether what stands before offset ``i`` (spaces skipped) lets
+    :func:`ner_people` take a name starting there: a letter, a digit, an
+    apostrophe or a comma."""
+    while i > 0 and text[i - 1].isspace():
+        i -= 1
+    return i > 0 and (text[i - 1].isalnum() or text[i - 1] in "',")
+
+
+def name_starts(text: str, known: Iterable[tuple[int, int]] = ()) -> list[int]:
+    """Where :func:`ner_people` could accept a name: each capitalised word that is
+    not a known non-name nor inside a known span, and that stands inside a chunk
+    ("d'Aubin", "(Jean"), after a letter, a digit, an apostrophe or a comma, or
+    after such a character and a chunk of up to three characters ("J. Marchand",
+    the chunk's offset then). Wider than :func:`ner_candidates`, which decides
+    whether the NER runs at all."""
     spans = list(known)
     out = []
-    text = ner_doc.text
+    for m in _WORD.finditer(text):
+        word = m.group()
+        if not word[0].isupper() or word.lower() in _NOT_NAMES:
+            continue
+        i = m.start()
+        if any(a <= i < b for a, b in spans):
+            continue
+        if (i > 0 and not text[i - 1].isspace()) or _opens_name(text, i):
+            out.append(i)
+            continue
+        j = i
+        while j > 0 and text[j - 1].isspace():
+            j -= 1
+        k = j
+        while k > 0 and not text[k - 1].isspace():
+            k -= 1
+        if 0 < j - k <= 3 and _opens_name(text, k):
+            out.append(k)
+    return out
+
+
+def ner_windows(
+    text: str, starts: Iterable[int], margin: int = NER_MARGIN
+) -> list[tuple[int, int]]:
+    """The stretches of ``text`` the NER reads instead of the whole note: around
+    each offset of ``starts``, its whitespace-separated chunk and ``margin``
+    chunks on each side (whole chunks, so that spaCy cuts the same tokens as in
+    the whole note), without the spaces at their ends, joined when they overlap
+    or touch; sorted ``(start, end)`` pairs."""
+    out: list[tuple[int, int]] = []
+    n = len(text)
+    for c in sorted(set(starts)):
+        a = b = c
+        while a > 0 and not text[a - 1].isspace():
+            a -= 1
+        while b < n and not text[b].isspace():
+            b += 1
+        for _ in range(margin):
+            while a > 0 and text[a - 1].isspace():
+                a -= 1
+            while a > 0 and not text[a - 1].isspace():
+                a -= 1
+            while b < n and text[b].isspace():
+                b += 1
+            while b < n and not text[b].isspace():
+                b += 1
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        elif a < b:
+            out.append((a, b))
+    return out
+
+
+def ner_people(
+    ner_doc: Any, known: Iterable[tuple[int, int]], text: str | None = None, offset: int = 0
+) -> list[Identifier]:
+    """PER entities of a spaCy doc that look like names and are not terms or drugs.
+
+    ``ner_doc`` may have read only a part of the note: ``text`` is then the whole
+    note and ``offset`` where that part starts in it."""
+    spans = list(known)
+    out = []
+    if text is None:
+        text = ner_doc.text
     for ent in ner_doc.ents:
         if ent.label_ != "PER":
             continue
@@ -381,14 +476,15 @@ def ner_people(ner_doc: Any, known: Iterable[tuple[int, int]]) -> list[Identifie
             continue  # "XX", "HTA": not a written name
         if any(t.text.lower() in _NOT_NAMES for t in words):
             continue
-        before = text[: ent.start_char].rstrip()
+        start, end = offset + ent.start_char, offset + ent.end_char
+        before = text[:start].rstrip()
         inside = bool(before) and (before[-1].isalnum() or before[-1] == "'")
         apposition = bool(before) and before[-1] == "," and len(words) >= 2
         if not (inside or apposition):
             continue  # clause-initial: a capitalised verb or noun, not a name
-        if any(a < ent.end_char and ent.start_char < b for a, b in spans):
+        if any(a < end and start < b for a, b in spans):
             continue
-        out.append(Identifier("person", ent.text, ent.start_char, ent.end_char))
+        out.append(Identifier("person", ent.text, start, end))
     return out
 
 
