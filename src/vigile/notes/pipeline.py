@@ -33,6 +33,7 @@ breaks spaCy's factories).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import re
 import threading
@@ -588,12 +589,99 @@ def atc_key(code: str) -> str:
     return label_key(("health",), True)  # pragma: no cover - "" matches everything
 
 
+#: Python's regular-expression parser (no public interface reads a parsed pattern)
+_SRE: Final[Any] = importlib.import_module("re._parser")
+
+
+def required_literals(rx: re.Pattern[str]) -> frozenset[str] | None:
+    """Strings one of which every match of ``rx`` contains, or ``None`` when the
+    pattern does not say (it then always runs): a run of literal characters, or for
+    an alternation one such string per alternative; of the choices, the one whose
+    shortest string is longest.
+
+    Read from the parsed pattern (``re._parser``): literal characters, groups
+    without flags, repeats of at least one, alternations; anything else (classes,
+    anchors, lookarounds, back-references, a group with its own flags) requires
+    nothing, and a case-insensitive pattern requires nothing. A note whose text
+    (the view the pattern runs on) holds none of the strings cannot match
+    ("ivg" or "interruption" for ``\\b(?:ivg|interruption) ?\\d+``).
+    """
+    if rx.flags & re.IGNORECASE:
+        return None
+    try:
+        parsed = _SRE.parse(rx.pattern, rx.flags)
+    except Exception:  # pragma: no cover - compiled already, so it parses
+        return None
+    if parsed.state.flags & re.IGNORECASE:  # pragma: no cover - an inline (?i)
+        return None
+    return _required_seq(parsed.data)
+
+
+def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    if a is None or b is None:
+        return b if a is None else a
+    return a if (min(map(len, a)), -len(a)) >= (min(map(len, b)), -len(b)) else b
+
+
+def _required_seq(items: Any) -> frozenset[str] | None:
+    """What a sequence of parsed items requires: any one item's requirement."""
+    best: frozenset[str] | None = None
+    run = ""  # consecutive literal characters: found together in the text
+    for op, av in items:
+        if op is _SRE.LITERAL:
+            run += chr(av)
+            continue
+        if run and op is _SRE.BRANCH:
+            # the parser moves the alternatives' common first letters before them:
+            # "ivg|interruption" is "i" then "vg|nterruption"
+            best = _better(best, frozenset(run + _leading(alt.data) for alt in av[1]))
+        if run:
+            best = _better(best, frozenset([run]))
+            run = ""
+        best = _better(best, _required_item(op, av))
+    if run:
+        best = _better(best, frozenset([run]))
+    return best
+
+
+def _leading(items: Any) -> str:
+    """The literal characters a sequence of parsed items starts with."""
+    out = ""
+    for op, av in items:
+        if op is not _SRE.LITERAL:
+            break
+        out += chr(av)
+    return out
+
+
+def _required_item(op: Any, av: Any) -> frozenset[str] | None:
+    if op is _SRE.SUBPATTERN:
+        _, add_flags, del_flags, sub = av
+        return None if add_flags or del_flags else _required_seq(sub.data)
+    if op in (_SRE.MAX_REPEAT, _SRE.MIN_REPEAT, _SRE.POSSESSIVE_REPEAT):
+        low, _, sub = av
+        return _required_seq(sub.data) if low >= 1 else None
+    if op is _SRE.ATOMIC_GROUP:
+        return _required_seq(av.data)
+    if op is _SRE.BRANCH:
+        out: set[str] = set()
+        for alternative in av[1]:
+            found = _required_seq(alternative.data)
+            if found is None:
+                return None
+            out |= found
+        return frozenset(out)
+    return None
+
+
 class RegexMatcher:
     """vigile's regular expressions, on NORM or on the raw text, into span groups.
 
     Does what ``eds.matcher``'s regex part does (the same text views and the
     same span alignment, from EDS-NLP's own helpers) but builds each view of the
-    note once, not once per label. ``words`` groups hold single-word patterns
+    note once, not once per label, and runs a pattern only on a view that holds
+    one of its required strings (:func:`required_literals`; most patterns on
+    most notes do not run). ``words`` groups hold single-word patterns
     (word endings): they are tried on each word of seven letters or more rather
     than at every position of the note.
     """
@@ -605,11 +693,16 @@ class RegexMatcher:
     ) -> None:
         import re
 
-        self.patterns: list[tuple[str, str, str, re.Pattern[str]]] = []  # group, attr, key, rx
+        # group, attr, key, rx, the strings one of which a match needs (or None)
+        self.patterns: list[tuple[str, str, str, re.Pattern[str], tuple[str, ...] | None]] = []
         for group, regex in groups.items():
             for key, spec in regex.items():
                 for rx in spec["regex"]:
-                    self.patterns.append((group, spec["attr"], key, re.compile(rx)))
+                    compiled = re.compile(rx)
+                    need = required_literals(compiled)
+                    self.patterns.append(
+                        (group, spec["attr"], key, compiled, None if need is None else tuple(need))
+                    )
         self.word_patterns: list[tuple[str, str, re.Pattern[str]]] = []  # group, key, rx
         for group, regex in (words or {}).items():
             for key, spec in regex.items():
@@ -617,7 +710,7 @@ class RegexMatcher:
                     raise ValueError(f"{group}: word patterns match NORM only")
                 for rx in spec["regex"]:
                     self.word_patterns.append((group, key, re.compile(rx)))
-        self.attrs = sorted({attr for _, attr, _, _ in self.patterns} | {"NORM"})
+        self.attrs = sorted({p[1] for p in self.patterns} | {"NORM"})
         self._word_cache: dict[str, list[tuple[str, str]]] = {}
 
     def _word(self, word: str) -> list[tuple[str, str]]:
@@ -636,8 +729,11 @@ class RegexMatcher:
             return doc
         views = {attr: get_text(doc, attr, False, False) for attr in self.attrs}
         found: dict[str, list[Any]] = {}
-        for group, attr, key, rx in self.patterns:
-            for m in rx.finditer(views[attr]):
+        for group, attr, key, rx, need in self.patterns:
+            view = views[attr]
+            if need is not None and not any(s in view for s in need):
+                continue  # no match without one of these strings
+            for m in rx.finditer(view):
                 span = create_span(doc, m.start(), m.end(), key, attr, "expand", False, False)
                 if span is not None:
                     found.setdefault(group, []).append(span)
