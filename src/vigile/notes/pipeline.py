@@ -903,6 +903,24 @@ class WorkplaceContext:
         *("directrice", "cadre", "interprete", "stage", "auditrice", "auditeur"),
         *("etudiant", "etudiante", "externe"),
     )
+    #: a job and its workplace opening the sentence, the patient's or a relative's work
+    #: (after heldout11): "Infirmier au CSAPA de la ville, demande un créneau", "Papa
+    #: éducateur à la PJJ, ...", "Chauffeur de l'adjoint au maire, ..." ("de" only
+    #: before an office holder: "Éducatrice de l'ASE" is the patient's educator)
+    HEAD_JOB: Final = re.compile(
+        r"^\s*(?:(?:papa|maman|pere|mere|mari|epouse|femme|conjointe?|compagnon|compagne"
+        r"|fils|fille|frere|soeur),? )?(?:une? )?"
+        + JOBS
+        + r"(?: (?!et\b|mais\b|qui\b|a\b|ete\b|en\b|de\b|du\b|des\b)[a-z'\-]+){0,2}"
+        r" (?P<link>a|au|aux|dans|chez|de|du|des|d')\b[^,;.:!?]{0,45}$"
+    )
+    #: after a head job, the rest of the sentence speaks of a patient, or the job holder
+    #: acts on one ("Psychologue au CMP, a appelé pour la patiente"): their care, kept
+    HEAD_PATIENT: Final = re.compile(
+        r"(?:\b(?:patiente?s?|mme|mlle|madame|monsieur|mademoiselle|enfant|il|elle|lui"
+        r"|appel\w*|signal\w*|adress\w*|inform\w*|transm\w*|suivi\w*|courrier|compte rendu"
+        r"|cr)\b|\bm\. |:)"
+    )
     #: a title's dot ("M. Dupont, avocat...") does not end the clause (after heldout9)
     CLAUSE_END: Final = re.compile(r"(?<!\b[mM])(?<!\b[dDpP][rR])[.;!?\n]")
 
@@ -931,11 +949,31 @@ class WorkplaceContext:
                 continue
             if self.WORK_SPAN.match(norm_span) and self.LEGAL_JOB.search(before):
                 continue
+            # the window holds the whole sentence up to the span (a clause end, or the
+            # note's start) and a job opens it
+            if (cut or span.start_char <= 120) and self._head_job(text, span, before):
+                continue
             keep.append(span)
         if len(keep) != len(spans):
             doc.spans[GROUP] = keep
             doc.user_data[READ_MARK] = True  # read, and found to be about a workplace
         return doc
+
+    def _head_job(self, text: str, span: Any, before: str) -> bool:
+        """A job and its workplace open the sentence, and the rest of it names no
+        patient (after heldout11)."""
+        found = self.HEAD_JOB.search(before)
+        if found is None:
+            return False
+        if found.group("link") in ("de", "du", "des", "d'"):
+            labels, _ = parse_key(span.label_)
+            if set(labels) != {"political"}:
+                return False
+        after = text[span.end_char : span.end_char + 160]
+        end = self.CLAUSE_END.search(after)
+        if end is not None:
+            after = after[: end.start()]
+        return not self.HEAD_PATIENT.search(normalise_word(after))
 
 
 class InstitutionContext:
@@ -1014,6 +1052,19 @@ class InstitutionContext:
         *("membres", "convocations", "formation", "coordinatrice", "coordinateur"),
     )
     _org_hashes: frozenset[int] | None = None
+    #: posters and leaflets, and what they are about (after heldout11)
+    MATERIAL: Final = re.compile(
+        r"\b(?:affiches?|affichettes?|brochures?|flyers?|plaquettes?|depliants?|posters?"
+        r"|kakemonos?|prospectus|campagne)\b(?: (?:du|de la|de l'|des|de|d'|sur (?:le|la|les|l')"
+        r"|pour (?:le|la|les|l'))?)?(?: ?[\w'\-]+){0,3}\s*$"
+    )
+    MATERIAL_MARK: Final[str] = "vigile_institution_material"
+    MATERIAL_WORDS: Final[tuple[str, ...]] = (
+        *("affiche", "affiches", "affichette", "affichettes", "brochure", "brochures"),
+        *("flyer", "flyers", "plaquette", "plaquettes", "depliant", "depliants", "poster"),
+        *("posters", "kakemono", "kakemonos", "prospectus", "campagne"),
+    )
+    _material_hashes: frozenset[int] | None = None
     #: a care service, unit or speciality named as such (not a condition)
     SERVICE: Final = re.compile(
         r"^(?:\w*(?:logie|logue|logues|iatrie|iatre|iatres)|onco\w*|dialyse|had|rcp|pass|umj"
@@ -1072,6 +1123,44 @@ class InstitutionContext:
             doc.user_data[self.ORG_MARK] = found
         return bool(found)
 
+    #: a phone number right after a provider's role
+    PHONE_AFTER: Final = re.compile(
+        r"\s*,?\s*(?:(?:t[ée]l\.?|portable|joignable(?: au)?)\s*:?\s*)?(?:\+33|0)\s?[1-9]",
+        re.IGNORECASE,
+    )
+
+    def _contact(self, doc: Any, span: Any) -> bool:
+        """A title, a name, a comma, the provider's role, then a phone number."""
+        i = span.start
+        if i < 3 or doc[i - 1].text != ",":
+            return False
+        if not any(t.lower_ in self.TITLES for t in doc[max(0, i - 4) : i - 1]):
+            return False
+        return bool(self.PHONE_AFTER.match(doc.text[span.end_char : span.end_char + 40]))
+
+    def _material(self, doc: Any) -> bool:
+        """Whether the note has a word for posters or leaflets (once per note)."""
+        found = doc.user_data.get(self.MATERIAL_MARK)
+        if found is None:
+            if self._material_hashes is None:
+                from spacy.strings import StringStore
+
+                store = StringStore()  # the same hash as the note's NORM attribute
+                self._material_hashes = frozenset(store.add(w) for w in self.MATERIAL_WORDS)
+            found = not self._material_hashes.isdisjoint(doc.to_array("NORM").tolist())
+            doc.user_data[self.MATERIAL_MARK] = found
+        return bool(found)
+
+    def _on_material(self, span: Any) -> bool:
+        sent = span.sent
+        head = normalise_word(span.doc[sent.start : span.start].text)
+        if not self.MATERIAL.search(head):
+            return False
+        norm = normalise_word(sent.text)
+        return bool(
+            self.PRACTICE.search(norm) or self.ORG.search(norm)
+        ) and not self.PATIENT.search(norm)
+
     def _service_business(self, span: Any, labels: tuple[str, ...], generic: bool) -> bool:
         """A service, a generic care word, a public body, or the service's cases in the
         plural, in a sentence about how a service runs that names no patient (after
@@ -1092,6 +1181,12 @@ class InstitutionContext:
         # a public body named as a place or a body ("devant l'aumônerie", "le local du
         # syndicat"), not a word that describes the patient ("Délégué syndical, ...")
         if set(labels) <= self.PUBLIC:
+            # "C'est le député de la circonscription : ..." says who the patient is
+            # (after heldout11)
+            if span.start - span.sent.start >= 2 and span.doc[span.start - 2].norm_ in (
+                *("est", "etait", "c'est"),
+            ):
+                return False
             return span.start > span.sent.start and span.doc[span.start - 1].norm_ in (
                 *("l'", "le", "la", "les", "du", "des", "de", "d'", "au", "aux"),
             )
@@ -1128,6 +1223,9 @@ class InstitutionContext:
             ):
                 return True
         provider = normalise_word(span.text) in self.HEADINGS
+        # a care provider's contact line: "Mme Perrin, IDE, 06 ..." (after heldout11)
+        if provider and self._contact(doc, span):
+            return True
         if (
             i == 0
             and labels == ("health",)
@@ -1135,6 +1233,11 @@ class InstitutionContext:
             and doc[span.end].text == ":"
             and provider
         ):
+            return True
+        # the subject of posters or leaflets for the practice, in a sentence that names
+        # no patient (after heldout11): "les affiches du Mois sans tabac pour la salle
+        # d'attente", "brochures sur le VIH déposées au cabinet"
+        if self._material(doc) and self._on_material(span):
             return True
         # a condition is never an institution ("Le diabète... au cabinet"), nor is a
         # court, a child-protection service or a migration office: in a patient's
