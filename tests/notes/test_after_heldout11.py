@@ -117,3 +117,28 @@ def test_scheduling_words_after_heldout11(text: str, expected: set[str]) -> None
 )
 def test_contact_lines_after_heldout11(text: str, expected: set[str]) -> None:
     assert rules(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a prenatal genetic test is done in a pregnancy; a constitutional one is not
+        ("DPNI fait, résultat à venir.", {"genetic", "reproductive"}),
+        ("Caryotype fœtal sur biopsie de trophoblaste.", {"genetic", "reproductive"}),
+        ("Caryotype constitutionnel demandé chez le frère.", {"genetic"}),
+        # drinking in litres or bottles per day; a bottle at the weekend is not that
+        ("Reconnaît 1,5 L de vin/j.", {"addiction"}),
+        ("Une bouteille de rosé le week-end.", set()),
+        # cigarette burns said by their look are an injury and an abuse marker, not
+        # smoking; a burn from a pan is an injury
+        ("Brûlures arrondies type cigarette sur le dos de la main.", {"health", "violence"}),
+        ("Brûlure de la main avec une casserole.", {"health"}),
+        ("Fume 10 cigarettes par jour.", {"addiction"}),
+        # a home without running water, no income at all; income named is nothing
+        ("Vit dans une caravane sans eau courante.", {"social"}),
+        ("Plus aucun revenu depuis la fin de son contrat.", {"social"}),
+        ("Revenus : salaire et pension.", set()),
+    ],
+)
+def test_word_families_after_heldout11(text: str, expected: set[str]) -> None:
+    assert rules(text) == expected
