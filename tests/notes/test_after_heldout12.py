@@ -112,3 +112,24 @@ def test_empty_bottles_after_heldout12(text: str, expected: set[str]) -> None:
 )
 def test_filed_letter_after_heldout12(text: str, expected: set[str]) -> None:
     assert rules(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # held in an immigration detention centre
+        ("Patiente placée en CRA depuis une semaine, demande un certificat.", {"ethnic_origin"}),
+        (
+            "Retenu au CRA du Mesnil-Amelot, consultation pour une plaie.",
+            {"ethnic_origin", "health"},
+        ),
+        # the autism resource centre, also "CRA", is not detention
+        ("Bilan au CRA pour suspicion d'autisme.", {"mental_health"}),
+        # children's dental prevention is care
+        ("Bilan M'T dents fait, scellement des sillons sur les 46.", {"health"}),
+    ],
+)
+def test_detention_centre_and_dental_prevention_after_heldout12(
+    text: str, expected: set[str]
+) -> None:
+    assert rules(text) == expected
