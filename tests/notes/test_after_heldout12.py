@@ -133,3 +133,18 @@ def test_detention_centre_and_dental_prevention_after_heldout12(
     text: str, expected: set[str]
 ) -> None:
     assert rules(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # an injectable contraceptive, by name or by kind, is contraception
+        ("Sayana Press faite ce jour, prochaine dans 13 semaines.", {"reproductive"}),
+        ("Dépo-Provera : rappel de l'injection le 12.", {"reproductive"}),
+        ("Souhaite une contraception injectable.", {"reproductive"}),
+        # an injection of something else stays generic care
+        ("Injection de vitamine B12 faite ce jour.", {"health"}),
+    ],
+)
+def test_injectable_contraception_after_heldout12(text: str, expected: set[str]) -> None:
+    assert rules(text) == expected
