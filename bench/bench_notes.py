@@ -6,13 +6,13 @@ categories (micro and per category) on:
 * ``dev``: the project's notes the terminology was developed on;
 * ``heldout`` to ``heldout12``: notes written after the terminology was frozen
   (commits a73d69a, 4ef1616, 4d9d975, 22ace0e, 016abe9, 59eb188, 75ceacc, 4761b9b,
-  for ``heldout9`` the code of 88692a0, whose notes code is that of 871b942, and for
-  ``heldout10`` 73c7dd4, whose notes code is that of b1adbdc, and for ``heldout11``
-  b20abcf, whose notes code is that of a3c3bf3; ``heldout12`` eaf8f32, whose notes
-  code is that of 1965a69), each in other styles (``heldout4`` to ``heldout12`` have their own files in
-  ``data/notes_eval/`` and are also scored per style); the figures measured at each
-  freeze are in docs/notes.md (``--src`` on an archive of that commit reproduces
-  them); re-running here measures today's code, which has since seen those notes;
+  then the notes code of 871b942 for ``heldout9`` (commit 88692a0), b1adbdc for
+  ``heldout10`` (73c7dd4), a3c3bf3 for ``heldout11`` (b20abcf) and 1965a69 for
+  ``heldout12`` (eaf8f32)), each in other styles (``heldout4`` to ``heldout12`` have
+  their own files in ``data/notes_eval/`` and are also scored per style); the
+  figures measured at each freeze are in docs/notes.md (``--src`` on an archive of
+  that commit reproduces them); re-running here measures today's code, which has
+  since seen those notes;
 * ``sim``: notes composed by the simulator's grammar (``vigile.sim.notes``),
   labelled by its own rules, written by another engineer.
 
