@@ -1032,7 +1032,6 @@ class InstitutionContext:
         *("adresse", "demenage", "demenagement", "demenager", "demenagera", "numero"),
         *("demenagent", "standard", "annuaire", "telephone", "locaux"),
     )
-    _move_hashes: frozenset[int] | None = None
     #: a sentence about how a service runs (after heldout10): its meetings, on-call
     #: rota, premises, software, vehicles, fees ("Réunion de coordination HAD
     #: décalée", "Salle de dialyse fermée pour travaux", "Néphrologue d'astreinte")
@@ -1051,7 +1050,6 @@ class InstitutionContext:
         *("tarifs", "voiture", "amphi", "stand"),
         *("membres", "convocations", "formation", "coordinatrice", "coordinateur"),
     )
-    _org_hashes: frozenset[int] | None = None
     #: posters and leaflets, and what they are about (after heldout11)
     MATERIAL: Final = re.compile(
         r"\b(?:affiches?|affichettes?|brochures?|flyers?|plaquettes?|depliants?|posters?"
@@ -1064,7 +1062,8 @@ class InstitutionContext:
         *("flyer", "flyers", "plaquette", "plaquettes", "depliant", "depliants", "poster"),
         *("posters", "kakemono", "kakemonos", "prospectus", "campagne"),
     )
-    _material_hashes: frozenset[int] | None = None
+    #: the hashes of each cue word list (MOVE_WORDS...), built on first use, by mark
+    _cue_hashes: dict[str, frozenset[int]] | None = None
     #: a named exam a patient undergoes (after heldout12)
     EXAM: Final = re.compile(
         r"^(?:holter\w*|mapa|ecg|electrocardiogramme|echographie\w*|echo(?:-doppler)?"
@@ -1129,31 +1128,29 @@ class InstitutionContext:
             for s in doc.spans.get(GROUP, ())
         )
 
-    def _moves(self, doc: Any) -> bool:
-        """Whether the note has a word of a change of address or number (once per note)."""
-        found = doc.user_data.get(self.MOVE_MARK)
+    def _cue(self, doc: Any, mark: str, words: tuple[str, ...]) -> bool:
+        """Whether the note has one of ``words`` (NORM), looked up once per note."""
+        found = doc.user_data.get(mark)
         if found is None:
-            if self._move_hashes is None:
+            if self._cue_hashes is None:
+                self._cue_hashes = {}
+            hashes = self._cue_hashes.get(mark)
+            if hashes is None:
                 from spacy.strings import StringStore
 
                 store = StringStore()  # the same hash as the note's NORM attribute
-                self._move_hashes = frozenset(store.add(w) for w in self.MOVE_WORDS)
-            found = not self._move_hashes.isdisjoint(doc.to_array("NORM").tolist())
-            doc.user_data[self.MOVE_MARK] = found
+                hashes = self._cue_hashes[mark] = frozenset(store.add(w) for w in words)
+            found = not hashes.isdisjoint(doc.to_array("NORM").tolist())
+            doc.user_data[mark] = found
         return bool(found)
+
+    def _moves(self, doc: Any) -> bool:
+        """Whether the note has a word of a change of address or number."""
+        return self._cue(doc, self.MOVE_MARK, self.MOVE_WORDS)
 
     def _org(self, doc: Any) -> bool:
-        """Whether the note has a word of a service's running (once per note)."""
-        found = doc.user_data.get(self.ORG_MARK)
-        if found is None:
-            if self._org_hashes is None:
-                from spacy.strings import StringStore
-
-                store = StringStore()  # the same hash as the note's NORM attribute
-                self._org_hashes = frozenset(store.add(w) for w in self.ORG_WORDS)
-            found = not self._org_hashes.isdisjoint(doc.to_array("NORM").tolist())
-            doc.user_data[self.ORG_MARK] = found
-        return bool(found)
+        """Whether the note has a word of a service's running."""
+        return self._cue(doc, self.ORG_MARK, self.ORG_WORDS)
 
     #: a phone number right after a provider's role
     PHONE_AFTER: Final = re.compile(
@@ -1171,17 +1168,8 @@ class InstitutionContext:
         return bool(self.PHONE_AFTER.match(doc.text[span.end_char : span.end_char + 40]))
 
     def _material(self, doc: Any) -> bool:
-        """Whether the note has a word for posters or leaflets (once per note)."""
-        found = doc.user_data.get(self.MATERIAL_MARK)
-        if found is None:
-            if self._material_hashes is None:
-                from spacy.strings import StringStore
-
-                store = StringStore()  # the same hash as the note's NORM attribute
-                self._material_hashes = frozenset(store.add(w) for w in self.MATERIAL_WORDS)
-            found = not self._material_hashes.isdisjoint(doc.to_array("NORM").tolist())
-            doc.user_data[self.MATERIAL_MARK] = found
-        return bool(found)
+        """Whether the note has a word for posters or leaflets."""
+        return self._cue(doc, self.MATERIAL_MARK, self.MATERIAL_WORDS)
 
     def _on_material(self, span: Any) -> bool:
         sent = span.sent
