@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import msgspec
@@ -128,10 +129,10 @@ class CampaignCorrelator(DetectorBase):
         self.incidents: dict[str, dict[str, Any]] = {}
         #: every account with findings in the window: its signals, foreign networks, clients
         self.signatures: dict[tuple[str, str], _Member] = {}
-        #: (network, client) → the accounts that arrived there with both new to them:
-        #: account → (time, session, address)
+        #: (network, client) → the accounts that arrived there with both new to them,
+        #: within the window: account → its arrival
         self.arrivals: dict[tuple[str, str], dict[tuple[str, str], _Arrival]] = {}
-        #: accounts grouped by their arrival: account → (incident, last time seen arriving)
+        #: accounts grouped by their arrival: account → (incident, time of the arrival)
         self.arrived: dict[tuple[str, str], tuple[str, float]] = {}
         self.context = frozenset(self.rule.params.context_rules) if self.rule else frozenset()
 
@@ -252,11 +253,7 @@ class CampaignCorrelator(DetectorBase):
             # the same incident as an infrastructure group of one of the accounts, if any
             joined = next((g[0] for x in comp if (g := self.arrived.get(x.key))), None)
         if joined is None:
-            ident = "inc-" + xxhash.xxh3_64_hexdigest(
-                ("|".join(sorted(f"{k[0]}/{k[1]}" for k in seen)) + f"|{f.t:.3f}").encode()
-            )
-            self.incidents[ident] = {"formed": f.t, "members": []}
-            joined = ident
+            joined = self._open(seen, f.t)
         inc = self.incidents.setdefault(joined, {"formed": f.t, "members": []})
         new = [x for x in comp if x.incident is None]
         out = []
@@ -287,6 +284,18 @@ class CampaignCorrelator(DetectorBase):
                 )
             )
         return out
+
+    def _open(self, keys: Iterable[tuple[str, str]], t: float, rule_id: str | None = None) -> str:
+        """A new incident of these accounts at ``t``: its id (from the accounts and the
+        time, so a replay gives the same ids)."""
+        ident = "inc-" + xxhash.xxh3_64_hexdigest(
+            ("|".join(sorted(f"{k[0]}/{k[1]}" for k in keys)) + f"|{t:.3f}").encode()
+        )
+        inc: dict[str, Any] = {"formed": t, "members": []}
+        if rule_id is not None:
+            inc["rule"] = rule_id
+        self.incidents[ident] = inc
+        return ident
 
     def _arrived(
         self, key: tuple[str, str], f: Facts, ev: AccessEvent, ua: str
@@ -319,10 +328,7 @@ class CampaignCorrelator(DetectorBase):
         if joined is None and (len(here) < p.min_accounts or len(tenants) < p.min_tenants):
             return None
         if joined is None:
-            joined = "inc-" + xxhash.xxh3_64_hexdigest(
-                ("|".join(sorted(f"{k[0]}/{k[1]}" for k in here)) + f"|{f.t:.3f}").encode()
-            )
-            self.incidents[joined] = {"formed": f.t, "members": [], "rule": rule.id}
+            joined = self._open(here, f.t, rule.id)
         inc = self.incidents.setdefault(joined, {"formed": f.t, "members": [], "rule": rule.id})
         new = [k for k in here if self._incident_of(k) is None]
         span = f.t - min(a.t for a in here.values())
