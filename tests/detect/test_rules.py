@@ -164,3 +164,25 @@ def test_when_rules_are_listed_as_json_then_each_has_its_detector_and_tags() -> 
     ids = {r["id"] for r in rows}
     assert {"canary-read", "unexplained-burst", "campaign", "account-risk"} <= ids
     assert all(r["tags"]["mitre"] for r in rows)
+
+
+def test_when_an_infrastructure_rule_groups_fewer_than_two_then_it_is_refused(
+    tmp_path: Path,
+) -> None:
+    shipped = (SHIPPED / "campaign-infrastructure.yaml").read_text()
+    bad = shipped.replace("min_tenants: 3", "min_tenants: 1")
+    assert bad != shipped
+    d = _rules_dir(tmp_path, **{"campaign-infrastructure": bad})
+    with pytest.raises(ConfigError) as err:
+        load_rules(d)
+    assert "min_accounts and min_tenants must be 2 or more" in "\n".join(err.value.problems)
+    # the shipped text loads, and a campaign rule without its mode is told which it needs
+    (tmp_path / "ok").mkdir()
+    d2 = _rules_dir(tmp_path / "ok", **{"campaign-infrastructure": shipped})
+    assert "campaign-infrastructure" in load_rules(d2).rules
+    campaign = (SHIPPED / "campaign.yaml").read_text().replace("mode: abnormal\n", "")
+    (tmp_path / "nomode").mkdir()
+    d3 = _rules_dir(tmp_path / "nomode", campaign=campaign)
+    with pytest.raises(ConfigError) as err3:
+        load_rules(d3)
+    assert "needs a mode (one of: abnormal, infrastructure)" in "\n".join(err3.value.problems)
