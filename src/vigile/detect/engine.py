@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from vigile.detect.alerts import AlertSink
 from vigile.detect.context_index import ContextIndex
-from vigile.detect.detectors.base import Env, Finding, PeerStats, registry
+from vigile.detect.detectors.base import DetectorBase, Env, Finding, PeerStats, registry
 from vigile.detect.facts import (
     CARE_ACTIONS,
     AccountState,
@@ -46,13 +46,14 @@ __all__ = ["Engine", "EngineStats"]
 
 def _overrides(det: Any, method: str) -> bool:
     """True when a detector defines ``method`` itself (not the base class's no-op)."""
-    from vigile.detect.detectors.base import DetectorBase
-
     impl = getattr(type(det), method, None)
     return impl is not None and impl is not getattr(DetectorBase, method, None)
 
 
 _MEDIUM: Final = SEVERITY_RANK["medium"]
+#: the detectors that score a kind of event, and those of them that learn from it (typed
+#: as the compiled base class: compiled, their methods are called natively)
+_Targets = tuple[tuple[DetectorBase, ...], tuple[DetectorBase, ...]]
 _DAY: Final = 86400.0
 
 
@@ -95,15 +96,15 @@ class Engine:
         self.env = Env(
             self.index, s, self.peers, self.explainer.has_appointments, self.tracker, self.sink
         )
-        self.detectors: list[Any] = []
+        self.detectors: list[DetectorBase] = []
         for name, cls in registry().items():
             mine = self.rules.for_detector(name)
             if mine:
                 self.detectors.append(cls(mine, self.env))
         self.correlators = [d for d in self.detectors if hasattr(d, "observe")]
-        self._dispatch: dict[tuple[str, bool], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+        self._dispatch: dict[tuple[str, bool], _Targets] = {}
         self.n_events = 0
-        self._dispatch_quiet: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+        self._dispatch_quiet: dict[str, _Targets] = {}
         self.clock = EventClock()
         self.facts = Facts()
         self.stats = EngineStats()
@@ -116,7 +117,7 @@ class Engine:
         self._longest_cooldown = max((r.cooldown for r in self.rules.rules.values()), default=0.0)
 
     # ---- dispatch ----------------------------------------------------------------------
-    def _targets(self, action: str, schedule: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    def _targets(self, action: str, schedule: bool) -> _Targets:
         """The detectors that score this kind of event, and those of them that learn."""
         key = (action, schedule)
         found = self._dispatch.get(key)
@@ -131,7 +132,7 @@ class Engine:
             found = self._dispatch[key] = (scorers, learners)
         return found
 
-    def _quiet(self, action: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    def _quiet(self, action: str) -> _Targets:
         """The detectors that look at quiet events (those with ``counts_quiet``)."""
         found = self._dispatch_quiet.get(action)
         if found is None:

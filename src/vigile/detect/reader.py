@@ -19,8 +19,11 @@ tests check both give the same events in the same order with the same counts.
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections import deque
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any, Final
 
@@ -100,12 +103,29 @@ class ReplayReader(EventReader):
         seen_old: set[str] = set()
         generation_end = -_MAX
         read = accepted = quarantined = late = duplicates = 0
+        lineno = nbytes = 0
+        stack = ExitStack()
         try:
-            for lineno, raw in source.lines():
-                read += 1
+            # the file's lines, read here rather than through FileSource.lines(): the
+            # same lines, blank ones passed over, the same errors, without a generator
+            # and two copies per line (a JSON document may end with its line ending)
+            lines = iter(source.open(stack))
+            while True:
                 try:
-                    event = decode(raw)
+                    line = next(lines)
+                except StopIteration:
+                    break
+                except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+                    raise source.read_error(exc, lineno) from None
+                lineno += 1
+                nbytes += len(line)
+                try:
+                    event = decode(line)
                 except (msgspec.ValidationError, msgspec.DecodeError):
+                    raw = line.rstrip(b"\r\n")
+                    if not raw.strip():
+                        continue  # a blank line: no event, not counted as read
+                    read += 1
                     try:
                         event = parse(raw)  # the parser's own path: lenient, or the reason
                     except ParseError as exc:
@@ -113,13 +133,14 @@ class ReplayReader(EventReader):
                         quarantined += 1
                         continue
                 else:
+                    read += 1
                     ip = event.src_ip
                     if ip is not None and ip not in canonical:
                         try:
                             norm = normalise_ip(ip)
                         except ValueError:
                             reason = f"src_ip {ip!r} is not an IPv4/IPv6 address"
-                            quarantine.add(source.name, lineno, reason, raw)
+                            quarantine.add(source.name, lineno, reason, line.rstrip(b"\r\n"))
                             quarantined += 1
                             continue
                         event.src_ip = norm
@@ -180,6 +201,8 @@ class ReplayReader(EventReader):
                     seen.add(eid)
                 yield ev
         finally:
+            stack.close()
+            source.bytes_read += nbytes
             counts["read"], counts["accepted"], counts["quarantined"] = read, accepted, quarantined
             stats.late += late
             stats.duplicates += duplicates

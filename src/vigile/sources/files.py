@@ -44,9 +44,9 @@ class FileSource:
         """Raise :class:`InputError` now if the source cannot be opened."""
         if self.path != "-":
             with ExitStack() as stack:
-                self._open(stack)
+                self.open(stack)
 
-    def _open(self, stack: ExitStack) -> IO[bytes]:
+    def open(self, stack: ExitStack) -> IO[bytes]:
         """Open for binary reading, un-gzipping when the data starts with gzip's magic."""
         if self.path == "-":
             stdin = sys.stdin.buffer
@@ -73,7 +73,7 @@ class FileSource:
     def lines(self) -> Iterator[tuple[int, bytes]]:
         """Yield ``(line_number, line)`` for every non-blank line, endings stripped."""
         with ExitStack() as stack:
-            handle = self._open(stack)
+            handle = self.open(stack)
             lineno = 0
             try:
                 for lineno, line in enumerate(handle, 1):
@@ -82,9 +82,9 @@ class FileSource:
                     if stripped.strip():
                         yield lineno, stripped
             except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-                raise self._read_error(exc, lineno) from None
+                raise self.read_error(exc, lineno) from None
 
-    def _read_error(self, exc: Exception, lineno: int) -> InputError:
+    def read_error(self, exc: Exception, lineno: int) -> InputError:
         """The one-line error for a read that failed after ``lineno`` whole lines."""
         if isinstance(exc, EOFError):
             return InputError(
@@ -102,7 +102,7 @@ class FileSource:
         left in, so that line numbers stay countable by newlines.
         """
         with ExitStack() as stack:
-            handle = self._open(stack)
+            handle = self.open(stack)
             lineno = 0  # lines handed out so far
             try:
                 while True:
@@ -115,7 +115,7 @@ class FileSource:
                     yield lineno + 1, data
                     lineno += data.count(b"\n")
             except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-                raise self._read_error(exc, lineno) from None
+                raise self.read_error(exc, lineno) from None
 
 
 def open_source(path: str | Path) -> FileSource:
