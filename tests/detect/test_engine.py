@@ -21,6 +21,7 @@ from tests.detect.scenes import DAY, SCENES, account_risk, campaign, session_sha
 from vigile.cli import app
 from vigile.detect.context_index import ContextIndex
 from vigile.detect.engine import Engine
+from vigile.detect.reader import ReplayReader
 from vigile.detect.rules import load_rules
 from vigile.detect.state import save_checkpoint
 from vigile.errors import InputError
@@ -77,6 +78,9 @@ def test_when_events_come_one_at_a_time_then_alerts_equal_the_file_replay(tmp_pa
     for ev in events:  # a live feed: one event, its alerts, the next event
         live.extend(ENCODE(a) for a in engine.process(ev) or [])
     assert live == _alerts(case)
+    # the replay reader hands the engine each event's time, counted once (timed())
+    replay = Engine(load_rules(), ContextIndex.load(case / "context"))
+    assert [ENCODE(a) for a in replay.run(ReplayReader([case / "events.jsonl"]))] == live
 
 
 def test_when_detect_runs_from_the_cli_then_alerts_and_summary_match_the_engine(

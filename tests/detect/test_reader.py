@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from tests.detect import builders
+from vigile.detect.facts import EventClock
 from vigile.detect.reader import ReplayReader
 from vigile.quarantine import Quarantine
 from vigile.stream import EventReader
@@ -110,3 +111,37 @@ def test_other_inputs_fall_back(tmp_path: Path) -> None:
     a = [e.event_id for e in EventReader([one, two])]
     b = [e.event_id for e in ReplayReader([one, two])]
     assert a == b and len(a) > 100
+
+
+def test_timed_gives_the_engine_clock_of_every_event(tmp_path: Path) -> None:
+    """``timed()``: the seconds, day and hour :class:`EventClock` computes, for events in
+    order, reordered and late, across hours, days and UTC offsets (a half-hour one too)."""
+    lines = _messy_lines()
+    stamps = [
+        "2026-03-28T23:59:59.999999+01:00",
+        "2026-03-29T00:00:00+01:00",
+        "2026-03-29T03:00:00.000001+02:00",
+        "2026-03-29T02:59:59.5+01:00",  # late: an hour earlier in an other offset
+        "2026-03-29T07:45:12.345678+05:30",
+        "2026-03-29T03:30:00Z",
+        "2026-03-29T04:00:00+02:00",
+    ]
+    for i, ts in enumerate(stamps):
+        lines.append(orjson.dumps({**_event(50_000 + i, 0.0), "ts": ts}))
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")  # Windows line endings too
+    timed = ReplayReader([path], lateness=30.0).timed()
+    assert timed is not None
+    stream, now = timed
+    got, want = [], []
+    for ev in stream:
+        clock = EventClock()  # a fresh clock: nothing carried from the previous event
+        want.append((clock.seconds(ev.ts), clock.day, clock.hour))
+        got.append((now.t, now.day, now.hour))
+    assert len(got) > 390 and got == want
+    assert len({d for _, d, _ in got}) >= 3 and len({h for _, _, h in got}) >= 5
+    # the plain iteration gives the same events; other inputs are not timed
+    assert [e.event_id for e in ReplayReader([path], lateness=30.0)] == [
+        e.event_id for e in EventReader([path], lateness=30.0)
+    ]
+    assert ReplayReader([path, path]).timed() is None

@@ -37,6 +37,7 @@ from vigile.detect.facts import (
     Facts,
     Tracker,
 )
+from vigile.detect.reader import ReplayReader
 from vigile.detect.rules import SEVERITY_RANK, RuleSet, load_rules
 from vigile.detect.state import CHECKPOINT_VERSION, Checkpoint, load_checkpoint, save_checkpoint
 from vigile.events import AccessEvent, Alert, event_key
@@ -106,6 +107,8 @@ class Engine:
         self.n_events = 0
         self._dispatch_quiet: dict[str, _Targets] = {}
         self.clock = EventClock()
+        #: the local day of the event being processed
+        self.day = 0
         self.facts = Facts()
         self.stats = EngineStats()
         self.next_sweep = -1.0
@@ -145,7 +148,20 @@ class Engine:
 
     # ---- the loop ------------------------------------------------------------------------
     def run(self, events: Iterable[AccessEvent]) -> Iterator[Alert]:
-        """Alerts as the events are processed (a generator: live and replay alike)."""
+        """Alerts as the events are processed (a generator: live and replay alike).
+
+        From the replay reader, each event comes with its time already counted
+        (:meth:`ReplayReader.timed`: the same seconds, day and hour as
+        :meth:`process` computes from the event's ``datetime``)."""
+        timed = events.timed() if isinstance(events, ReplayReader) else None
+        if timed is not None:
+            stream, now = timed
+            at = self._process
+            for ev in stream:
+                alerts = at(ev, now.t, now.day, now.hour)
+                if alerts:
+                    yield from alerts
+            return
         process = self.process
         for ev in events:
             alerts = process(ev)
@@ -154,7 +170,6 @@ class Engine:
 
     def process(self, ev: AccessEvent) -> list[Alert] | None:
         """Score one event, emit its alerts, learn from it."""
-        f = self.facts
         ts = ev.ts
         clock = self.clock
         if (
@@ -166,6 +181,12 @@ class Engine:
         ):
             clock.seconds(ts)
         t = clock.base + ts.minute * 60 + ts.second + ts.microsecond * 1e-6
+        return self._process(ev, t, clock.day, clock.hour)
+
+    def _process(self, ev: AccessEvent, t: float, day: int, hour: int) -> list[Alert] | None:
+        """:meth:`process` for an event at ``t`` seconds, on local ``day`` and ``hour``."""
+        f = self.facts
+        self.day = day
         if t <= self.watermark and (t < self.watermark or event_key(ev) in self.watermark_keys):
             self.stats.skipped_before_watermark += 1
             return None
@@ -179,7 +200,6 @@ class Engine:
         tracker = self.tracker
         key = (ev.tenant, ev.actor)
         acc = tracker.accounts.data.get(key)
-        day = clock.day
         if acc is None:
             if tracker.start < 0:
                 tracker.start = t
@@ -204,7 +224,7 @@ class Engine:
             return None
         f.t = t
         f.day = day
-        f.hour = clock.hour
+        f.hour = hour
         f.key = key
         f.acc = acc
         ten = acc.ten
@@ -314,7 +334,7 @@ class Engine:
             for det in self.detectors:
                 det.sweep(t)
             if t >= self.next_daily:
-                self.explainer.sweep(self.clock.day, self.tracker.tenants, self.tracker.accounts)
+                self.explainer.sweep(self.day, self.tracker.tenants, self.tracker.accounts)
                 self.sink.sweep(t, self._longest_cooldown)
                 self.next_daily = t + _DAY
             self.next_sweep = t + min(float(s.sweep_every), 3600.0)
