@@ -20,6 +20,7 @@ simply not available, and detectors say so in their evidence.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +38,8 @@ __all__ = ["ContextIndex", "size_bucket"]
 
 _EPOCH_DAY: Final = date(1970, 1, 1)
 _APPT_CHUNK: Final = 65_536
+#: patient-id hashes are bucketed by their top bits: a lookup bisects one bucket
+_BUCKET_BITS: Final = 16
 
 
 def _scan_patients(path: Path) -> pl.DataFrame:
@@ -99,6 +102,11 @@ class ContextIndex:
     # patient -> practice
     _pt_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     _pt_tenant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # the same two arrays seen as sequences of Python ints (no numpy call per lookup),
+    # and where each bucket of hashes (their top _BUCKET_BITS bits) starts in them
+    _pt_hashes: memoryview | None = None
+    _pt_codes: memoryview | None = None
+    _pt_start: list[int] = field(default_factory=list)
     tenants: list[str] = field(default_factory=list)
     rejected: list[Any] = field(default_factory=list)
     # patients with sensitive notes (from `vigile notes` labels; empty without them):
@@ -264,6 +272,10 @@ class ContextIndex:
         hashes.sort(kind="stable")
         self._pt_hash = hashes
         self._pt_tenant = codes
+        self._pt_hashes = hashes.data
+        self._pt_codes = codes.data
+        tops = np.arange(1 << _BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - _BUCKET_BITS)
+        self._pt_start = [*np.searchsorted(hashes, tops).tolist(), n]
 
     @property
     def knows_patients(self) -> bool:
@@ -271,15 +283,16 @@ class ContextIndex:
 
     def patient_tenants(self, patient_id: str) -> list[str]:
         """The practices holding a file with this id (usually one; ``[]`` if unknown)."""
-        if not len(self._pt_hash):
+        hashes, codes = self._pt_hashes, self._pt_codes
+        if hashes is None or codes is None:
             return []
         h = xxhash.xxh3_64_intdigest(patient_id.encode())
-        arr = self._pt_hash
-        i = int(arr.searchsorted(np.uint64(h)))
+        bucket = h >> (64 - _BUCKET_BITS)
+        hi = self._pt_start[bucket + 1]
+        i = bisect_left(hashes, h, self._pt_start[bucket], hi)
         out = []
-        n = len(arr)
-        while i < n and int(arr[i]) == h:
-            out.append(self.tenants[int(self._pt_tenant[i])])
+        while i < hi and hashes[i] == h:
+            out.append(self.tenants[codes[i]])
             i += 1
         return out
 
