@@ -113,6 +113,11 @@ class FingerprintDetector(DetectorBase):
 
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
+        #: the rules that only judge events carrying patient data (looked up once: a
+        #: missing attribute costs an exception per event)
+        self._data_only = frozenset(
+            r.id for r in self.rules if getattr(r.params, "data_only", False)
+        )
         #: user agent -> the scripted tool it names ("" for none)
         self._tools: dict[str, str] = {}
 
@@ -140,7 +145,7 @@ class FingerprintDetector(DetectorBase):
         out: list[Finding] | None = None
         for rule in self.rules_for(acc.tenant, acc.role):
             p = rule.params
-            if getattr(p, "data_only", False) and not data:
+            if not data and rule.id in self._data_only:
                 continue
             mode = rule.mode
             finding = None

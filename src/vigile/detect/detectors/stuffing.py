@@ -88,6 +88,10 @@ class StuffingDetector(DetectorBase):
     def __init__(self, rules: list[Rule], env: Env) -> None:
         super().__init__(rules, env)
         self.horizon = max((float(r.window or 0) for r in self.rules), default=86400.0)
+        #: the rules that count failures from familiar places too (looked up once)
+        self._anywhere = frozenset(
+            r.id for r in self.rules if not getattr(r.params, "unfamiliar_only", True)
+        )
         self.fails: BoundedTable[_Fails] = BoundedTable("login-failures", self.horizon, 200_000)
         # every unfamiliar failure: (time, account key, network)
         self.recent: deque[tuple[float, Hashable, str]] = deque(maxlen=100_000)
@@ -110,7 +114,7 @@ class StuffingDetector(DetectorBase):
             p = rule.params
             lo = f.t - float(rule.window or 0)
             mine = [x for x in st.times if x[0] >= lo] if st is not None else []
-            only = getattr(p, "unfamiliar_only", True)
+            only = rule.id not in self._anywhere
             if only:
                 mine = [x for x in mine if x[1] not in acc.nets and x[1] not in f.ten.nets]
             if rule.mode == "failures" and failed and (unfamiliar or not only):
