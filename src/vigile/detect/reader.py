@@ -121,9 +121,8 @@ class ReplayReader(EventReader):
 
     def __iter__(self) -> Iterator[AccessEvent]:
         if not self._fusable():
-            yield from super().__iter__()
-            return
-        yield from self._timed_events(None)
+            return super().__iter__()
+        return self._fused(None)
 
     def timed(self) -> tuple[Iterator[AccessEvent], EventTime] | None:
         """The events, and an :class:`EventTime` set to the time of each one as it is
@@ -132,7 +131,7 @@ class ReplayReader(EventReader):
         if not self._fusable():
             return None
         now = EventTime()
-        return self._timed_events(now), now
+        return self._fused(now), now
 
     def _fusable(self) -> bool:
         return (
@@ -141,17 +140,9 @@ class ReplayReader(EventReader):
             and isinstance(self.sources[0], FileSource)
         )
 
-    def _timed_events(self, now: EventTime | None) -> Iterator[AccessEvent]:
+    def _fused(self, now: EventTime | None) -> Iterator[AccessEvent]:
         source, parser = self.sources[0], self.parser
         assert isinstance(source, FileSource) and isinstance(parser, JsonlParser)
-        try:
-            yield from self._fused(source, parser, now)
-        finally:
-            self._total()
-
-    def _fused(
-        self, source: FileSource, parser: JsonlParser, now: EventTime | None
-    ) -> Iterator[AccessEvent]:
         stats = self.stats
         counts = {"read": 0, "accepted": 0, "quarantined": 0, "skipped": 0}
         stats.per_source[source.name] = counts
@@ -227,10 +218,14 @@ class ReplayReader(EventReader):
                         if ts >= generation_end:
                             seen_old, seen = seen, set()
                             generation_end = ts + window
-                        if eid in seen or eid in seen_old:
+                        if eid in seen_old:
                             duplicates += 1
                             continue
-                        seen.add(eid)
+                        size = len(seen)
+                        seen.add(eid)  # one lookup: already there if the size stays
+                        if len(seen) == size:
+                            duplicates += 1
+                            continue
                     if now is not None:
                         _stamp(now, ts, clock.cur)
                     yield event
@@ -254,10 +249,14 @@ class ReplayReader(EventReader):
                         if t >= generation_end:
                             seen_old, seen = seen, set()
                             generation_end = t + window
-                        if eid in seen or eid in seen_old:
+                        if eid in seen_old:
                             duplicates += 1
                             continue
-                        seen.add(eid)
+                        size = len(seen)
+                        seen.add(eid)  # one lookup: already there if the size stays
+                        if len(seen) == size:
+                            duplicates += 1
+                            continue
                     if now is not None:
                         _stamp(now, t, hour)
                     yield ev
@@ -268,10 +267,14 @@ class ReplayReader(EventReader):
                     if t >= generation_end:
                         seen_old, seen = seen, set()
                         generation_end = t + window
-                    if eid in seen or eid in seen_old:
+                    if eid in seen_old:
                         duplicates += 1
                         continue
-                    seen.add(eid)
+                    size = len(seen)
+                    seen.add(eid)  # one lookup: already there if the size stays
+                    if len(seen) == size:
+                        duplicates += 1
+                        continue
                 if now is not None:
                     _stamp(now, t, hour)
                 yield ev
@@ -282,3 +285,4 @@ class ReplayReader(EventReader):
             stats.late += late
             stats.duplicates += duplicates
             stats.bytes += source.bytes_read
+            self._total()
