@@ -156,15 +156,15 @@ class Engine:
         timed = events.timed() if isinstance(events, ReplayReader) else None
         if timed is not None:
             stream, now = timed
-            at = self._process
             for ev in stream:
-                alerts = at(ev, now.t, now.day, now.hour)
+                # self._process(...), not a bound method kept in a local: compiled, that
+                # is a native call instead of a Python one
+                alerts = self._process(ev, now.t, now.day, now.hour)
                 if alerts:
                     yield from alerts
             return
-        process = self.process
         for ev in events:
-            alerts = process(ev)
+            alerts = self.process(ev)
             if alerts:
                 yield from alerts
 
