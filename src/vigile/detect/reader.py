@@ -116,6 +116,37 @@ class _HourClock:
         return self.base + (ts.minute * 60 + ts.second) * 1_000_000 + ts.microsecond
 
 
+class _Ids:
+    """The event ids of the de-duplication window, in two generations of ``window``
+    microseconds of event time (as :class:`EventReader` keeps them)."""
+
+    __slots__ = ("duplicates", "end", "old", "seen", "window")
+
+    def __init__(self, window: int = 1) -> None:
+        self.window = window
+        self.seen: set[str] = set()
+        self.old: set[str] = set()
+        self.end = -_MAX
+        self.duplicates = 0
+
+    def fresh(self, eid: str, t: int) -> bool:
+        """True for an id not seen within the window (now remembered); False for a
+        replayed one (counted)."""
+        if t >= self.end:
+            self.old, self.seen = self.seen, set()
+            self.end = t + self.window
+        if eid in self.old:
+            self.duplicates += 1
+            return False
+        seen = self.seen
+        size = len(seen)
+        seen.add(eid)  # one lookup: already there if the size stays
+        if len(seen) == size:
+            self.duplicates += 1
+            return False
+        return True
+
+
 class ReplayReader(EventReader):
     """:class:`EventReader` with a fused loop for one JSON Lines source (same results)."""
 
@@ -152,16 +183,13 @@ class ReplayReader(EventReader):
         clock = _HourClock()
         canonical: set[str] = set()
         lateness = max(self.lateness_us, 0)
-        window = max(self.dedup_window_us, 1)
+        ids = _Ids(max(self.dedup_window_us, 1))
         # waiting events (time, line, event, its hour), in order; one source: lines only
         # increase
         pending: deque[tuple[int, int, AccessEvent, _Hour]] = deque()
         append, popleft = pending.append, pending.popleft
         released = newest = -_MAX
-        seen: set[str] = set()
-        seen_old: set[str] = set()
-        generation_end = -_MAX
-        read = accepted = quarantined = late = duplicates = 0
+        read = accepted = quarantined = late = 0
         lineno = nbytes = 0
         stack = ExitStack()
         try:
@@ -213,18 +241,8 @@ class ReplayReader(EventReader):
                     # late: older than what already went out; passed on at once
                     late += 1
                     eid = event.event_id
-                    if eid is not None:
-                        if ts >= generation_end:
-                            seen_old, seen = seen, set()
-                            generation_end = ts + window
-                        if eid in seen_old:
-                            duplicates += 1
-                            continue
-                        size = len(seen)
-                        seen.add(eid)  # one lookup: already there if the size stays
-                        if len(seen) == size:
-                            duplicates += 1
-                            continue
+                    if eid is not None and not ids.fresh(eid, ts):
+                        continue
                     if now is not None:
                         _stamp(now, ts, clock.cur)
                     yield event
@@ -244,36 +262,16 @@ class ReplayReader(EventReader):
                     t, _, ev, hour = popleft()
                     released = t
                     eid = ev.event_id
-                    if eid is not None:
-                        if t >= generation_end:
-                            seen_old, seen = seen, set()
-                            generation_end = t + window
-                        if eid in seen_old:
-                            duplicates += 1
-                            continue
-                        size = len(seen)
-                        seen.add(eid)  # one lookup: already there if the size stays
-                        if len(seen) == size:
-                            duplicates += 1
-                            continue
+                    if eid is not None and not ids.fresh(eid, t):
+                        continue
                     if now is not None:
                         _stamp(now, t, hour)
                     yield ev
             while pending:  # end of input: release everything
                 t, _, ev, hour = popleft()
                 eid = ev.event_id
-                if eid is not None:
-                    if t >= generation_end:
-                        seen_old, seen = seen, set()
-                        generation_end = t + window
-                    if eid in seen_old:
-                        duplicates += 1
-                        continue
-                    size = len(seen)
-                    seen.add(eid)  # one lookup: already there if the size stays
-                    if len(seen) == size:
-                        duplicates += 1
-                        continue
+                if eid is not None and not ids.fresh(eid, t):
+                    continue
                 if now is not None:
                     _stamp(now, t, hour)
                 yield ev
@@ -282,6 +280,6 @@ class ReplayReader(EventReader):
             source.bytes_read += nbytes
             counts["read"], counts["accepted"], counts["quarantined"] = read, accepted, quarantined
             stats.late += late
-            stats.duplicates += duplicates
+            stats.duplicates += ids.duplicates
             stats.bytes += source.bytes_read
             self._total()
