@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from msgspec.structs import astuple
+
 from vigile.detect.alerts import AlertSink
 from vigile.detect.context_index import ContextIndex
 from vigile.detect.detectors.base import DetectorBase, Env, Finding, PeerStats, registry
@@ -52,6 +54,17 @@ def _overrides(det: Any, method: str) -> bool:
 
 
 _MEDIUM: Final = SEVERITY_RANK["medium"]
+#: where each field is in ``msgspec.structs.astuple(event)``
+_FIELDS: Final = AccessEvent.__struct_fields__
+_TENANT: Final = _FIELDS.index("tenant")
+_ACTOR: Final = _FIELDS.index("actor")
+_ACTION: Final = _FIELDS.index("action")
+_RESOURCE: Final = _FIELDS.index("resource")
+_STATUS: Final = _FIELDS.index("status")
+_PATIENT_IDS: Final = _FIELDS.index("patient_ids")
+_SRC_IP: Final = _FIELDS.index("src_ip")
+_SESSION: Final = _FIELDS.index("session")
+_USER_AGENT: Final = _FIELDS.index("user_agent")
 #: the detectors that score a kind of event, and those of them that learn from it (typed
 #: as the compiled base class: compiled, their methods are called natively)
 _Targets = tuple[tuple[DetectorBase, ...], tuple[DetectorBase, ...]]
@@ -198,19 +211,28 @@ class Engine:
         if t >= self.next_sweep:
             self._sweep(t)
         tracker = self.tracker
-        key = (ev.tenant, ev.actor)
+        # the event's fields, read at once (one call, where every attribute read of a
+        # msgspec struct from compiled code is a generic lookup), kept in the facts
+        fields = astuple(ev)
+        tenant: str = fields[_TENANT]
+        actor: str = fields[_ACTOR]
+        ip: str | None = fields[_SRC_IP]
+        sid: str | None = fields[_SESSION]
+        ua: str | None = fields[_USER_AGENT]
+        action: str = fields[_ACTION]
+        key = (tenant, actor)
         acc = tracker.accounts.data.get(key)
         if acc is None:
             if tracker.start < 0:
                 tracker.start = t
             acc = tracker.account(key, t)
         elif (
-            ev.resource == "appointment"
-            and ev.action == "list"
+            action == "list"
+            and fields[_RESOURCE] == "appointment"
             and acc.last_day == day
-            and ev.src_ip == acc.last_ip
-            and ev.session == acc.last_sid
-            and ev.user_agent == acc.last_ua
+            and ip == acc.last_ip
+            and sid == acc.last_sid
+            and ua == acc.last_ua
         ):
             # the practice's own schedule, polled from the same place as before: no
             # detector looks at it, only the entities' clocks move
@@ -227,18 +249,27 @@ class Engine:
         f.hour = hour
         f.key = key
         f.acc = acc
+        f.tenant = tenant
+        f.actor = actor
+        f.action = action
+        f.resource = fields[_RESOURCE]
+        f.status = fields[_STATUS]
+        f.ids = fields[_PATIENT_IDS]
+        f.ip = ip
+        f.sid = sid
+        f.ua = ua
         ten = acc.ten
         if ten is None:
-            ten = acc.ten = tracker.tenant(ev.tenant, t)
+            ten = acc.ten = tracker.tenant(tenant, t)
         f.ten = ten
         f.alerted = -1
         # fingerprint facts: inline fast path (same place, session and client as the
         # account's previous event today), else the tracker's slow path
         if (
             acc.last_day == f.day
-            and ev.src_ip == acc.last_ip
-            and ev.session == acc.last_sid
-            and ev.user_agent == acc.last_ua
+            and ip == acc.last_ip
+            and sid == acc.last_sid
+            and ua == acc.last_ua
         ):
             f.new_account = acc.is_new
             f.established = acc.is_established
@@ -256,14 +287,14 @@ class Engine:
         if (
             not f.changed
             and acc.other_until < t
-            and ((f.single and not f.new_ids and not f.uncared_ids) or ev.action in CARE_ACTIONS)
+            and ((f.single and not f.new_ids and not f.uncared_ids) or action in CARE_ACTIONS)
         ):
             # a quiet event: the same place as before, and a patient the account already
             # cares for (a note after the file, a prescription) or a care action: only the
             # detectors that count every request look at it
-            scorers, learners = self._quiet(ev.action)
+            scorers, learners = self._quiet(action)
         else:
-            scorers, learners = self._targets(ev.action, f.schedule)
+            scorers, learners = self._targets(action, f.schedule)
         out: list[Alert] | None = None
         for det in scorers:
             found = det.score(ev, f)

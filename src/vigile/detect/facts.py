@@ -298,10 +298,19 @@ class AccountState:
 
 
 class Facts:
-    """The shared per-event facts (one object, refilled for every event; never keep it)."""
+    """The shared per-event facts (one object, refilled for every event; never keep it).
+
+    They begin with the event's own fields that every stage reads (``tenant``,
+    ``actor``, ``action``, ``resource``, ``status``, ``ids`` for ``patient_ids``, ``ip``,
+    ``sid`` and ``ua`` for ``src_ip``, ``session`` and ``user_agent``): read once by the
+    engine, then native attribute reads, where each read of the event (a msgspec struct)
+    from compiled code is a generic attribute lookup.
+    """
 
     __slots__ = (
         "acc",
+        "action",
+        "actor",
         "alerted",
         "bulk",
         "changed",
@@ -311,6 +320,8 @@ class Facts:
         "explained_by",
         "filtered",
         "hour",
+        "ids",
+        "ip",
         "key",
         "net",
         "net_new_acc",
@@ -319,20 +330,34 @@ class Facts:
         "new_ids",
         "query",
         "records",
+        "resource",
         "schedule",
         "ses",
         "session_moved",
         "session_new",
         "session_shared",
+        "sid",
         "single",
+        "status",
         "t",
         "ten",
+        "tenant",
+        "ua",
         "ua_new",
         "uncared_ids",
         "unexplained_ids",
     )
 
     def __init__(self) -> None:
+        self.tenant = ""
+        self.actor = ""
+        self.action = ""
+        self.resource = ""
+        self.status = 0
+        self.ids: list[str] = []
+        self.ip: str | None = None
+        self.sid: str | None = None
+        self.ua: str | None = None
         self.t = 0.0
         self.day = 0
         self.hour = 0
@@ -461,7 +486,7 @@ class Tracker:
             f.net_new_acc = f.net_new_tenant = f.ua_new = False
             f.session_new = f.session_moved = f.session_shared = False
             f.dirty = False
-        if ev.src_ip == acc.last_ip and ev.session == acc.last_sid and ev.user_agent == acc.last_ua:
+        if f.ip == acc.last_ip and f.sid == acc.last_sid and f.ua == acc.last_ua:
             f.changed = False
             f.net = acc.last_net
             f.ses = acc.last_ses
@@ -489,7 +514,7 @@ class Tracker:
         acc.last_ip = None  # the first event of a day takes the slow path
 
     def _slow(self, ev: AccessEvent, f: Facts, acc: AccountState) -> None:
-        ip, sid, ua = ev.src_ip, ev.session, ev.user_agent
+        ip, sid, ua = f.ip, f.sid, f.ua
         s = self.s
         net = self.net(ip) if ip else ""
         f.changed = True
@@ -546,10 +571,10 @@ class Tracker:
         t = f.t
         s = self.s
         ten = f.ten
-        ip, sid, ua = ev.src_ip, ev.session, ev.user_agent
+        ip, sid, ua = f.ip, f.sid, f.ua
         net = f.net
         # a place is learnt from requests that were served and raised nothing above low
-        trusted = f.alerted < 1 and ev.status < 400
+        trusted = f.alerted < 1 and f.status < 400
         acc_prev_net = acc.last_net
         # the network we leave: remember when it was last used
         if acc.last_net and acc.last_net in acc.nets:
@@ -559,9 +584,7 @@ class Tracker:
             if ses is None:
                 ses = self.sessions.put(
                     sid,
-                    SessionState(
-                        f.key, net, ua, t, ev.action == "login", f.net_new_acc or f.ua_new
-                    ),
+                    SessionState(f.key, net, ua, t, f.action == "login", f.net_new_acc or f.ua_new),
                 )
             elif net and net != ses.cur:
                 if net != ses.net:
@@ -589,7 +612,7 @@ class Tracker:
                 src = self.sources.put(net, SourceState(t))
             src.last = t
             src.accounts[f.key] = t
-            src.tenants[ev.tenant] = t
+            src.tenants[f.tenant] = t
             if len(src.accounts) > 256:
                 prune_times(src.accounts, t - s.source_idle, 200)
                 prune_times(src.tenants, t - s.source_idle, 200)
@@ -702,11 +725,11 @@ class Explainer:
         relationship explains; ``uncared_ids``: every patient of the read with no
         care relationship, new or not (protected files are judged on this).
         """
-        ids = ev.patient_ids
+        ids = f.ids
         n = len(ids)
-        action = ev.action
+        action = f.action
         f.records = ev.records or 0
-        f.schedule = ev.resource == _SCHEDULE
+        f.schedule = f.resource == _SCHEDULE
         f.single = f.bulk = f.filtered = False
         if f.query:
             f.query = {}
@@ -718,7 +741,7 @@ class Explainer:
             f.uncared_ids = []
         if f.explained_by:
             f.explained_by = {}
-        if ev.status >= 400 or f.schedule:
+        if f.status >= 400 or f.schedule:
             return
         if action in _BULK_ACTIONS:
             f.bulk = True
@@ -741,7 +764,7 @@ class Explainer:
                             # only selected by a filtered list or export: that explains
                             # the recall letter printed for it, never a read of the file
                             v = None
-                    why = self._why(pid, ev.tenant, ev.actor, f.t, f.ten)
+                    why = self._why(pid, f.tenant, f.actor, f.t, f.ten)
                     if v is None and acc.recent and pid in acc.recent:
                         v = 0  # read moments ago by a flagged account: not new
                     if v is None:
@@ -775,7 +798,7 @@ class Explainer:
         if f.single:
             seen = acc.seen
             explained = f.explained_by
-            for pid in ev.patient_ids:
+            for pid in f.ids:
                 v = seen.get(pid)
                 if (v is not None and v > 0) or (pid in explained and trusted):
                     seen[pid] = d
@@ -796,10 +819,10 @@ class Explainer:
                 if len(panel) > s.max_patients_per_tenant:
                     prune_times(panel, d - self.panel_days, s.max_patients_per_tenant)
             return
-        ids = ev.patient_ids
-        if not ids or ev.status >= 400:
+        ids = f.ids
+        if not ids or f.status >= 400:
             return
-        if f.bulk and ev.action != "search":
+        if f.bulk and f.action != "search":
             if flagged or not f.filtered:
                 # being listed explains nothing: an unfiltered list or export (the file
                 # base, page after page) leaves its patients new to the account, so a
@@ -814,13 +837,13 @@ class Explainer:
                     seen[pid] = sel
             if len(seen) > s.max_patients_per_account:
                 prune_times(seen, d - self.horizon_days, s.max_patients_per_account)
-        elif ev.action in CARE_ACTIONS and trusted and not f.schedule:
+        elif f.action in CARE_ACTIONS and trusted and not f.schedule:
             # care creates a relationship for the account and the practice
             seen, panel = acc.seen, f.ten.panel
             for pid in ids[:_SINGLE_MAX]:
                 seen[pid] = d
                 panel[pid] = d
-        elif ev.action in CARE_ACTIONS and f.schedule and trusted:
+        elif f.action in CARE_ACTIONS and f.schedule and trusted:
             # an appointment booked: the practice now cares for the patient
             panel = f.ten.panel
             for pid in ids[:_SINGLE_MAX]:

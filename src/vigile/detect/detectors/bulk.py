@@ -126,7 +126,7 @@ class BulkDetector(DetectorBase):
         return (ev.query or "").strip(_WILDCARDS)
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
-        if not f.bulk or ev.status >= 400:
+        if not f.bulk or f.status >= 400:
             return None
         acc = f.acc
         rules = self.rules_for(acc.tenant, acc.role)
@@ -137,9 +137,9 @@ class BulkDetector(DetectorBase):
         for rule in rules:
             p = rule.params
             finding = None
-            if self.muted(rule, f, ev.session if rule.mode == "paging" else None):
+            if self.muted(rule, f, f.sid if rule.mode == "paging" else None):
                 continue
-            if rule.mode == "paging" and ev.action != "search":
+            if rule.mode == "paging" and f.action != "search":
                 filtered = f.filtered
                 if filtered != p.filtered or (p.unfamiliar_only and not _unfamiliar(f)):
                     continue
@@ -154,7 +154,7 @@ class BulkDetector(DetectorBase):
                             records += r
                             pages += 1
                 # one export of the whole base is every page at once
-                whole = ev.action == "export" and f.records >= p.min_records
+                whole = f.action == "export" and f.records >= p.min_records
                 if records >= p.min_records and (pages >= p.min_pages or whole):
                     files = self.env.index.files.get(acc.tenant)
                     share = (
@@ -175,13 +175,13 @@ class BulkDetector(DetectorBase):
                             "pages": pages,
                             "filtered": filtered,
                             "practice_files": files,
-                            "action": ev.action,
+                            "action": f.action,
                             "route": ev.route,
                             "unfamiliar_session": _unfamiliar(f),
                         },
-                        key=ev.session,
+                        key=f.sid,
                     )
-            elif rule.mode == "search" and ev.action == "search":
+            elif rule.mode == "search" and f.action == "search":
                 st2 = self.searching.get(f.key)
                 lo = f.t - float(rule.window or 0)
                 prefixes = [self._prefix(ev, q)]
@@ -224,10 +224,10 @@ class BulkDetector(DetectorBase):
         return out
 
     def learn(self, ev: AccessEvent, f: Facts) -> None:
-        if not f.bulk or ev.status >= 400:
+        if not f.bulk or f.status >= 400:
             return
         q = f.query
-        if ev.action == "search":
+        if f.action == "search":
             if self.search_window:
                 st2 = self.searching.get(f.key)
                 if st2 is None:

@@ -34,29 +34,29 @@ class CanaryDetector(DetectorBase):
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         canaries = self.env.index.canaries
-        if not canaries or not ev.patient_ids or canaries.isdisjoint(ev.patient_ids):
+        if not canaries or not f.ids or canaries.isdisjoint(f.ids):
             return None
         acc = f.acc
         out = []
         for rule in self.rules_for(acc.tenant, acc.role):
-            if ev.status >= 400 and not rule.params.include_refused:
+            if f.status >= 400 and not rule.params.include_refused:
                 continue
-            hits = [p for p in ev.patient_ids if p in canaries]
-            served = ev.status < 400
+            hits = [p for p in f.ids if p in canaries]
+            served = f.status < 400
             out.append(
                 Finding(
                     rule,
                     float(len(hits)),
                     [
                         f"{'read' if served else 'asked for'} {len(hits)} canary file(s) "
-                        f"({ev.action} {ev.resource}, status {ev.status}): decoy files that no "
+                        f"({f.action} {f.resource}, status {f.status}): decoy files that no "
                         "genuine workflow opens, so the request walks lists or ids it should not",
                     ],
                     {
                         "canaries": len(hits),
-                        "action": ev.action,
-                        "resource": ev.resource,
-                        "status": ev.status,
+                        "action": f.action,
+                        "resource": f.resource,
+                        "status": f.status,
                         "records": ev.records,
                         "route": ev.route,
                     },

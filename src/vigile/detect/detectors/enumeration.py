@@ -165,19 +165,19 @@ class EnumerationDetector(DetectorBase):
         )
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
-        ids = ev.patient_ids
+        ids = f.ids
         self._num = None
         self._walk = 0
         if len(ids) > 3 or f.schedule:
             return None
-        if not f.new_ids and ev.status not in _REFUSED:
+        if not f.new_ids and f.status not in _REFUSED:
             # a patient the account already had: it neither starts nor breaks a walk
             return None
         st = self.walks.data.get(f.key)
         # a refused request may name no patient (INTERFACE §1: the ids the response
         # carried): no id, no walk, yet one more refusal of the ratio
         num = self._num = id_number(ids[0]) if ids else None
-        refused = ev.status in _REFUSED
+        refused = f.status in _REFUSED
         run = self._step(st, num)
         walk = self._walk = self._ordered(st, f.new_ids) if f.new_ids else 0
         cross = bool(f.unexplained_ids) and self.cross
@@ -203,7 +203,7 @@ class EnumerationDetector(DetectorBase):
                             f"{run + 1} requests for consecutive ids (steps of at most "
                             f"{p.max_step}): an id walk"
                         ],
-                        {"run": run + 1, "status": ev.status},
+                        {"run": run + 1, "status": f.status},
                         event_ids=list(st.seq_ids) if st is not None else [],
                     )
             elif mode == "cross-practice":
@@ -219,11 +219,11 @@ class EnumerationDetector(DetectorBase):
                             float(len(foreign)),
                             [
                                 f"served {len(foreign)} file(s) of another practice "
-                                f"({ev.action} {ev.resource} via "
+                                f"({f.action} {f.resource} via "
                                 f"{ev.route or 'an unnamed route'}): object-level authorisation "
                                 "failed"
                             ],
-                            {"foreign_files": len(foreign), "route": ev.route, "status": ev.status},
+                            {"foreign_files": len(foreign), "route": ev.route, "status": f.status},
                         )
             elif (
                 mode == "ordered-walk"
@@ -261,10 +261,10 @@ class EnumerationDetector(DetectorBase):
         return run
 
     def learn(self, ev: AccessEvent, f: Facts) -> None:
-        ids = ev.patient_ids
+        ids = f.ids
         if len(ids) > 3 or f.schedule:
             return
-        if not f.new_ids and ev.status not in _REFUSED:
+        if not f.new_ids and f.status not in _REFUSED:
             return
         key = f.key
         st = self.walks.data.get(key)
@@ -272,7 +272,7 @@ class EnumerationDetector(DetectorBase):
             st = self.walks.put(key, _Walk(f.t))
         t = f.t
         st.last = t
-        refused = ev.status in _REFUSED
+        refused = f.status in _REFUSED
         if refused:
             st.refused_until = t + self.window
         if refused or t <= st.refused_until:

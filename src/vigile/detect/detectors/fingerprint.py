@@ -152,11 +152,7 @@ class FingerprintDetector(DetectorBase):
             if mode == "concurrent" and (not other or self.muted(rule, f, (f.net, other))):
                 continue
             if mode == "new-network":
-                if (
-                    f.net_new_acc
-                    and ev.status < 400
-                    and (f.net_new_tenant or not p.new_to_practice)
-                ):
+                if f.net_new_acc and f.status < 400 and (f.net_new_tenant or not p.new_to_practice):
                     finding = Finding(
                         rule,
                         1.0,
@@ -175,29 +171,29 @@ class FingerprintDetector(DetectorBase):
                         key=f.net,
                     )
             elif mode == "new-agent":
-                if f.ua_new and ev.status < 400:
+                if f.ua_new and f.status < 400:
                     finding = Finding(
                         rule,
                         1.0,
                         [
-                            f"first request with user agent {ev.user_agent!r} for this account "
+                            f"first request with user agent {f.ua!r} for this account "
                             f"(known: {len(acc.uas)})"
                         ],
-                        {"user_agent": ev.user_agent, "known_agents": len(acc.uas)},
-                        key=ev.user_agent,
+                        {"user_agent": f.ua, "known_agents": len(acc.uas)},
+                        key=f.ua,
                     )
             elif mode == "scripted-agent":
-                tool = self._scripted(ev.user_agent, p.agents)
-                if tool and ev.status < 400:
+                tool = self._scripted(f.ua, p.agents)
+                if tool and f.status < 400:
                     finding = Finding(
                         rule,
                         1.0,
                         [
-                            f"user agent {ev.user_agent!r} is {tool!r}, a script or automation "
+                            f"user agent {f.ua!r} is {tool!r}, a script or automation "
                             "tool, on a person's account" + (" new to it" if f.ua_new else "")
                         ],
-                        {"user_agent": ev.user_agent, "tool": tool, "new_to_account": f.ua_new},
-                        key=ev.user_agent,
+                        {"user_agent": f.ua, "tool": tool, "new_to_account": f.ua_new},
+                        key=f.ua,
                     )
             elif mode in ("session-moved", "session-shared"):
                 ses = f.ses
@@ -206,16 +202,16 @@ class FingerprintDetector(DetectorBase):
                     finding = Finding(
                         rule,
                         1.0,
-                        partial(self._session_reasons, mode, ses, f, ev.user_agent),
+                        partial(self._session_reasons, mode, ses, f, f.ua),
                         {
                             "session_network": ses.net,
                             "previous_network": ses.cur,
                             "network": f.net,
                             "session_age_s": round(f.t - ses.first, 1),
                             "other_account": ses.key != f.key,
-                            "user_agent_changed": ses.ua is not None and ev.user_agent != ses.ua,
+                            "user_agent_changed": ses.ua is not None and f.ua != ses.ua,
                         },
-                        key=ev.session,
+                        key=f.sid,
                     )
             elif mode == "concurrent":
                 if other:

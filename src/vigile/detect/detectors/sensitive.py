@@ -161,11 +161,11 @@ class SensitiveDetector(DetectorBase):
         if not hits:
             return None
         acc = f.acc
-        st = self.recent.get((f.key, ev.resource))
+        st = self.recent.get((f.key, f.resource))
         out = []
         for rule in self.rules_for(acc.tenant, acc.role):
             p = rule.params
-            if ev.resource not in p.resources:
+            if f.resource not in p.resources:
                 continue
             files = set(hits)
             if st is not None:
@@ -210,7 +210,7 @@ class SensitiveDetector(DetectorBase):
                     rule,
                     float(n),
                     [
-                        f"opened the {ev.resource} of {n} protected (vip) file(s) in "
+                        f"opened the {f.resource} of {n} protected (vip) file(s) in "
                         f"{p.window / 3600:.0f} h with no care relationship: none of "
                         f"{', '.join(tried)} explains them"
                         + (" (a new account: severity capped)" if severity and not risk else "")
@@ -220,7 +220,7 @@ class SensitiveDetector(DetectorBase):
                         "vip_files": n,
                         "this_request": len(hits),
                         "explanations_tried": tried,
-                        "resource": ev.resource,
+                        "resource": f.resource,
                         "role": acc.role,
                         "new_account": f.new_account,
                         **chance,
@@ -241,7 +241,7 @@ class SensitiveDetector(DetectorBase):
             op.add(f.t, len(f.unexplained_ids), int(self.chance_window // 3600) + 1)
         hits = self._hits(f)
         if hits:
-            key = (f.key, ev.resource)
+            key = (f.key, f.resource)
             st = self.recent.get(key)
             if st is None:
                 st = self.recent.put(key, _Recent(f.t))

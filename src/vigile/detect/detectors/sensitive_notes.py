@@ -164,7 +164,7 @@ class SensitiveNotesDetector(DetectorBase):
                     if w == _PRACTICE_NOTE and pid in f.new_ids:
                         opened += 1
             fol = self.follow.get(f.key) if self.follow_ttl else None
-            for pid in ev.patient_ids:
+            for pid in f.ids:
                 if pid not in sens:
                     continue
                 if pid in f.uncared_ids:
@@ -178,16 +178,16 @@ class SensitiveNotesDetector(DetectorBase):
                     if seen_at is not None and f.t - seen_at <= self.follow_ttl:
                         hits.append(pid)
             return hits, opened
-        if not f.bulk or ev.action == "search" or ev.resource not in self.resources:
+        if not f.bulk or f.action == "search" or f.resource not in self.resources:
             return hits, 0
         # a list or export of notes: the explainer judges no bulk; care is the account's
         # own (a positive day in its relationships), the panel or its own note
         seen = f.acc.seen
         panel = f.ten.panel
         authors = self.env.index.note_authors
-        me = (ev.tenant, ev.actor)
+        me = (f.tenant, f.actor)
         opened = 0
-        for pid in ev.patient_ids:
+        for pid in f.ids:
             v = seen.get(pid)
             if (v is not None and v > 0) or pid in panel:
                 continue
@@ -200,17 +200,17 @@ class SensitiveNotesDetector(DetectorBase):
         return hits, opened
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
-        if not self.sens or ev.status >= 400 or ev.resource not in self.resources:
+        if not self.sens or f.status >= 400 or f.resource not in self.resources:
             return None
         hits, _ = self._uncared(ev, f)
         if not hits:
             return None
         acc = f.acc
-        st = self.recent.get((f.key, ev.resource))
+        st = self.recent.get((f.key, f.resource))
         out = []
         for rule in self.rules_for(acc.tenant, acc.role):
             p = rule.params
-            if ev.resource not in p.resources:
+            if f.resource not in p.resources:
                 continue
             patients = set(hits)
             if st is not None:
@@ -307,7 +307,7 @@ class SensitiveNotesDetector(DetectorBase):
         return Finding(rule, float(n), [reason], evidence, severity=severity, risk=risk)
 
     def learn(self, ev: AccessEvent, f: Facts) -> None:
-        if not self.sens or ev.status >= 400:
+        if not self.sens or f.status >= 400:
             return
         hits, opened = self._uncared(ev, f)
         if self.chance_window and opened:
@@ -325,8 +325,8 @@ class SensitiveNotesDetector(DetectorBase):
                     if fol is None:
                         fol = self.follow.put(f.key, _Seen(f.t))
                     fol.add(pid, f.t, self.follow_ttl)
-        if ev.resource in self.resources:
-            key = (f.key, ev.resource)
+        if f.resource in self.resources:
+            key = (f.key, f.resource)
             st = self.recent.get(key)
             if st is None:
                 st = self.recent.put(key, _Seen(f.t))

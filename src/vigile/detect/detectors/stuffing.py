@@ -106,7 +106,7 @@ class StuffingDetector(DetectorBase):
         rules = self.rules_for(acc.tenant, acc.role)
         if not rules:
             return None
-        failed = ev.action == "login_failed" or ev.status in (401, 403)
+        failed = f.action == "login_failed" or f.status in (401, 403)
         unfamiliar = self._unfamiliar(f)
         st = self.fails.get(f.key)
         out: list[Finding] = []
@@ -153,7 +153,7 @@ class StuffingDetector(DetectorBase):
                                 actor=actor,
                             )
                         )
-            elif rule.mode == "success" and not failed and ev.status < 400 and unfamiliar:
+            elif rule.mode == "success" and not failed and f.status < 400 and unfamiliar:
                 # sprayed: the networks of its failures failed on other practices' accounts
                 nets = {x[1] for x in mine if x[1]}
                 accounts, tenants = self._spray(lo, f, nets)
@@ -214,7 +214,7 @@ class StuffingDetector(DetectorBase):
         return accounts, tenants
 
     def learn(self, ev: AccessEvent, f: Facts) -> None:
-        failed = ev.action == "login_failed" or ev.status in (401, 403)
+        failed = f.action == "login_failed" or f.status in (401, 403)
         if not failed:
             return
         st = self.fails.get(f.key)

@@ -74,7 +74,7 @@ class VolumeDetector(DetectorBase):
 
     def score(self, ev: AccessEvent, f: Facts) -> list[Finding] | None:
         r = f.records
-        if not r or ev.status >= 400 or f.schedule:
+        if not r or f.status >= 400 or f.schedule:
             return None
         st = self.accounts.data.get(f.key)
         if st is not None and st.day == f.day:
@@ -125,7 +125,7 @@ class VolumeDetector(DetectorBase):
 
     def learn(self, ev: AccessEvent, f: Facts) -> None:
         r = f.records
-        if not r or ev.status >= 400 or f.schedule:
+        if not r or f.status >= 400 or f.schedule:
             return
         st = self.accounts.data.get(f.key)
         if st is None:
