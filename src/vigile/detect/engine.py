@@ -247,7 +247,7 @@ class Engine:
         f.t = t
         f.day = day
         f.hour = hour
-        f.key = key
+        f.key = acc.key  # the account's own tuple: every table keyed by it finds it by identity
         f.acc = acc
         f.tenant = tenant
         f.actor = actor
