@@ -263,6 +263,7 @@ class Engine:
             ten = acc.ten = tracker.tenant(tenant, t)
         f.ten = ten
         f.alerted = -1
+        f.mutes_known = False
         # fingerprint facts: inline fast path (same place, session and client as the
         # account's previous event today), else the tracker's slow path
         if (
@@ -323,6 +324,7 @@ class Engine:
             depth += 1
             finding = queue.pop(0)
             alert = self.sink.emit(finding, ev, f.t)
+            f.mutes_known = False  # the sink may have muted this account
             if alert is None:
                 for corr in self.correlators:
                     more = corr.observe(finding, None, ev, f)

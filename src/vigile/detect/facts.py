@@ -323,6 +323,8 @@ class Facts:
         "ids",
         "ip",
         "key",
+        "mutes",
+        "mutes_known",
         "net",
         "net_new_acc",
         "net_new_tenant",
@@ -389,6 +391,11 @@ class Facts:
         self.uncared_ids: list[str] = []
         self.explained_by: dict[str, str] = {}
         self.alerted = -1
+        #: the alert sink's mutes of this account (rule id -> until, level), and whether
+        #: they were looked up for this event (DetectorBase.muted; reset by the engine
+        #: for every event and after every alert)
+        self.mutes: dict[str, tuple[float, int]] | None = None
+        self.mutes_known = False
 
 
 def network_of(ip: str, v4: int, v6: int) -> str:

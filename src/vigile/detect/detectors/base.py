@@ -179,7 +179,10 @@ class DetectorBase:
         if sink is None:
             return False
         if key is None:
-            mutes = sink.mutes.get(f.key)
+            if not f.mutes_known:  # looked up once per event (and again after an alert)
+                f.mutes = sink.mutes.get(f.key)
+                f.mutes_known = True
+            mutes = f.mutes
             if mutes is None:
                 return False
             entry: tuple[float, int] | None = mutes.get(rule.id)
