@@ -12,6 +12,7 @@ import pytest
 from tests.detect import builders
 from vigile.detect.facts import EventClock
 from vigile.detect.reader import ReplayReader
+from vigile.errors import InputError
 from vigile.quarantine import Quarantine
 from vigile.stream import EventReader
 
@@ -145,3 +146,18 @@ def test_timed_gives_the_engine_clock_of_every_event(tmp_path: Path) -> None:
         e.event_id for e in EventReader([path], lateness=30.0)
     ]
     assert ReplayReader([path, path]).timed() is None
+
+
+def test_a_truncated_gzip_file_is_the_same_clear_error(tmp_path: Path) -> None:
+    """The fused loop reads the file itself: a broken file still stops with the one-line
+    error (where the file ends) that EventReader gives, never a traceback."""
+    data = gzip.compress(b"\n".join(_messy_lines()) + b"\n")
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    errors = []
+    for cls in (EventReader, ReplayReader):
+        with pytest.raises(InputError) as info:
+            list(cls([path]))
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+    assert "truncated gzip file" in errors[1] and "lines before it were read" in errors[1]

@@ -24,8 +24,6 @@ tests check both give the same events in the same order with the same counts.
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -38,6 +36,7 @@ from vigile.errors import ParseError
 from vigile.events import AccessEvent, normalise_ip
 from vigile.parsers.jsonl import JsonlParser
 from vigile.sources import FileSource
+from vigile.sources.files import READ_ERRORS
 from vigile.stream import EventReader
 
 __all__ = ["EventTime", "ReplayReader"]
@@ -91,12 +90,11 @@ def _stamp(now: EventTime, us: int, hour: _Hour) -> None:
 class _HourClock:
     """``round(ts.timestamp() * 1_000_000)``, computed once per clock hour and offset."""
 
-    __slots__ = ("base", "cur", "d", "h", "m", "tz", "y")
+    __slots__ = ("cur", "d", "h", "m", "tz", "y")
 
     def __init__(self) -> None:
         self.y = self.m = self.d = self.h = -1
         self.tz: Any = None
-        self.base = 0
         #: the hour of the last event timed
         self.cur = _Hour()
 
@@ -110,10 +108,9 @@ class _HourClock:
         ):
             top = ts.replace(minute=0, second=0, microsecond=0)
             base_s = top.timestamp()
-            self.base = round(base_s * 1_000_000)
-            self.cur = _Hour(base_s, self.base, ts.toordinal(), ts.hour)
+            self.cur = _Hour(base_s, round(base_s * 1_000_000), ts.toordinal(), ts.hour)
             self.y, self.m, self.d, self.h, self.tz = ts.year, ts.month, ts.day, ts.hour, ts.tzinfo
-        return self.base + (ts.minute * 60 + ts.second) * 1_000_000 + ts.microsecond
+        return self.cur.base_us + (ts.minute * 60 + ts.second) * 1_000_000 + ts.microsecond
 
 
 class _Ids:
@@ -202,7 +199,7 @@ class ReplayReader(EventReader):
                     line = next(lines)
                 except StopIteration:
                     break
-                except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+                except READ_ERRORS as exc:
                     raise source.read_error(exc, lineno) from None
                 lineno += 1
                 nbytes += len(line)

@@ -16,11 +16,13 @@ import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Protocol, cast
+from typing import IO, Final, Protocol, cast
 
 from vigile.errors import InputError
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: what reading a plain or gzip file can raise once open (FileSource.read_error words it)
+READ_ERRORS: Final = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
 _BUFFER = 1 << 20
 
 
@@ -81,7 +83,7 @@ class FileSource:
                     stripped = line.rstrip(b"\r\n")
                     if stripped.strip():
                         yield lineno, stripped
-            except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+            except READ_ERRORS as exc:
                 raise self.read_error(exc, lineno) from None
 
     def read_error(self, exc: Exception, lineno: int) -> InputError:
@@ -114,7 +116,7 @@ class FileSource:
                     self.bytes_read += len(data)
                     yield lineno + 1, data
                     lineno += data.count(b"\n")
-            except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+            except READ_ERRORS as exc:
                 raise self.read_error(exc, lineno) from None
 
 
