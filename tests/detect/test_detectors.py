@@ -13,6 +13,7 @@ import pytest
 from tests.detect import scenes
 from tests.detect.builders import HOME, PRACTICES, World, pid
 from vigile.detect.context_index import ContextIndex
+from vigile.detect.detectors.enumeration import id_number
 from vigile.detect.engine import Engine
 from vigile.detect.rules import load_rules
 from vigile.stream import EventReader
@@ -128,6 +129,25 @@ def test_when_new_patients_come_in_id_order_then_the_walk_grows_in_severity(tmp_
     walks = fired(run(tmp_path, scenes.ordered_walk()), "ordered-walk")
     assert [a["severity"] for a in walks][:2] == ["low", "medium"]
     assert walks[-1]["evidence"]["run"] >= 30
+
+
+@pytest.mark.parametrize(
+    ("patient", "number"),
+    [
+        ("P10090933", 10090933),
+        ("10090933", 10090933),
+        ("cab-0001/p-000042", 42),
+        ("P-12-b", 12),
+        ("P١٢", 12),  # Arabic-Indic digits: decimal digits, which int() reads
+        ("P²", None),  # a superscript is a digit to isdigit(), not a number
+        ("sans-numéro", None),
+        ("", None),
+    ],
+)
+def test_the_number_of_a_patient_id_is_its_last_decimal_run(
+    patient: str, number: int | None
+) -> None:
+    assert id_number(patient) == number
 
 
 def test_when_lists_are_paged_then_unfiltered_is_high_filtered_low_service_low(

@@ -12,7 +12,12 @@ Built once with Polars (vectorised), then queried per event:
   not the whole history;
 * which practice holds each patient file (for cross-practice reads): a sorted
   array of 64-bit hashes of the patient ids and the practice of each, so 19
-  million files cost ~230 MB instead of a Python dict of strings.
+  million files cost ~230 MB instead of a Python dict of strings. The hash is
+  Python's own ``hash(str)``: the index lives only in the process that built it,
+  and the string of an event's patient id already carries its hash (it was a key
+  of the relationship tables), so a lookup computes nothing. Two different ids
+  with the same hash would make one look held where the other is: at 19 M files,
+  a chance of about 1 in 10^12 per lookup.
 
 Every part is optional: without a file the corresponding explanation or check is
 simply not available, and detectors say so in their evidence.
@@ -29,7 +34,6 @@ from typing import Any, Final
 
 import numpy as np
 import polars as pl
-import xxhash
 
 from vigile.context import FLAG_TRUE, SPECS, Context, Rejected, empty_table, load_table
 from vigile.errors import InputError
@@ -40,6 +44,9 @@ _EPOCH_DAY: Final = date(1970, 1, 1)
 _APPT_CHUNK: Final = 65_536
 #: patient-id hashes are bucketed by their top bits: a lookup bisects one bucket
 _BUCKET_BITS: Final = 16
+_BUCKET_SHIFT: Final = 64 - _BUCKET_BITS
+#: signed hashes: the lowest bucket is that of -2**63
+_BUCKET_BIAS: Final = 1 << (_BUCKET_BITS - 1)
 
 
 def _scan_patients(path: Path) -> pl.DataFrame:
@@ -99,8 +106,8 @@ class ContextIndex:
     # appointments sorted by start: (start seconds, tenant code, patient id)
     appt_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     appt_frame: pl.DataFrame | None = None
-    # patient -> practice
-    _pt_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    # patient -> practice: hash(patient id), sorted, and the practice of each
+    _pt_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     _pt_tenant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     # the same two arrays seen as sequences of Python ints (no numpy call per lookup),
     # and where each bucket of hashes (their top _BUCKET_BITS bits) starts in them
@@ -243,15 +250,12 @@ class ContextIndex:
         code = {t: i for i, t in enumerate(tenants)}
         self.tenants = tenants
         n = frame.height
-        hashes = np.empty(n, np.uint64)
+        hashes = np.empty(n, np.int64)
         codes = np.empty(n, np.int32)
-        h = xxhash.xxh3_64_intdigest
         for start in range(0, n, 1_000_000):
             part = frame.slice(start, 1_000_000)
             ids = part.get_column("patient_id").to_list()
-            hashes[start : start + len(ids)] = np.fromiter(
-                (h(x.encode()) for x in ids), np.uint64, len(ids)
-            )
+            hashes[start : start + len(ids)] = np.fromiter(map(hash, ids), np.int64, len(ids))
             codes[start : start + len(ids)] = np.fromiter(
                 (code[t] for t in part.get_column("tenant").to_list()), np.int32, len(ids)
             )
@@ -274,7 +278,7 @@ class ContextIndex:
         self._pt_tenant = codes
         self._pt_hashes = hashes.data
         self._pt_codes = codes.data
-        tops = np.arange(1 << _BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - _BUCKET_BITS)
+        tops = (np.arange(1 << _BUCKET_BITS, dtype=np.int64) - _BUCKET_BIAS) << _BUCKET_SHIFT
         self._pt_start = [*np.searchsorted(hashes, tops).tolist(), n]
 
     @property
@@ -286,8 +290,8 @@ class ContextIndex:
         hashes, codes = self._pt_hashes, self._pt_codes
         if hashes is None or codes is None:
             return []
-        h = xxhash.xxh3_64_intdigest(patient_id.encode())
-        bucket = h >> (64 - _BUCKET_BITS)
+        h = hash(patient_id)
+        bucket = (h >> _BUCKET_SHIFT) + _BUCKET_BIAS
         hi = self._pt_start[bucket + 1]
         i = bisect_left(hashes, h, self._pt_start[bucket], hi)
         out = []

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import msgspec
@@ -42,6 +42,9 @@ from vigile.stream import EventReader
 __all__ = ["EventTime", "ReplayReader"]
 
 _MAX: Final = 1 << 62
+_HOUR: Final = timedelta(hours=1)
+#: no event's ``tzinfo``: the clock's first event always starts an hour
+_NO_TZ: Final = object()
 _STRICT: Final = msgspec.json.Decoder(AccessEvent)
 #: canonical addresses remembered (cleared beyond this many)
 _IPS_MAX: Final = 200_000
@@ -88,28 +91,31 @@ def _stamp(now: EventTime, us: int, hour: _Hour) -> None:
 
 
 class _HourClock:
-    """``round(ts.timestamp() * 1_000_000)``, computed once per clock hour and offset."""
+    """``round(ts.timestamp() * 1_000_000)``, computed once per clock hour and offset.
 
-    __slots__ = ("cur", "d", "h", "m", "tz", "y")
+    The hour of the last event is kept as its bounds ``[lo, hi)`` in its own
+    ``tzinfo``: for two datetimes of the same ``tzinfo`` Python compares the wall
+    clocks, so ``lo <= ts < hi`` is "same year, month, day and hour" in two
+    comparisons instead of four attribute reads."""
+
+    __slots__ = ("cur", "hi", "lo", "tz")
 
     def __init__(self) -> None:
-        self.y = self.m = self.d = self.h = -1
-        self.tz: Any = None
+        self.tz: Any = _NO_TZ
+        self.lo = self.hi = datetime.min
         #: the hour of the last event timed
         self.cur = _Hour()
 
     def us(self, ts: datetime) -> int:
-        if (
-            ts.hour != self.h
-            or ts.day != self.d
-            or ts.tzinfo is not self.tz
-            or ts.month != self.m
-            or ts.year != self.y
-        ):
+        if ts.tzinfo is not self.tz or not (self.lo <= ts < self.hi):
             top = ts.replace(minute=0, second=0, microsecond=0)
             base_s = top.timestamp()
             self.cur = _Hour(base_s, round(base_s * 1_000_000), ts.toordinal(), ts.hour)
-            self.y, self.m, self.d, self.h, self.tz = ts.year, ts.month, ts.day, ts.hour, ts.tzinfo
+            self.tz, self.lo = ts.tzinfo, top
+            try:
+                self.hi = top + _HOUR
+            except OverflowError:  # the last hour of year 9999: no end to compare with
+                self.hi = top
         return self.cur.base_us + (ts.minute * 60 + ts.second) * 1_000_000 + ts.microsecond
 
 

@@ -17,14 +17,19 @@ from vigile.events import AccessEvent
 _REFUSED: Final = frozenset({401, 403, 404})
 _DIGITS: Final = re.compile(r"(\d+)\D*$")
 _PREFIX: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_:./#"
+#: patient ids whose number is remembered (the memo is emptied beyond this many)
+_NUMBERS_MAX: Final = 65_536
 
 
 def id_number(pid: str) -> int | None:
-    """The number in a patient id (``P10090933`` → 10090933), or ``None``."""
-    if pid.isdigit():
+    """The number in a patient id (``P10090933`` → 10090933), or ``None``.
+
+    Decimal digits only (``isdecimal``: what ``int`` reads): ``²`` is a digit to
+    ``isdigit`` but no number."""
+    if pid.isdecimal():
         return int(pid)
     tail = pid.lstrip(_PREFIX)
-    if tail.isdigit():
+    if tail.isdecimal():
         return int(tail)
     m = _DIGITS.search(pid)
     return int(m.group(1)) if m else None
@@ -127,8 +132,21 @@ class EnumerationDetector(DetectorBase):
             (r.params.min_run for r in self.rules if r.mode == "ordered-walk"), default=1 << 30
         )
         self.cross = any(r.mode == "cross-practice" for r in self.rules)
+        #: id_number of the patient ids seen lately: an event asks for the same id up to
+        #: three times (score, ordered walk, learn), and care reopens the same files
+        self._numbers: dict[str, int | None] = {}
         self._num: int | None = None
         self._walk = 0
+
+    def _number(self, pid: str) -> int | None:
+        """:func:`id_number`, remembered."""
+        numbers = self._numbers
+        if pid in numbers:
+            return numbers[pid]
+        if len(numbers) >= _NUMBERS_MAX:
+            numbers.clear()
+        num = numbers[pid] = id_number(pid)
+        return num
 
     def _step(self, st: _Walk | None, num: int | None) -> int:
         """The sequential run length after this request (0: broken)."""
@@ -176,7 +194,7 @@ class EnumerationDetector(DetectorBase):
         st = self.walks.data.get(f.key)
         # a refused request may name no patient (INTERFACE §1: the ids the response
         # carried): no id, no walk, yet one more refusal of the ratio
-        num = self._num = id_number(ids[0]) if ids else None
+        num = self._num = self._number(ids[0]) if ids else None
         refused = f.status in _REFUSED
         run = self._step(st, num)
         walk = self._walk = self._ordered(st, f.new_ids) if f.new_ids else 0
@@ -248,12 +266,11 @@ class EnumerationDetector(DetectorBase):
                 out.append(finding)
         return out
 
-    @staticmethod
-    def _ordered(st: _Walk | None, new_ids: list[str]) -> int:
+    def _ordered(self, st: _Walk | None, new_ids: list[str]) -> int:
         run = st.ordered if st is not None else 0
         last = st.last_new if st is not None else None
         for pid in new_ids:
-            num = id_number(pid)
+            num = self._number(pid)
             if num is None:
                 return 0
             run = run + 1 if last is not None and num > last else 1
@@ -295,7 +312,7 @@ class EnumerationDetector(DetectorBase):
             if run <= 1:
                 st.ordered_ids.clear()
             st.ordered = run
-            st.last_new = id_number(f.new_ids[-1])
+            st.last_new = self._number(f.new_ids[-1])
             if ev.event_id:
                 st.ordered_ids.append(ev.event_id)
 
