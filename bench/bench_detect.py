@@ -18,6 +18,13 @@ CPU with Polars on one thread. Reported (one JSON line, medians over the runs):
     PYTHONPATH=src .venv/bin/python bench/bench_detect.py --seed-scale --days 4  # the first 4 days
     PYTHONPATH=src .venv/bin/python bench/bench_detect.py --world DIR  # any world
     PYTHONPATH=src .venv/bin/python bench/bench_detect.py --pure  # without the compiled modules
+    PYTHONPATH=src .venv/bin/python bench/bench_detect.py --instructions 200000
+
+``--instructions N`` counts, with valgrind's callgrind, the machine instructions spent
+inside the replay loop (``Engine.run``: reading, parsing, detection; not the start-up
+nor the context load) on the world's first N events. Unlike seconds, the count is the
+same from run to run whatever else the machine is doing, so two versions of the code
+can be compared on a shared, noisy machine (it takes ~2 min for 200,000 events).
 
 ``--seed-scale`` is issue 4's memory figure: the ``seed`` preset (1,628 practices,
 3,805 doctors, 19 M patient files, 28 days, the 1,500-account campaign; ~50 M events,
@@ -30,8 +37,12 @@ the first N days. ``--checkpoint`` adds the checkpoint to other runs.
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
+import itertools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,6 +98,60 @@ def world_for(preset: str, seed: int, days: int | None = None) -> Path:
     return world
 
 
+#: the replay loop, as mypyc names it (callgrind counts only inside it)
+_LOOP = "CPyDef_engine___run_Engine_gen_____mypyc_generator_helper__"
+
+
+def instructions(world: Path, events: Path, n: int) -> None:
+    """Report the instructions of ``Engine.run`` over the first ``n`` events of a world."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        sys.exit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    with tempfile.TemporaryDirectory(prefix="vigile-bench-instr-") as tmp:
+        head = Path(tmp) / "events.jsonl"
+        with gzip.open(events) if events.suffix == ".gz" else open(events, "rb") as src:
+            head.write_bytes(b"".join(itertools.islice(src, n)))
+        out = Path(tmp) / "callgrind.out"
+        cmd = [
+            valgrind,
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            "--collect-atstart=no",
+            f"--toggle-collect={_LOOP}",
+            sys.executable,
+            "-m",
+            "vigile",
+            "detect",
+            "--events",
+            str(head),
+            "--context",
+            str(world / "context"),
+            "--alerts",
+            str(Path(tmp) / "alerts.jsonl"),
+            "--json",
+        ]
+        done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, check=True)
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        totals = [ln for ln in out.read_text().splitlines() if ln.startswith("totals:")]
+        ir = int(totals[-1].split()[1]) if totals else 0
+        if ir == 0:
+            sys.exit("callgrind counted nothing: the replay loop is not compiled (--pure?)")
+        digest = hashlib.sha256((Path(tmp) / "alerts.jsonl").read_bytes()).hexdigest()
+    compiled = subprocess.run(
+        [sys.executable, "-c", COMPILED], env=_env(), capture_output=True, text=True, check=True
+    ).stdout.strip()
+    report(
+        "detect-instructions",
+        world=str(world),
+        compiled=compiled == "True",
+        events=summary["events"],
+        alerts=summary["alerts"],
+        alerts_sha256=digest,
+        instructions=ir,
+        instructions_per_event=round(ir / max(summary["events"], 1)),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="medium", help="small | medium | seed")
@@ -101,6 +166,12 @@ def main() -> None:
     )
     ap.add_argument("--days", type=int, help="generate only the first N days of the world")
     ap.add_argument("--pure", action="store_true", help="pure Python (VIGILE_PURE=1)")
+    ap.add_argument(
+        "--instructions",
+        type=int,
+        metavar="N",
+        help="count the instructions of the replay loop on the first N events (callgrind)",
+    )
     ap.add_argument(
         "--checkpoint",
         action="store_true",
@@ -117,6 +188,9 @@ def main() -> None:
     events = world / "events.jsonl"
     if not events.exists():
         events = world / "events.jsonl.gz"
+    if args.instructions:
+        instructions(world, events, args.instructions)
+        return
     walls, cpus, rss, n_events, n_alerts = [], [], [], 0, 0
     summary: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="vigile-bench-detect-") as tmp:

@@ -46,6 +46,10 @@ class _Arrival:
         self.event = event
 
 
+def _first(item: tuple[int, _Member, str]) -> int:
+    return item[0]
+
+
 def _enlist(incident: dict[str, Any], key: tuple[str, str]) -> None:
     """Add an account to an incident's members (once)."""
     if list(key) not in incident["members"]:
@@ -135,6 +139,13 @@ class CampaignCorrelator(DetectorBase):
         #: accounts grouped by their arrival: account → (incident, time of the arrival)
         self.arrived: dict[tuple[str, str], tuple[str, float]] = {}
         self.context = frozenset(self.rule.params.context_rules) if self.rule else frozenset()
+        # where links can be found (derived from ``members``, rebuilt on load_state): the
+        # members that acted from each network, and the foreign members that used each
+        # client; and each member's place in ``members`` (the order the search keeps)
+        self._by_net: dict[str, set[tuple[str, str]]] = {}
+        self._by_agent: dict[str, set[tuple[str, str]]] = {}
+        self._seq: dict[tuple[str, str], int] = {}
+        self._next = 0
 
     def observe(
         self, finding: Finding, alert: Alert | None, ev: AccessEvent, f: Facts
@@ -186,12 +197,17 @@ class CampaignCorrelator(DetectorBase):
             if ev.user_agent:
                 sig.agents[ev.user_agent] = f.t
             sig.foreign = sig.foreign or foreign
+            if m is sig:
+                self._index(m)
         if m is not None:
             m.last = f.t
         if alert is None or SEVERITY_RANK[alert.severity] < SEVERITY_RANK[p.min_severity]:
             return None
         if m is None:
             m = self.members[key] = sig
+            self._seq[key] = self._next
+            self._next += 1
+            self._index(m)
             m.first = f.t
             ts = ev.ts
             m.tod = ts.hour * 3600.0 + ts.minute * 60.0 + ts.second
@@ -203,9 +219,9 @@ class CampaignCorrelator(DetectorBase):
     def _linked(self, a: _Member, b: _Member, p: Any) -> str | None:
         if a.key[0] == b.key[0]:
             return None
-        shared = a.nets.keys() & b.nets.keys()
+        shared = [n for n in a.nets if n in b.nets]
         if shared:
-            return "network " + sorted(shared)[0]
+            return "network " + min(shared)
         gap = abs(a.tod - b.tod)
         same_hours = min(gap, 86400.0 - gap) <= p.same_hours
         if (
@@ -226,26 +242,7 @@ class CampaignCorrelator(DetectorBase):
         rule = self.rule
         assert rule is not None
         p = rule.params
-        # the component of m (breadth-first over links), joining an incident if one is linked
-        comp = [m]
-        seen = {m.key}
-        links: list[str] = []
-        i = 0
-        joined: str | None = None
-        while i < len(comp):
-            a = comp[i]
-            i += 1
-            for b in self.members.values():
-                if b.key in seen:
-                    continue
-                why = self._linked(a, b, p)
-                if why is None:
-                    continue
-                links.append(why)
-                if b.incident is not None:
-                    joined = joined or b.incident
-                seen.add(b.key)
-                comp.append(b)
+        comp, seen, links, joined = self._component(m, p)
         tenants = {x.key[0] for x in comp}
         if joined is None and (len(comp) < p.min_accounts or len(tenants) < p.min_tenants):
             return None
@@ -284,6 +281,97 @@ class CampaignCorrelator(DetectorBase):
                 )
             )
         return out
+
+    def _component(
+        self, m: _Member, p: Any
+    ) -> tuple[list[_Member], set[tuple[str, str]], list[str], str | None]:
+        """The component of ``m`` (breadth-first over links): its members in the order
+        reached, their keys, why each was linked, and the first incident reached. From
+        each member, the members linked to it and not reached yet come in ``members``
+        order."""
+        comp = [m]
+        seen = {m.key}
+        links: list[str] = []
+        i = 0
+        joined: str | None = None
+        unseen: dict[tuple[bool, str], list[tuple[str, str]]] = {}
+        while i < len(comp):
+            a = comp[i]
+            i += 1
+            for b, why in self._links_from(a, p, seen, unseen):
+                links.append(why)
+                if b.incident is not None:
+                    joined = joined or b.incident
+                seen.add(b.key)
+                comp.append(b)
+        return comp, seen, links, joined
+
+    def _links_from(
+        self,
+        a: _Member,
+        p: Any,
+        seen: set[tuple[str, str]],
+        unseen: dict[tuple[bool, str], list[tuple[str, str]]],
+    ) -> list[tuple[_Member, str]]:
+        """The members not in ``seen`` linked to ``a``, in ``members`` order, with why.
+
+        A link needs a shared network, or (both foreign) a shared client: only the
+        members indexed under ``a``'s networks and clients can be linked to it. Within
+        one search, ``unseen`` keeps each index entry's members not reached yet, so that
+        the members already in the component are passed over once, not once per member
+        of the component (a campaign of 1,500 accounts shares one client)."""
+        members = self.members
+        candidates: set[tuple[str, str]] = set()
+        places: list[tuple[bool, str]] = [(False, n) for n in a.nets]
+        if p.link_on_agent and a.foreign:
+            places += [(True, g) for g in a.agents]
+        for place in places:
+            keys = unseen.get(place)
+            if keys is None:
+                index = self._by_agent if place[0] else self._by_net
+                keys = list(index.get(place[1], ()))
+            keys = unseen[place] = [k for k in keys if k not in seen]
+            candidates.update(keys)
+        found: list[tuple[int, _Member, str]] = []
+        for k in candidates:
+            b = members.get(k)
+            if b is None:
+                continue
+            why = self._linked(a, b, p)
+            if why is not None:
+                found.append((self._seq[k], b, why))
+        found.sort(key=_first)
+        return [(b, why) for _, b, why in found]
+
+    def _index(self, m: _Member) -> None:
+        """File a member under its networks, and under its clients once it is foreign."""
+        for n in m.nets:
+            self._by_net.setdefault(n, set()).add(m.key)
+        if m.foreign:
+            for g in m.agents:
+                self._by_agent.setdefault(g, set()).add(m.key)
+
+    def _unindex(self, m: _Member) -> None:
+        """Take a member out of the link indexes (it left ``members``)."""
+        for index, names in ((self._by_net, m.nets), (self._by_agent, m.agents)):
+            for name in names:
+                keys = index.get(name)
+                if keys is not None:
+                    keys.discard(m.key)
+                    if not keys:
+                        del index[name]
+        self._seq.pop(m.key, None)
+
+    def _drop_member(self, key: tuple[str, str]) -> None:
+        self._unindex(self.members.pop(key))
+
+    def load_state(self, state: Any) -> None:
+        super().load_state(state)
+        self._by_net, self._by_agent, self._seq = {}, {}, {}
+        for i, (key, m) in enumerate(self.members.items()):
+            self._seq[key] = i
+            self._index(m)
+        self._next = len(self.members)
 
     def _open(self, keys: Iterable[tuple[str, str]], t: float, rule_id: str | None = None) -> str:
         """A new incident of these accounts at ``t``: its id (from the accounts and the
@@ -377,12 +465,18 @@ class CampaignCorrelator(DetectorBase):
     def _expire(self, now: float) -> None:
         lo = now - self.window
         for k in [k for k, x in self.members.items() if x.last < lo and x.incident is None]:
-            del self.members[k]
+            self._drop_member(k)
         for k in [k for k, x in self.signatures.items() if x.last < lo and k not in self.members]:
             del self.signatures[k]
+        by_net = self._by_net
         for x in self.members.values():
             for n in [n for n, t in x.nets.items() if t < lo]:
                 del x.nets[n]
+                keys = by_net.get(n)
+                if keys is not None:
+                    keys.discard(x.key)
+                    if not keys:
+                        del by_net[n]
 
     def sweep(self, now: float) -> None:
         self._expire(now)
@@ -395,7 +489,7 @@ class CampaignCorrelator(DetectorBase):
         # incident members are kept while active; forget them after a quiet window ×7
         lo = now - 7 * self.window
         for k in [k for k, x in self.members.items() if x.last < lo]:
-            del self.members[k]
+            self._drop_member(k)
         for k in [k for k, g in self.arrived.items() if g[1] < lo]:
             del self.arrived[k]
 
