@@ -86,7 +86,11 @@ _member = st.fixed_dictionaries(
         "nets": st.dictionaries(st.sampled_from(_NETS), st.floats(0, 9 * _DAY), max_size=3),
         "agents": st.sets(st.sampled_from(_AGENTS), max_size=2),
         "foreign": st.booleans(),
-        "tod": st.sampled_from([3600.0, 7200.0, 30000.0, 82800.0]),
+        # times of day: around midnight, exactly three hours apart, anywhere
+        "tod": st.one_of(
+            st.sampled_from([0.0, 1800.0, 10800.0, 12600.0, 75600.0, 84600.0, 86399.0]),
+            st.floats(0, 86399.99),
+        ),
         "first": st.floats(0, 9 * _DAY),
         "rules": st.sets(st.sampled_from(_RULES), max_size=3),
         "incident": st.sampled_from([None, None, None, "inc-a", "inc-b"]),
@@ -148,3 +152,29 @@ def test_a_checkpoint_restores_the_link_indexes() -> None:
     comp, _, links, _ = again._component(first, again.rule.params)  # type: ignore[union-attr]
     assert [x.key for x in comp] == [("cab-0000", "dr.0"), ("cab-0001", "dr.1")]
     assert links == ["network 192.0.2.1/32"]
+
+
+def test_clients_link_members_same_hours_apart_across_midnight() -> None:
+    corr = _correlator()
+    assert corr.rule is not None
+    p = corr.rule.params
+    hours = float(p.same_hours)
+    # 23:30, then exactly same_hours later (past midnight), then a second more
+    tods = [84600.0, (84600.0 + hours) % 86400.0, (84600.0 + hours + 1.0) % 86400.0]
+    for i, tod in enumerate(tods):
+        key = (f"cab-{i:04d}", f"dr.{i}")
+        m = _Member(key, 1000.0 * i)
+        m.agents, m.foreign, m.tod = {"curl/8.5": 0.0}, True, tod
+        m.rules = {"bulk-paging"}
+        corr.members[key] = corr.signatures[key] = m
+        corr._seq[key] = corr._next
+        corr._next += 1
+        corr._index(m)
+    for m in corr.members.values():
+        comp, _, links, joined = corr._component(m, p)
+        assert ([x.key for x in comp], links, joined) == _plain(corr.members, m, p)
+    first = corr.members[("cab-0000", "dr.0")]
+    assert [x.key for x in corr._component(first, p)[0]][:2] == [
+        ("cab-0000", "dr.0"),
+        ("cab-0001", "dr.1"),
+    ]

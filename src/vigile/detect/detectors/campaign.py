@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import msgspec
 import xxhash
@@ -48,6 +49,33 @@ class _Arrival:
 
 def _first(item: tuple[int, _Member, str]) -> int:
     return item[0]
+
+
+_CLOCK: Final = 86400.0
+#: after every (time of day, order, member) of the same time of day
+_LAST: Final = 1 << 62
+
+
+def _clock_spans(
+    tod: float, hours: float, entries: list[tuple[float, int, _Member]]
+) -> list[tuple[int, int]]:
+    """The slices of ``entries`` (sorted by time of day) within ``hours`` of ``tod`` around
+    the clock, a second wider each side (a superset: the link itself is checked after),
+    last slice first so that each can be replaced in turn; everything when a time of day
+    is off the clock."""
+    n = len(entries)
+    if not entries or not (0.0 <= tod < _CLOCK) or entries[0][0] < 0.0 or entries[-1][0] >= _CLOCK:
+        return [(0, n)]
+    lo, hi = tod - hours - 1.0, tod + hours + 1.0
+    if hi - lo >= _CLOCK:
+        return [(0, n)]
+    spans = []
+    if hi > _CLOCK:  # wraps past midnight: [0, hi - day] too
+        spans.append((0, bisect_right(entries, (hi - _CLOCK, _LAST))))
+    spans.append((bisect_left(entries, (lo,)), bisect_right(entries, (hi, _LAST))))
+    if lo < 0.0:  # wraps before midnight: [lo + day, day) too
+        spans.append((bisect_left(entries, (lo + _CLOCK,)), n))
+    return spans[::-1]
 
 
 def _enlist(incident: dict[str, Any], key: tuple[str, str]) -> None:
@@ -294,7 +322,7 @@ class CampaignCorrelator(DetectorBase):
         links: list[str] = []
         i = 0
         joined: str | None = None
-        unseen: dict[tuple[bool, str], list[tuple[str, str]]] = {}
+        unseen: dict[tuple[bool, str], list[tuple[float, int, _Member]]] = {}
         while i < len(comp):
             a = comp[i]
             i += 1
@@ -311,37 +339,66 @@ class CampaignCorrelator(DetectorBase):
         a: _Member,
         p: Any,
         seen: set[tuple[str, str]],
-        unseen: dict[tuple[bool, str], list[tuple[str, str]]],
+        unseen: dict[tuple[bool, str], list[tuple[float, int, _Member]]],
     ) -> list[tuple[_Member, str]]:
         """The members not in ``seen`` linked to ``a``, in ``members`` order, with why.
 
-        A link needs a shared network, or (both foreign) a shared client: only the
-        members indexed under ``a``'s networks and clients can be linked to it. Within
-        one search, ``unseen`` keeps each index entry's members not reached yet, so that
-        the members already in the component are passed over once, not once per member
-        of the component (a campaign of 1,500 accounts shares one client)."""
-        members = self.members
-        candidates: set[tuple[str, str]] = set()
-        places: list[tuple[bool, str]] = [(False, n) for n in a.nets]
+        A link needs a shared network, or (both foreign) a shared client used at the same
+        hours of the day: only the members filed under ``a``'s networks, and those filed
+        under its clients who turned abnormal within ``same_hours`` of it on the clock,
+        can be linked to it. Within one search, ``unseen`` keeps each index entry's
+        members not reached yet (``(time of day, order, member)``, by time of day), so
+        that the members already in the component are passed over once, not once per
+        member of the component (a campaign of 1,500 accounts shares one client)."""
+        candidates: dict[int, _Member] = {}
+        for n in a.nets:
+            entries = self._unseen(unseen, False, n, seen)
+            kept = []
+            for e in entries:
+                b = e[2]
+                if b.key not in seen:
+                    kept.append(e)
+                    candidates[e[1]] = b
+            unseen[(False, n)] = kept
         if p.link_on_agent and a.foreign:
-            places += [(True, g) for g in a.agents]
-        for place in places:
-            keys = unseen.get(place)
-            if keys is None:
-                index = self._by_agent if place[0] else self._by_net
-                keys = list(index.get(place[1], ()))
-            keys = unseen[place] = [k for k in keys if k not in seen]
-            candidates.update(keys)
+            hours = float(p.same_hours)
+            for g in a.agents:
+                entries = self._unseen(unseen, True, g, seen)
+                for lo, hi in _clock_spans(a.tod, hours, entries):
+                    kept = []
+                    for e in entries[lo:hi]:
+                        b = e[2]
+                        if b.key not in seen:
+                            kept.append(e)
+                            candidates[e[1]] = b
+                    entries[lo:hi] = kept
         found: list[tuple[int, _Member, str]] = []
-        for k in candidates:
-            b = members.get(k)
-            if b is None:
-                continue
+        for seq, b in candidates.items():
             why = self._linked(a, b, p)
             if why is not None:
-                found.append((self._seq[k], b, why))
+                found.append((seq, b, why))
         found.sort(key=_first)
         return [(b, why) for _, b, why in found]
+
+    def _unseen(
+        self,
+        unseen: dict[tuple[bool, str], list[tuple[float, int, _Member]]],
+        agent: bool,
+        name: str,
+        seen: set[tuple[str, str]],
+    ) -> list[tuple[float, int, _Member]]:
+        """The members filed under a network (``agent`` False) or a client, not reached
+        yet in this search, by time of day (built on first use)."""
+        entries = unseen.get((agent, name))
+        if entries is None:
+            members, order = self.members, self._seq
+            keys = (self._by_agent if agent else self._by_net).get(name, ())
+            entries = unseen[(agent, name)] = sorted(
+                (b.tod, order[k], b)
+                for k in keys
+                if k not in seen and (b := members.get(k)) is not None
+            )
+        return entries
 
     def _index(self, m: _Member) -> None:
         """File a member under its networks, and under its clients once it is foreign."""
