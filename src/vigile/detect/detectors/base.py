@@ -26,13 +26,16 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from vigile.detect.context_index import ContextIndex
-from vigile.detect.facts import Facts
+from vigile.detect.facts import Facts, Tracker
 from vigile.detect.rules import SEVERITY_RANK, Rule
 from vigile.detect.state import Settings
 from vigile.events import AccessEvent
+
+if TYPE_CHECKING:  # alerts imports this module
+    from vigile.detect.alerts import AlertSink
 
 _C = TypeVar("_C")
 
@@ -106,8 +109,9 @@ class Env:
     settings: Settings
     peers: PeerStats
     has_appointments: bool = False
-    tracker: Any = None
-    sink: Any = None
+    # typed, not Any: compiled, a detector reads their tables natively
+    tracker: Tracker | None = None
+    sink: AlertSink | None = None
 
 
 _REGISTRY: dict[str, type[Any]] = {}

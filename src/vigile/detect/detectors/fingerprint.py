@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from vigile.detect.detectors.base import DetectorBase, Env, Finding, durations, register
-from vigile.detect.facts import Facts
+from vigile.detect.facts import Facts, Tracker
 from vigile.detect.rules import Rule, Seconds
 from vigile.events import AccessEvent
 
@@ -120,6 +120,9 @@ class FingerprintDetector(DetectorBase):
         )
         #: user agent -> the scripted tool it names ("" for none)
         self._tools: dict[str, str] = {}
+        if env.tracker is None:
+            raise ValueError("the fingerprint detector needs the engine's tracker")
+        self.tracker: Tracker = env.tracker
 
     def _scripted(self, ua: str | None, agents: list[str]) -> str:
         """The piece of ``agents`` found in ``ua`` (lower case), or ""; memoised."""
@@ -138,7 +141,7 @@ class FingerprintDetector(DetectorBase):
         data = f.single or f.bulk
         if not f.changed and not (data and f.established and f.acc.other_until >= f.t):
             return None
-        other = self.env.tracker.concurrent(f) if data and f.established else ""
+        other = self.tracker.concurrent(f) if data and f.established else ""
         if not (f.changed or other):
             return None
         acc = f.acc
@@ -227,7 +230,7 @@ class FingerprintDetector(DetectorBase):
                         key=(f.net, other),
                     )
             elif mode == "shared-source" and f.changed and f.net:
-                src = self.env.tracker.sources.get(f.net)
+                src = self.tracker.sources.get(f.net)
                 if src is not None:
                     lo = f.t - p.lookback
                     others = [
