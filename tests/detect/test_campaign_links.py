@@ -118,11 +118,8 @@ def test_the_component_is_the_one_a_search_of_every_member_finds(
         m.agents = {g: spec["first"] for g in sorted(spec["agents"])}
         m.foreign, m.tod, m.rules = spec["foreign"], spec["tod"], set(spec["rules"])
         m.incident, m.last = spec["incident"], max([spec["first"], *spec["nets"].values()])
-        # filed as the correlator files a new member (in arrival order)
-        corr.members[key] = corr.signatures[key] = m
-        corr._seq[key] = corr._next
-        corr._next += 1
-        corr._index(m)
+        corr.signatures[key] = m  # a new member, in arrival order
+        corr._enrol(m)
     if expire_at is not None:
         corr._expire(expire_at)  # forgets old networks and quiet members, and their index
     if not corr.members:
@@ -141,10 +138,8 @@ def test_a_checkpoint_restores_the_link_indexes() -> None:
         key = (f"cab-{i:04d}", f"dr.{i}")
         m = _Member(key, 100.0 * i)
         m.nets, m.foreign = {net: 100.0 * i}, True
-        corr.members[key] = corr.signatures[key] = m
-        corr._seq[key] = corr._next
-        corr._next += 1
-        corr._index(m)
+        corr.signatures[key] = m
+        corr._enrol(m)
     again = _correlator()
     again.load_state(corr.state())
     assert again._by_net == corr._by_net and again._seq == corr._seq
@@ -166,10 +161,8 @@ def test_clients_link_members_same_hours_apart_across_midnight() -> None:
         m = _Member(key, 1000.0 * i)
         m.agents, m.foreign, m.tod = {"curl/8.5": 0.0}, True, tod
         m.rules = {"bulk-paging"}
-        corr.members[key] = corr.signatures[key] = m
-        corr._seq[key] = corr._next
-        corr._next += 1
-        corr._index(m)
+        corr.signatures[key] = m
+        corr._enrol(m)
     for m in corr.members.values():
         comp, _, links, joined = corr._component(m, p)
         assert ([x.key for x in comp], links, joined) == _plain(corr.members, m, p)

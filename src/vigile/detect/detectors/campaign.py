@@ -78,6 +78,31 @@ def _clock_spans(
     return spans[::-1]
 
 
+def _not_reached(
+    entries: list[tuple[float, int, _Member]],
+    seen: set[tuple[str, str]],
+    candidates: dict[int, _Member],
+) -> list[tuple[float, int, _Member]]:
+    """The entries whose member is not in ``seen``, each also added to ``candidates``
+    (by its order in ``members``)."""
+    kept = []
+    for e in entries:
+        b = e[2]
+        if b.key not in seen:
+            kept.append(e)
+            candidates[e[1]] = b
+    return kept
+
+
+def _unfile(index: dict[str, set[tuple[str, str]]], name: str, key: tuple[str, str]) -> None:
+    """Take ``key`` out of ``index[name]`` (and the entry out when it empties)."""
+    keys = index.get(name)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[name]
+
+
 def _enlist(incident: dict[str, Any], key: tuple[str, str]) -> None:
     """Add an account to an incident's members (once)."""
     if list(key) not in incident["members"]:
@@ -232,10 +257,8 @@ class CampaignCorrelator(DetectorBase):
         if alert is None or SEVERITY_RANK[alert.severity] < SEVERITY_RANK[p.min_severity]:
             return None
         if m is None:
-            m = self.members[key] = sig
-            self._seq[key] = self._next
-            self._next += 1
-            self._index(m)
+            m = sig
+            self._enrol(m)
             m.first = f.t
             ts = ev.ts
             m.tod = ts.hour * 3600.0 + ts.minute * 60.0 + ts.second
@@ -353,25 +376,13 @@ class CampaignCorrelator(DetectorBase):
         candidates: dict[int, _Member] = {}
         for n in a.nets:
             entries = self._unseen(unseen, False, n, seen)
-            kept = []
-            for e in entries:
-                b = e[2]
-                if b.key not in seen:
-                    kept.append(e)
-                    candidates[e[1]] = b
-            unseen[(False, n)] = kept
+            entries[:] = _not_reached(entries, seen, candidates)
         if p.link_on_agent and a.foreign:
             hours = float(p.same_hours)
             for g in a.agents:
                 entries = self._unseen(unseen, True, g, seen)
                 for lo, hi in _clock_spans(a.tod, hours, entries):
-                    kept = []
-                    for e in entries[lo:hi]:
-                        b = e[2]
-                        if b.key not in seen:
-                            kept.append(e)
-                            candidates[e[1]] = b
-                    entries[lo:hi] = kept
+                    entries[lo:hi] = _not_reached(entries[lo:hi], seen, candidates)
         found: list[tuple[int, _Member, str]] = []
         for seq, b in candidates.items():
             why = self._linked(a, b, p)
@@ -400,6 +411,13 @@ class CampaignCorrelator(DetectorBase):
             )
         return entries
 
+    def _enrol(self, m: _Member) -> None:
+        """Make an account a member: last in ``members`` order, filed in the indexes."""
+        self.members[m.key] = m
+        self._seq[m.key] = self._next
+        self._next += 1
+        self._index(m)
+
     def _index(self, m: _Member) -> None:
         """File a member under its networks, and under its clients once it is foreign."""
         for n in m.nets:
@@ -410,13 +428,10 @@ class CampaignCorrelator(DetectorBase):
 
     def _unindex(self, m: _Member) -> None:
         """Take a member out of the link indexes (it left ``members``)."""
-        for index, names in ((self._by_net, m.nets), (self._by_agent, m.agents)):
-            for name in names:
-                keys = index.get(name)
-                if keys is not None:
-                    keys.discard(m.key)
-                    if not keys:
-                        del index[name]
+        for n in m.nets:
+            _unfile(self._by_net, n, m.key)
+        for g in m.agents:
+            _unfile(self._by_agent, g, m.key)
         self._seq.pop(m.key, None)
 
     def _drop_member(self, key: tuple[str, str]) -> None:
@@ -525,15 +540,10 @@ class CampaignCorrelator(DetectorBase):
             self._drop_member(k)
         for k in [k for k, x in self.signatures.items() if x.last < lo and k not in self.members]:
             del self.signatures[k]
-        by_net = self._by_net
         for x in self.members.values():
             for n in [n for n, t in x.nets.items() if t < lo]:
                 del x.nets[n]
-                keys = by_net.get(n)
-                if keys is not None:
-                    keys.discard(x.key)
-                    if not keys:
-                        del by_net[n]
+                _unfile(self._by_net, n, x.key)
 
     def sweep(self, now: float) -> None:
         self._expire(now)
