@@ -36,6 +36,7 @@ COMPILED = [
     "vigile/detect/engine.py",
     "vigile/detect/facts.py",
     "vigile/detect/reader.py",
+    "vigile/detect/rule.py",
     "vigile/detect/state.py",
     *(
         f"vigile/detect/detectors/{name}.py"

@@ -6,8 +6,11 @@ import gzip
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.detect import builders
 from vigile.detect.facts import EventClock
@@ -161,3 +164,69 @@ def test_a_truncated_gzip_file_is_the_same_clear_error(tmp_path: Path) -> None:
         errors.append(str(info.value))
     assert errors[0] == errors[1]
     assert "truncated gzip file" in errors[1] and "lines before it were read" in errors[1]
+
+
+#: patient id lists as they may come, valid or not, the same one often again
+_ID_LISTS: list[bytes | None] = [
+    b'["P0000001","P0000002","P0000003"]',
+    b'["P0000001","P0000002","P0000003"]',
+    b'["P0000001", "P0000002","P0000003"]',  # the same ids, other spacing
+    b'["P0000001"]',
+    b'["P\\u00e9001"]',  # an escape
+    b'["P\xc3\xa9001"]',  # the same id, in UTF-8
+    b"[]",
+    None,  # no patient_ids at all
+    b'[""]',  # an empty id: quarantined
+    b'["P0000001",""]',
+    b'["P0000001",7]',
+    b'[["P0000001"]]',
+    b'"P0000001"',
+    b"null",
+    b"{}",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.integers(0, len(_ID_LISTS) - 1),
+            st.sampled_from([None, 0, 5]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_patient_id_lists_are_those_of_the_event_reader(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[int, int, int | None]]
+) -> None:
+    """Patient id lists as they come, valid or not, repeated by an actor or not, with or
+    without ``records``: the fused loop's events, quarantine and counts are exactly the
+    EventReader's (a guard for any shortcut taken on the lists, the bulk of the bytes)."""
+    tmp = tmp_path_factory.mktemp("ids")
+    out = []
+    for i, (actor, which, records) in enumerate(lines):
+        ev = _event(i, float(i))
+        ev["actor"] = f"dr.martin.{actor:04d}"
+        del ev["patient_ids"]
+        if records is not None:
+            ev["records"] = records
+        line = orjson.dumps(ev)
+        ids = _ID_LISTS[which]
+        if ids is not None:
+            line = line[:-1] + b',"patient_ids":' + ids + b"}"
+        out.append(line)
+    path = tmp / "events.jsonl"
+    path.write_bytes(b"\n".join(out) + b"\n")
+    got = []
+    for cls in (EventReader, ReplayReader):
+        qpath = tmp / f"{cls.__name__}.quarantine.jsonl"
+        with Quarantine(qpath) as q:
+            reader = cls([path], quarantine=q)
+            events = [msgspec.structs.asdict(e) for e in reader]
+        reasons = [
+            (x["line"], x["reason"]) for x in map(orjson.loads, qpath.read_bytes().splitlines())
+        ]
+        got.append((events, reasons, reader.stats.as_dict()))
+    assert got[1] == got[0]

@@ -1,6 +1,7 @@
 """Detection (issue 4): the streaming engine, its rules and detectors.
 
-The hot path (engine, facts, reader, state, alerts, context index and the detectors)
+The hot path (engine, facts, reader, state, alerts, context index, the rule class and
+the detectors)
 may be compiled with mypyc (``setup.py``, built in place by ``pip install -e .``): the
 extension modules sit next to their sources and Python imports them first. The
 sources are used instead - same alerts, 1.2-1.4x the CPU per event - when
