@@ -1,11 +1,10 @@
 """Detection (issue 4): the streaming engine, its rules and detectors.
 
 The hot path (engine, facts, reader, state, alerts, context index, the rule class and
-the detectors)
-may be compiled with mypyc (``setup.py``, built in place by ``pip install -e .``): the
-extension modules sit next to their sources and Python imports them first. The
-sources are used instead - same alerts, 1.2-1.4x the CPU per event - when
-``VIGILE_PURE=1`` is set, or when any compiled module is older than its source (an
+the detectors) may be compiled with mypyc (``setup.py``, built in place by ``pip
+install -e .``): the extension modules sit next to their sources and Python imports
+them first. The sources are used instead - same alerts, 1.2-1.4x the CPU per event -
+when ``VIGILE_PURE=1`` is set, or when any compiled module is older than its source (an
 edit not rebuilt yet): a stale build never runs. :func:`compiled` tells which.
 """
 

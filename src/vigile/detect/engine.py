@@ -172,7 +172,7 @@ class Engine:
             for ev in stream:
                 # self._process(...), not a bound method kept in a local: compiled, that
                 # is a native call instead of a Python one
-                alerts = self._process(ev, now.t, now.day, now.hour)
+                alerts = self._process(ev, now.fields, now.t, now.day, now.hour)
                 if alerts:
                     yield from alerts
             return
@@ -194,10 +194,14 @@ class Engine:
         ):
             clock.seconds(ts)
         t = clock.base + ts.minute * 60 + ts.second + ts.microsecond * 1e-6
-        return self._process(ev, t, clock.day, clock.hour)
+        return self._process(ev, astuple(ev), t, clock.day, clock.hour)
 
-    def _process(self, ev: AccessEvent, t: float, day: int, hour: int) -> list[Alert] | None:
-        """:meth:`process` for an event at ``t`` seconds, on local ``day`` and ``hour``."""
+    def _process(
+        self, ev: AccessEvent, fields: tuple[Any, ...], t: float, day: int, hour: int
+    ) -> list[Alert] | None:
+        """:meth:`process` for an event of ``fields`` (``msgspec.structs.astuple(ev)``, read
+        once: every attribute read of a msgspec struct from compiled code is a generic
+        lookup) at ``t`` seconds, on local ``day`` and ``hour``."""
         f = self.facts
         self.day = day
         if t <= self.watermark and (t < self.watermark or event_key(ev) in self.watermark_keys):
@@ -211,9 +215,6 @@ class Engine:
         if t >= self.next_sweep:
             self._sweep(t)
         tracker = self.tracker
-        # the event's fields, read at once (one call, where every attribute read of a
-        # msgspec struct from compiled code is a generic lookup), kept in the facts
-        fields = astuple(ev)
         tenant: str = fields[_TENANT]
         actor: str = fields[_ACTOR]
         ip: str | None = fields[_SRC_IP]

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import msgspec
+from msgspec.structs import astuple
 
 from vigile.errors import ParseError
 from vigile.events import AccessEvent, normalise_ip
@@ -46,6 +47,11 @@ _HOUR: Final = timedelta(hours=1)
 #: no event's ``tzinfo``: the clock's first event always starts an hour
 _NO_TZ: Final = object()
 _STRICT: Final = msgspec.json.Decoder(AccessEvent)
+#: where the fields the reader reads are in ``msgspec.structs.astuple(event)``
+_FIELDS: Final = AccessEvent.__struct_fields__
+_TS: Final = _FIELDS.index("ts")
+_EVENT_ID: Final = _FIELDS.index("event_id")
+_SRC_IP: Final = _FIELDS.index("src_ip")
 #: canonical addresses remembered (cleared beyond this many)
 _IPS_MAX: Final = 200_000
 
@@ -56,16 +62,19 @@ class EventTime:
     ``t``: seconds since the Unix epoch, the same float as
     :meth:`vigile.detect.facts.EventClock.seconds` gives for the event (same operations
     in the same order); ``day`` and ``hour``: its local date (``toordinal()``) and
-    hour. Set before each event is yielded (:meth:`ReplayReader.timed`), so that the
-    engine does not read the event's ``datetime`` again.
+    hour; ``fields``: the event's fields, ``msgspec.structs.astuple(event)`` (read once
+    by the reader, where every attribute read of a msgspec struct from compiled code is
+    a generic lookup). Set before each event is yielded (:meth:`ReplayReader.timed`),
+    so that the engine reads neither the event's ``datetime`` nor its fields again.
     """
 
-    __slots__ = ("day", "hour", "t")
+    __slots__ = ("day", "fields", "hour", "t")
 
     def __init__(self) -> None:
         self.t = 0.0
         self.day = 0
         self.hour = 0
+        self.fields: tuple[Any, ...] = ()
 
 
 class _Hour:
@@ -80,14 +89,15 @@ class _Hour:
         self.hour = hour
 
 
-def _stamp(now: EventTime, us: int, hour: _Hour) -> None:
-    """Set ``now`` for an event at ``us`` microseconds, within ``hour``."""
+def _stamp(now: EventTime, us: int, hour: _Hour, fields: tuple[Any, ...]) -> None:
+    """Set ``now`` for an event at ``us`` microseconds, within ``hour``, of ``fields``."""
     off = us - hour.base_us
     sec = off // 1_000_000
     # EventClock.seconds: base + minute * 60 + second + microsecond * 1e-6, in that order
     now.t = hour.base_s + (sec // 60) * 60 + sec % 60 + (off % 1_000_000) * 1e-6
     now.day = hour.day
     now.hour = hour.hour
+    now.fields = fields
 
 
 class _HourClock:
@@ -189,7 +199,7 @@ class ReplayReader(EventReader):
         ids = _Ids(max(self.dedup_window_us, 1))
         # waiting events (time, line, event, its hour), in order; one source: lines only
         # increase
-        pending: deque[tuple[int, int, AccessEvent, _Hour]] = deque()
+        pending: deque[tuple[int, int, AccessEvent, _Hour, tuple[Any, ...]]] = deque()
         append, popleft = pending.append, pending.popleft
         released = newest = -_MAX
         read = accepted = quarantined = late = 0
@@ -222,9 +232,11 @@ class ReplayReader(EventReader):
                         quarantine.add(source.name, lineno, exc.reason, raw)
                         quarantined += 1
                         continue
+                    fields = astuple(event)
                 else:
                     read += 1
-                    ip = event.src_ip
+                    fields = astuple(event)
+                    ip = fields[_SRC_IP]
                     if ip is not None and ip not in canonical:
                         try:
                             norm = normalise_ip(ip)
@@ -233,24 +245,26 @@ class ReplayReader(EventReader):
                             quarantine.add(source.name, lineno, reason, line.rstrip(b"\r\n"))
                             quarantined += 1
                             continue
-                        event.src_ip = norm
-                        if norm == ip:
+                        if norm != ip:
+                            event.src_ip = norm
+                            fields = astuple(event)
+                        else:
                             if len(canonical) >= _IPS_MAX:
                                 canonical.clear()
                             canonical.add(ip)
                 accepted += 1
-                ts = clock.us(event.ts)  # a native call (a bound method in a local is not)
+                ts = clock.us(fields[_TS])  # a native call (a bound method in a local is not)
                 if ts < released:
                     # late: older than what already went out; passed on at once
                     late += 1
-                    eid = event.event_id
+                    eid = fields[_EVENT_ID]
                     if eid is not None and not ids.fresh(eid, ts):
                         continue
                     if now is not None:
-                        _stamp(now, ts, clock.cur)
+                        _stamp(now, ts, clock.cur, fields)
                     yield event
                     continue
-                item = (ts, lineno, event, clock.cur)
+                item = (ts, lineno, event, clock.cur, fields)
                 if not pending or ts >= pending[-1][0]:
                     append(item)
                 else:
@@ -262,21 +276,21 @@ class ReplayReader(EventReader):
                     newest = ts
                 horizon = newest - lateness
                 while pending and pending[0][0] <= horizon:
-                    t, _, ev, hour = popleft()
+                    t, _, ev, hour, evf = popleft()
                     released = t
-                    eid = ev.event_id
+                    eid = evf[_EVENT_ID]
                     if eid is not None and not ids.fresh(eid, t):
                         continue
                     if now is not None:
-                        _stamp(now, t, hour)
+                        _stamp(now, t, hour, evf)
                     yield ev
             while pending:  # end of input: release everything
-                t, _, ev, hour = popleft()
-                eid = ev.event_id
+                t, _, ev, hour, evf = popleft()
+                eid = evf[_EVENT_ID]
                 if eid is not None and not ids.fresh(eid, t):
                     continue
                 if now is not None:
-                    _stamp(now, t, hour)
+                    _stamp(now, t, hour, evf)
                 yield ev
         finally:
             stack.close()
