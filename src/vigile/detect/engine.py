@@ -116,7 +116,9 @@ class Engine:
             if mine:
                 self.detectors.append(cls(mine, self.env))
         self.correlators = [d for d in self.detectors if hasattr(d, "observe")]
-        self._dispatch: dict[tuple[str, bool], _Targets] = {}
+        #: by action: for any event, and for the practice's own schedule lists
+        self._dispatch: dict[str, _Targets] = {}
+        self._dispatch_schedule: dict[str, _Targets] = {}
         self.n_events = 0
         self._dispatch_quiet: dict[str, _Targets] = {}
         self.clock = EventClock()
@@ -135,8 +137,8 @@ class Engine:
     # ---- dispatch ----------------------------------------------------------------------
     def _targets(self, action: str, schedule: bool) -> _Targets:
         """The detectors that score this kind of event, and those of them that learn."""
-        key = (action, schedule)
-        found = self._dispatch.get(key)
+        table = self._dispatch_schedule if schedule else self._dispatch
+        found = table.get(action)
         if found is None:
             scorers = tuple(
                 d
@@ -145,7 +147,7 @@ class Engine:
                 and (not schedule or getattr(d, "schedule", False))
             )
             learners = tuple(d for d in scorers if _overrides(d, "learn"))
-            found = self._dispatch[key] = (scorers, learners)
+            found = table[action] = (scorers, learners)
         return found
 
     def _quiet(self, action: str) -> _Targets:

@@ -52,6 +52,9 @@ _FIELDS: Final = AccessEvent.__struct_fields__
 _TS: Final = _FIELDS.index("ts")
 _EVENT_ID: Final = _FIELDS.index("event_id")
 _SRC_IP: Final = _FIELDS.index("src_ip")
+#: the builtin ``next``, held here: compiled, a call of ``next`` looks it up on the
+#: builtins module first, on every line
+_NEXT: Final = next
 #: canonical addresses remembered (cleared beyond this many)
 _IPS_MAX: Final = 200_000
 
@@ -212,7 +215,7 @@ class ReplayReader(EventReader):
             lines = iter(source.open(stack))
             while True:
                 try:
-                    line = next(lines)
+                    line = _NEXT(lines)
                 except StopIteration:
                     break
                 except READ_ERRORS as exc:

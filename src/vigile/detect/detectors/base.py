@@ -162,16 +162,20 @@ class DetectorBase:
         self.rules = list(rules)
         self.env = env
         self.settings = env.settings
-        self._scoped: dict[tuple[str, str], tuple[Rule, ...]] = {}
+        #: tenant -> role -> the rules in scope (two lookups of strings whose hashes are
+        #: kept, rather than a tuple built and hashed on every call)
+        self._scoped: dict[str, dict[str, tuple[Rule, ...]]] = {}
 
     def rules_for(self, tenant: str, role: str) -> tuple[Rule, ...]:
         """The rules whose scope includes an account of ``role`` in ``tenant`` (cached)."""
-        key = (tenant, role)
-        found = self._scoped.get(key)
-        if found is None:
+        roles = self._scoped.get(tenant)
+        if roles is None:
             if len(self._scoped) > 100_000:
                 self._scoped.clear()
-            found = self._scoped[key] = tuple(r for r in self.rules if r.scope.allows(tenant, role))
+            roles = self._scoped[tenant] = {}
+        found = roles.get(role)
+        if found is None:
+            found = roles[role] = tuple(r for r in self.rules if r.scope.allows(tenant, role))
         return found
 
     def muted(self, rule: Rule, f: Facts, key: Hashable = None, score: float | None = None) -> bool:
