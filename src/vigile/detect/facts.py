@@ -658,6 +658,10 @@ class Explainer:
         #: relationships are dated in days since the replay began (day0 + 1 is day 1)
         self.day0 = -1
         self.horizon_days = max(1, round(float(settings.relationship_horizon) / 86400))
+        #: the caps on relationships kept, read on every event: held as native ints (a
+        #: field of the settings struct is a generic attribute lookup from compiled code)
+        self.max_per_account: int = settings.max_patients_per_account
+        self.max_per_tenant: int = settings.max_patients_per_tenant
         self.panel_days = max(1, round(float(settings.panel_horizon) / 86400))
         self.panel_s = float(settings.panel_horizon)
         #: daily sweeps that had to forget relationships to stay within the memory cap
@@ -799,7 +803,6 @@ class Explainer:
             # one int object per day for every exposure entry (``-d`` would allocate one
             # per entry: small ints are shared, negative ones are not)
             self._neg_day, self._neg = d, -d
-        s = self.s
         trusted = f.alerted < 1
         flagged = not trusted or acc.flag_day == f.day
         if f.single:
@@ -817,14 +820,14 @@ class Explainer:
                     recent[pid] = None
                     if len(recent) > _RECENT_MAX:
                         del recent[next(iter(recent))]
-            if len(seen) > s.max_patients_per_account:
-                prune_times(seen, d - self.horizon_days, s.max_patients_per_account)
+            if len(seen) > self.max_per_account:
+                prune_times(seen, d - self.horizon_days, self.max_per_account)
             if explained and trusted:
                 panel = f.ten.panel
                 for pid in explained:
                     panel[pid] = d
-                if len(panel) > s.max_patients_per_tenant:
-                    prune_times(panel, d - self.panel_days, s.max_patients_per_tenant)
+                if len(panel) > self.max_per_tenant:
+                    prune_times(panel, d - self.panel_days, self.max_per_tenant)
             return
         ids = f.ids
         if not ids or f.status >= 400:
@@ -842,8 +845,8 @@ class Explainer:
             for pid in ids[:_BULK_MAX]:
                 if pid not in seen:
                     seen[pid] = sel
-            if len(seen) > s.max_patients_per_account:
-                prune_times(seen, d - self.horizon_days, s.max_patients_per_account)
+            if len(seen) > self.max_per_account:
+                prune_times(seen, d - self.horizon_days, self.max_per_account)
         elif f.action in CARE_ACTIONS and trusted and not f.schedule:
             # care creates a relationship for the account and the practice
             seen, panel = acc.seen, f.ten.panel
