@@ -185,17 +185,8 @@ class Engine:
 
     def process(self, ev: AccessEvent) -> list[Alert] | None:
         """Score one event, emit its alerts, learn from it."""
-        ts = ev.ts
         clock = self.clock
-        if (
-            ts.hour != clock.key_h
-            or ts.day != clock.key_d
-            or ts.tzinfo is not clock.key_tz
-            or ts.month != clock.key_m
-            or ts.year != clock.key_y
-        ):
-            clock.seconds(ts)
-        t = clock.base + ts.minute * 60 + ts.second + ts.microsecond * 1e-6
+        t = clock.seconds(ev.ts)
         return self._process(ev, astuple(ev), t, clock.day, clock.hour)
 
     def _process(
@@ -267,25 +258,7 @@ class Engine:
         f.ten = ten
         f.alerted = -1
         f.mutes_known = False
-        # fingerprint facts: inline fast path (same place, session and client as the
-        # account's previous event today), else the tracker's slow path
-        if (
-            acc.last_day == f.day
-            and ip == acc.last_ip
-            and sid == acc.last_sid
-            and ua == acc.last_ua
-        ):
-            f.new_account = acc.is_new
-            f.established = acc.is_established
-            if f.dirty:
-                f.net_new_acc = f.net_new_tenant = f.ua_new = False
-                f.session_new = f.session_moved = f.session_shared = False
-                f.dirty = False
-            f.changed = False
-            f.net = acc.last_net
-            f.ses = acc.last_ses
-        else:
-            tracker.observe(ev, f, acc)
+        tracker.observe(ev, f, acc)  # the fingerprint facts (a native call, fast path first)
         explainer = self.explainer
         explainer.observe(ev, f, acc)
         if (
