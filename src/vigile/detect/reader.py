@@ -11,8 +11,8 @@ of three stacked generators, and per-event costs are cut:
 * the file's lines are read in the loop itself, not through a generator, and are
   decoded with their line ending (JSON allows it): no copy per line;
 * :meth:`ReplayReader.timed` hands each event's time to the engine as the engine
-  counts it (seconds, local day and hour), so the engine does not read the event's
-  ``datetime`` again.
+  counts it (seconds, local day and hour), and its fields as read once here
+  (``msgspec.structs.astuple``), so the engine reads neither again.
 
 Everything else is :class:`EventReader`'s, unchanged: the strict decode, the lenient
 path for unknown fields, the quarantine with line numbers, the reorder buffer of
@@ -200,8 +200,8 @@ class ReplayReader(EventReader):
         canonical: set[str] = set()
         lateness = max(self.lateness_us, 0)
         ids = _Ids(max(self.dedup_window_us, 1))
-        # waiting events (time, line, event, its hour), in order; one source: lines only
-        # increase
+        # waiting events (time, line, event, its hour, its fields), in order; one source:
+        # lines only increase
         pending: deque[tuple[int, int, AccessEvent, _Hour, tuple[Any, ...]]] = deque()
         append, popleft = pending.append, pending.popleft
         released = newest = -_MAX
