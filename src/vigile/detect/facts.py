@@ -658,8 +658,9 @@ class Explainer:
         #: relationships are dated in days since the replay began (day0 + 1 is day 1)
         self.day0 = -1
         self.horizon_days = max(1, round(float(settings.relationship_horizon) / 86400))
-        #: the caps on relationships kept, read on every event: held as native ints (a
-        #: field of the settings struct is a generic attribute lookup from compiled code)
+        #: the caps on relationships per account and per practice, read on every event:
+        #: held as native ints (a field of the settings struct is a generic attribute
+        #: lookup from compiled code), and used by the daily sweep too
         self.max_per_account: int = settings.max_patients_per_account
         self.max_per_tenant: int = settings.max_patients_per_tenant
         self.panel_days = max(1, round(float(settings.panel_horizon) / 86400))
@@ -872,15 +873,11 @@ class Explainer:
         cut = d - self.panel_days
         for ten in tenants.values():
             if ten.panel:
-                ten.panel_floor = prune_floor(
-                    ten.panel, ten.panel_floor, cut, s.max_patients_per_tenant
-                )
+                ten.panel_floor = prune_floor(ten.panel, ten.panel_floor, cut, self.max_per_tenant)
         cut = d - self.horizon_days
         for acc in accounts.values():
             if acc.seen:
-                acc.seen_floor = prune_floor(
-                    acc.seen, acc.seen_floor, cut, s.max_patients_per_account
-                )
+                acc.seen_floor = prune_floor(acc.seen, acc.seen_floor, cut, self.max_per_account)
         # the memory cap: over all accounts (practices), the oldest days go first
         panels = [ten for ten in tenants.values() if ten.panel]
         cut_at = budget_cutoff([ten.panel for ten in panels], s.max_panel_entries)
@@ -888,16 +885,14 @@ class Explainer:
             self.budget_evictions += 1
             for ten in panels:
                 ten.panel_floor = prune_floor(
-                    ten.panel, ten.panel_floor, cut_at, s.max_patients_per_tenant
+                    ten.panel, ten.panel_floor, cut_at, self.max_per_tenant
                 )
         seen = [acc for acc in accounts.values() if acc.seen]
         cut_at = budget_cutoff([acc.seen for acc in seen], s.max_relationships)
         if cut_at is not None:
             self.budget_evictions += 1
             for acc in seen:
-                acc.seen_floor = prune_floor(
-                    acc.seen, acc.seen_floor, cut_at, s.max_patients_per_account
-                )
+                acc.seen_floor = prune_floor(acc.seen, acc.seen_floor, cut_at, self.max_per_account)
 
     def state(self) -> dict[str, Any]:
         """The explainer's own state. The appointments window is not saved: it is the
