@@ -230,3 +230,105 @@ def test_patient_id_lists_are_those_of_the_event_reader(
         ]
         got.append((events, reasons, reader.stats.as_dict()))
     assert got[1] == got[0]
+
+
+#: a long line (a schedule of 40 patients) written every way a producer might, valid or
+#: not: its head (time and id), its size (``bytes``) and the rest, with keys given twice,
+#: escaped, or inside the extras
+_HEADS = [
+    b'{"ts":"2026-03-02T09:%(m)02d:00.5+01:00","event_id":"ev-%(i)d",',
+    b'{"ts":"2026-03-02T09:%(m)02d:00Z","event_id":"ev-%(i)d",',
+    b'{"ts":"2026-03-02T09:%(m)02d:00","event_id":"ev-%(i)d",',  # no offset: refused
+    b'{"ts":"2026-03-02T09:%(m)02d:00+01:00","event_id":"ev-\\u00e9%(i)d",',  # an escape
+    b'{"ts":"2026-03-02T09:%(m)02d:00+01:00","event_id":"ev-\xc3\xa9%(i)d",',  # not ASCII
+    b'{"ts":"2026-03-02T09:%(m)02d:00+01:00","event_id":"ev-\x01%(i)d",',  # a control
+    b'{"ts":"2026-03-02T09:%(m)02d:00+01:00","event_id":"ev-%(i)d\\"",',  # an escaped quote
+    b'{"ts":"2026-03-02T09:%(m)02d:00\\u002b01:00","event_id":"ev-%(i)d",',
+    b'{"ts": "2026-03-02T09:%(m)02d:00+01:00", "event_id": "ev-%(i)d",',  # spaced
+    b'{"ts":"2026-03-02T09:%(m)02d:00+01:00","event_id":null,',
+]
+_SIZES = [b"0", b"41", b"4211", b"007", b"-3", b"12.0", b"5e2", b"99999999999999999999", b'"7"']
+_RESTS = [
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","session":"s-1","src_ip":"82.64.12.7",'
+    b'"action":"list","resource":"appointment","patient_ids":%(ids)s,"records":40',
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","src_ip":"::ffff:82.64.12.9",'
+    b'"action":"list","resource":"appointment","patient_ids":%(ids)s',
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","src_ip":"not-an-ip",'
+    b'"action":"list","resource":"appointment","patient_ids":%(ids)s',
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","action":"list","resource":"appointment",'
+    b'"ts":"2026-03-02T10:00:00+01:00","patient_ids":%(ids)s',  # ts given twice
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","action":"list","resource":"appointment",'
+    b'"bytes":3,"patient_ids":%(ids)s',  # bytes given twice
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","action":"list","resource":"appointment",'
+    b'"x_vendor":{"a":1,"bytes":9},"patient_ids":%(ids)s',  # a bytes inside an unknown field
+    b'"tenant":"cab-0001","actor":"dr.martin\\u002e0001","action":"list",'
+    b'"resource":"appointment","patient_ids":%(ids)s',
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","action":"list","resource":"appointment",'
+    b'"event_id":"ev-again","patient_ids":%(ids)s',  # event_id given twice
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","action":"list","resource":"appointment",'
+    b'"t\\u0073":"2026-03-02T10:00:00+01:00","patient_ids":%(ids)s',  # ts again, escaped
+    # a size inside the extras (the strict decode's own field), after or with a size
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","action":"list","resource":"appointment",'
+    b'"patient_ids":%(ids)s,"$vigile_extra":{"a":1,"bytes":%(n)s}',
+    b'"tenant":"cab-0001","actor":"dr.martin.0001","action":"list","resource":"appointment",'
+    b'"bytes":41,"patient_ids":%(ids)s,"$vigile_extra":{"a":1,"bytes":%(n)s}',
+]
+
+
+def _both_readers(path: Path, tmp: Path, **kw: Any) -> list[Any]:
+    got = []
+    for cls in (EventReader, ReplayReader):
+        qpath = tmp / f"{cls.__name__}.quarantine.jsonl"
+        with Quarantine(qpath) as q:
+            reader = cls([path], quarantine=q, **kw)
+            events = [msgspec.structs.asdict(e) for e in reader]
+        reasons = [
+            (x["line"], x["reason"]) for x in map(orjson.loads, qpath.read_bytes().splitlines())
+        ]
+        got.append((events, reasons, reader.stats.as_dict()))
+    return got
+
+
+def test_long_lines_written_every_way_are_read_as_the_event_reader_reads_them(
+    tmp_path: Path,
+) -> None:
+    """Every rest, with every head and every size before, after or without it, each
+    line twice with another size and head: the fused loop's events, quarantine and
+    counts are exactly the EventReader's, with the de-duplication on and off."""
+    ids = orjson.dumps([f"P{k:07d}" for k in range(40)])
+    out = []
+    i = 0
+    for rest in _RESTS:
+        for where in ("after", "before", "none"):
+            for size in _SIZES:
+                for again in _SIZES:
+                    for head in range(len(_HEADS)):
+                        for n, h in ((size, 0), (again, head)):
+                            body = rest % {b"ids": ids, b"n": n}
+                            cut = b'"bytes":' + n
+                            if where == "after":
+                                body = body + b"," + cut
+                            elif where == "before":
+                                body = cut + b"," + body
+                            out.append(_HEADS[h] % {b"m": i % 60, b"i": i} + body + b"}")
+                            i += 1
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(out) + b"\n")
+    for window in (0.0, 3600.0):
+        got = _both_readers(path, tmp_path, dedup_window=window)
+        assert got[1] == got[0]
+        assert len(got[0][0]) > 1000 and len(got[0][1]) > 1000
+
+
+def test_a_dedup_window_of_zero_keeps_every_event(tmp_path: Path) -> None:
+    """``dedup_window=0`` turns the de-duplication off in both readers: the same event
+    id twice is two events (the fused loop used to drop it within a microsecond)."""
+    lines = [orjson.dumps(_event(1, 1.0)), orjson.dumps(_event(1, 1.0))]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    off = _both_readers(path, tmp_path, dedup_window=0.0)
+    assert off[1] == off[0]
+    assert len(off[0][0]) == 2 and off[0][2]["duplicates"] == 0
+    on = _both_readers(path, tmp_path)
+    assert on[1] == on[0]
+    assert len(on[0][0]) == 1 and on[0][2]["duplicates"] == 1

@@ -134,12 +134,14 @@ class _HourClock:
 
 class _Ids:
     """The event ids of the de-duplication window, in two generations of ``window``
-    microseconds of event time (as :class:`EventReader` keeps them)."""
+    microseconds of event time (as :class:`EventReader` keeps them); a window of 0: no
+    de-duplication, as there."""
 
-    __slots__ = ("duplicates", "end", "old", "seen", "window")
+    __slots__ = ("duplicates", "end", "off", "old", "seen", "window")
 
     def __init__(self, window: int = 1) -> None:
-        self.window = window
+        self.off = window <= 0
+        self.window = max(window, 1)
         self.seen: set[str] = set()
         self.old: set[str] = set()
         self.end = -_MAX
@@ -148,6 +150,8 @@ class _Ids:
     def fresh(self, eid: str, t: int) -> bool:
         """True for an id not seen within the window (now remembered); False for a
         replayed one (counted)."""
+        if self.off:
+            return True
         if t >= self.end:
             self.old, self.seen = self.seen, set()
             self.end = t + self.window
@@ -199,7 +203,7 @@ class ReplayReader(EventReader):
         clock = _HourClock()
         canonical: set[str] = set()
         lateness = max(self.lateness_us, 0)
-        ids = _Ids(max(self.dedup_window_us, 1))
+        ids = _Ids(self.dedup_window_us)
         # waiting events (time, line, event, its hour, its fields), in order; one source:
         # lines only increase
         pending: deque[tuple[int, int, AccessEvent, _Hour, tuple[Any, ...]]] = deque()
