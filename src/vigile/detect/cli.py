@@ -84,7 +84,7 @@ def detect_command(
         float, typer.Option(help="Seconds of event time to wait for late lines.")
     ] = 30.0,
     dedup_window: Annotated[
-        float, typer.Option(help="Seconds over which an event_id counts once.")
+        float, typer.Option(help="Seconds over which an event_id counts once (0: off).")
     ] = 3600.0,
 ) -> None:
     """Replay events in time order through the detectors and write alerts (INTERFACE §3).
