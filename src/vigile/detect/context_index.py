@@ -246,19 +246,16 @@ class ContextIndex:
 
     # ---- patients -> practice --------------------------------------------------------
     def _index_patients(self, frame: pl.DataFrame) -> None:
-        tenants = frame.get_column("tenant").unique().sort().to_list()
-        code = {t: i for i, t in enumerate(tenants)}
+        tenant = frame.get_column("tenant")
+        tenants = tenant.unique().sort().to_list()
         self.tenants = tenants
         n = frame.height
+        # each file's practice as its rank among the sorted practice names (vectorised)
+        codes = (tenant.rank("dense") - 1).cast(pl.Int32).to_numpy()
         hashes = np.empty(n, np.int64)
-        codes = np.empty(n, np.int32)
         for start in range(0, n, 1_000_000):
-            part = frame.slice(start, 1_000_000)
-            ids = part.get_column("patient_id").to_list()
+            ids = frame.slice(start, 1_000_000).get_column("patient_id").to_list()
             hashes[start : start + len(ids)] = np.fromiter(map(hash, ids), np.int64, len(ids))
-            codes[start : start + len(ids)] = np.fromiter(
-                (code[t] for t in part.get_column("tenant").to_list()), np.int32, len(ids)
-            )
         # sorted in place: one 8-byte copy less of 19 M ids at the context's peak
         # files (and protected files) per practice from the codes: a polars group-by
         # of 19 M rows by practice name held ~900 MB at the context's peak
@@ -270,10 +267,18 @@ class ContextIndex:
         if vip is not None and vip.any():
             vips = np.bincount(codes[vip], minlength=len(tenants))
             self.vip_files = {t: int(vips[i]) for i, t in enumerate(tenants) if vips[i]}
-        order = np.argsort(hashes, kind="stable")
+        # sorted by hash, equal hashes (one id in several practices) in file order: what a
+        # stable sort gives, from an unstable one (several times faster on 19 M hashes)
+        # with only the runs of equal hashes put back in file order
+        order = np.argsort(hashes)
+        hashes = hashes[order]
+        tied = np.flatnonzero(hashes[1:] == hashes[:-1])
+        if tied.size:
+            at = np.unique(np.concatenate((tied, tied + 1)))
+            rows = order[at]
+            order[at] = rows[np.lexsort((rows, hashes[at]))]
         codes = codes[order]
         del order
-        hashes.sort(kind="stable")
         self._pt_hash = hashes
         self._pt_tenant = codes
         self._pt_hashes = hashes.data

@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 
 from vigile.errors import VigileError
-from vigile.scope.engine import engine_failure
 
 
 def scope(
@@ -208,6 +207,8 @@ def scope(
     try:
         run = run_scope(options, progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]")))
     except Exception as e:  # the SQL engine's own failures: one clear line, not a traceback
+        from vigile.scope.engine import engine_failure  # pyarrow and jinja2: not at start-up
+
         failure = engine_failure(e)
         if failure is None:
             raise
