@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
@@ -132,14 +132,20 @@ def ext_modules() -> list[Any]:
     try:
         # mypyc names modules after their paths: compile from src/ (the package root)
         os.chdir(HERE / "src")
-        return list(
-            mypycify(
+        return [
+            *mypycify(
                 [*MYPY_FLAGS, *COMPILED],
                 opt_level="3",
                 debug_level="0",
                 target_dir=str(HERE / "build" / "mypyc"),
-            )
-        )
+            ),
+            # plain C, no mypyc: the replay reader's check of a schedule poll's ids
+            Extension(
+                "vigile.detect._lines",
+                [str(HERE / "src" / "vigile" / "detect" / "_lines.c")],
+                extra_compile_args=["-O2"],
+            ),
+        ]
     except (Exception, SystemExit) as exc:  # a type error stops mypyc with SystemExit
         _warn(f"mypyc could not compile ({exc})")
         return []

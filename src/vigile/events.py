@@ -30,6 +30,7 @@ __all__ = [
     "Action",
     "Alert",
     "Decision",
+    "ScheduleLine",
     "Severity",
     "event_key",
     "normalise_ip",
@@ -112,10 +113,68 @@ class AccessEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=F
         return out
 
 
+#: the patient ids of a :class:`ScheduleLine` made whole, and a line without any
+_IDS: Final = msgspec.json.Decoder(list[str])
+_NO_IDS: Final = msgspec.Raw(b"[]")
+
+
+class ScheduleLine(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
+    """An :class:`AccessEvent` read with its ``patient_ids`` left as JSON (``msgspec.Raw``).
+
+    The detection replay reads a practice's schedule polls (``list appointment``, half
+    of the requests of a practice-management system, each naming the day's patients)
+    this way: nearly all of them go no further than the engine's first test, so their
+    ids are never made into strings. The fields are :class:`AccessEvent`'s, with the
+    same types and checks, in the same order (a test holds the two together); the
+    reader checks the ids themselves (``vigile.detect._lines.plain_ids``) before it
+    accepts the line. :meth:`whole` gives the event itself.
+    """
+
+    ts: AwareDatetime
+    tenant: NonEmpty
+    actor: NonEmpty
+    action: Action
+    resource: NonEmpty
+    event_id: str | None = None
+    session: str | None = None
+    src_ip: str | None = None
+    user_agent: str | None = None
+    method: str | None = None
+    route: str | None = None
+    status: Status = 200
+    patient_ids: msgspec.Raw = _NO_IDS
+    records: Count | None = None
+    bytes: Count | None = None
+    query: str | None = None
+    extra: dict[str, Any] | None = msgspec.field(default=None, name=EXTRA_WIRE_NAME)
+
+    def whole(self) -> AccessEvent:
+        """The :class:`AccessEvent` this line holds (the one a full decode gives)."""
+        return AccessEvent(
+            ts=self.ts,
+            tenant=self.tenant,
+            actor=self.actor,
+            action=self.action,
+            resource=self.resource,
+            event_id=self.event_id,
+            session=self.session,
+            src_ip=self.src_ip,
+            user_agent=self.user_agent,
+            method=self.method,
+            route=self.route,
+            status=self.status,
+            patient_ids=_IDS.decode(self.patient_ids),
+            records=self.records,
+            bytes=self.bytes,
+            query=self.query,
+            extra=self.extra,
+        )
+
+
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def event_key(event: AccessEvent) -> str:
+def event_key(event: AccessEvent | ScheduleLine) -> str:
     """A stable identity for deduplication: the ``event_id``, else a content hash.
 
     Two renderings of the same request (a file ingested twice, the same request
@@ -124,6 +183,8 @@ def event_key(event: AccessEvent) -> str:
     """
     if event.event_id:
         return event.event_id
+    if isinstance(event, ScheduleLine):
+        event = event.whole()
     return "h:" + xxhash.xxh3_128_hexdigest(_ENCODER.encode(event))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.detect import builders
 from vigile.detect.facts import EventClock
 from vigile.detect.reader import ReplayReader
 from vigile.errors import InputError
+from vigile.events import AccessEvent, ScheduleLine
 from vigile.quarantine import Quarantine
 from vigile.stream import EventReader
 
@@ -167,19 +169,41 @@ def test_a_truncated_gzip_file_is_the_same_clear_error(tmp_path: Path) -> None:
 
 
 def _both_readers(path: Path, tmp: Path, **kw: Any) -> list[Any]:
-    """What EventReader, then the fused loop, make of ``path``: the events, the
-    quarantine's (line, reason) pairs and the counts."""
+    """What EventReader, the fused loop, then the fused loop as the engine reads it
+    (``timed()``: schedule polls as :class:`ScheduleLine`, made whole here) make of
+    ``path``: the events, the quarantine's (line, reason) pairs and the counts. Each
+    reading's counts end with how many events came as schedule lines."""
     got = []
-    for cls in (EventReader, ReplayReader):
-        qpath = tmp / f"{cls.__name__}.quarantine.jsonl"
+    for cls, timed in ((EventReader, False), (ReplayReader, False), (ReplayReader, True)):
+        qpath = tmp / f"{cls.__name__}.{timed}.quarantine.jsonl"
         with Quarantine(qpath) as q:
             reader = cls([path], quarantine=q, **kw)
-            events = [msgspec.structs.asdict(e) for e in reader]
+            stream: Any = reader
+            if timed:
+                pair = reader.timed()
+                assert pair is not None
+                stream = pair[0]
+            lines = list(stream)
+            events = [
+                msgspec.structs.asdict(e.whole() if isinstance(e, ScheduleLine) else e)
+                for e in lines
+            ]
         reasons = [
             (x["line"], x["reason"]) for x in map(orjson.loads, qpath.read_bytes().splitlines())
         ]
+        polls = sum(isinstance(e, ScheduleLine) for e in lines)
+        assert all(isinstance(e, AccessEvent) for e in lines) or timed
         got.append((events, reasons, reader.stats.as_dict()))
+        got.append(polls)
     return got
+
+
+def _same(got: list[Any]) -> int:
+    """Assert the three readings of :func:`_both_readers` agree; the schedule lines."""
+    assert got[2] == got[0]
+    assert got[4] == got[0]
+    assert got[1] == got[3] == 0
+    return int(got[5])
 
 
 #: patient id lists as they may come, valid or not, the same one often again
@@ -199,6 +223,13 @@ _ID_LISTS: list[bytes | None] = [
     b'"P0000001"',
     b"null",
     b"{}",
+    b'[ "P0000001" ,\t"P0000002"\r\n]',  # JSON whitespace everywhere
+    b"[ ]",
+    b'["P0000001",]',  # a trailing comma: quarantined
+    b'["P000\x7f1"]',  # DEL: a JSON string may hold it
+    b'["P0\\"]',
+    b'["P\xff001"]',  # not UTF-8: quarantined
+    b'["P,0001","P]0002","P[0003"]',
 ]
 
 
@@ -209,22 +240,26 @@ _ID_LISTS: list[bytes | None] = [
             st.integers(0, 2),
             st.integers(0, len(_ID_LISTS) - 1),
             st.sampled_from([None, 0, 5]),
+            st.booleans(),
         ),
         min_size=1,
         max_size=40,
     )
 )
 def test_patient_id_lists_are_those_of_the_event_reader(
-    tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[int, int, int | None]]
+    tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[int, int, int | None, bool]]
 ) -> None:
     """Patient id lists as they come, valid or not, repeated by an actor or not, with or
-    without ``records``: the fused loop's events, quarantine and counts are exactly the
-    EventReader's (a guard for any shortcut taken on the lists, the bulk of the bytes)."""
+    without ``records``, in reads and in schedule polls: the fused loop's events,
+    quarantine and counts are exactly the EventReader's, read plainly or as the engine
+    reads them (a guard for any shortcut taken on the lists, the bulk of the bytes)."""
     tmp = tmp_path_factory.mktemp("ids")
     out = []
-    for i, (actor, which, records) in enumerate(lines):
+    for i, (actor, which, records, poll) in enumerate(lines):
         ev = _event(i, float(i))
         ev["actor"] = f"dr.martin.{actor:04d}"
+        if poll:
+            ev["action"], ev["resource"] = "list", "appointment"
         del ev["patient_ids"]
         if records is not None:
             ev["records"] = records
@@ -235,8 +270,7 @@ def test_patient_id_lists_are_those_of_the_event_reader(
         out.append(line)
     path = tmp / "events.jsonl"
     path.write_bytes(b"\n".join(out) + b"\n")
-    got = _both_readers(path, tmp)
-    assert got[1] == got[0]
+    _same(_both_readers(path, tmp))
 
 
 #: a long line (a schedule of 40 patients) written every way a producer might, valid or
@@ -305,8 +339,9 @@ def test_long_lines_written_every_way_are_read_as_the_event_reader_reads_them(
     path.write_bytes(b"\n".join(out) + b"\n")
     for window in (0.0, 3600.0):
         got = _both_readers(path, tmp_path, dedup_window=window)
-        assert got[1] == got[0]
+        polls = _same(got)
         assert len(got[0][0]) > 1000 and len(got[0][1]) > 1000
+        assert polls > 500  # read as schedule lines, their ids left as JSON
 
 
 def test_a_dedup_window_of_zero_keeps_every_event(tmp_path: Path) -> None:
@@ -316,8 +351,91 @@ def test_a_dedup_window_of_zero_keeps_every_event(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     off = _both_readers(path, tmp_path, dedup_window=0.0)
-    assert off[1] == off[0]
+    _same(off)
     assert len(off[0][0]) == 2 and off[0][2]["duplicates"] == 0
     on = _both_readers(path, tmp_path)
-    assert on[1] == on[0]
+    _same(on)
     assert len(on[0][0]) == 1 and on[0][2]["duplicates"] == 1
+
+
+_JSON_WS = st.sampled_from(["", " ", "\t", "\r\n", "  "])
+
+
+@st.composite
+def _id_arrays(draw: st.DrawFn) -> bytes:
+    """JSON arrays as a producer may write patient ids: plain, spaced, escaped, empty,
+    not strings, nested, or cut short."""
+    items = draw(
+        st.lists(
+            st.one_of(
+                st.text(alphabet="P0123456789-_,[]{} ", max_size=12),
+                st.text(max_size=4),  # any character, escaped by the encoder or not
+                st.integers(),
+                st.none(),
+                st.lists(st.text(max_size=3), max_size=2),
+            ),
+            max_size=6,
+        )
+    )
+    ascii_only = draw(st.booleans())  # escaped (\\u00e9) or written in UTF-8
+    parts = [json.dumps(x, ensure_ascii=ascii_only) for x in items]
+    ws = [draw(_JSON_WS) for _ in range(2 * len(parts) + 2)]
+    body = ",".join(f"{ws[2 * k]}{p}{ws[2 * k + 1]}" for k, p in enumerate(parts))
+    text = f"{ws[-2]}[{body or ws[-1]}]"
+    data = text.encode("utf-8", "surrogatepass")  # a lone surrogate: bytes not UTF-8
+    cut = draw(st.integers(0, 3))
+    return data[:-cut] if cut else data
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_id_arrays(), st.binary(max_size=40)))
+def test_plain_ids_says_how_many_ids_only_when_the_decoder_agrees(data: bytes) -> None:
+    """``plain_ids`` (C, as built, and the Python of ``_lines.py``): the same answer, and
+    an answer of n >= 0 only for an array that decodes as patient ids to n strings."""
+    from vigile.detect import _lines
+    from vigile.events import NonEmpty
+
+    python = _lines_source().plain_ids(data)
+    assert _lines.plain_ids(data) == python
+    assert _lines.plain_ids(msgspec.Raw(data)) == python
+    if python >= 0:
+        ids = msgspec.json.decode(data, type=list[NonEmpty])
+        assert len(ids) == python
+
+
+def _lines_source() -> Any:
+    """``vigile/detect/_lines.py`` itself, even where the C module is what imports."""
+    import importlib.util
+
+    from vigile.detect import _lines
+
+    src = Path(_lines.__file__).with_name("_lines.py")
+    spec = importlib.util.spec_from_file_location("_lines_py", src)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plain_ids_of_arrays_written_by_hand() -> None:
+    from vigile.detect import _lines
+
+    cases = {
+        b'["P1","P2"]': 2,
+        b' [ "P1" ,\t"P2"\r\n] ': 2,
+        b"[]": 0,
+        b"[ ]": 0,
+        b'["P1",]': -1,
+        b'[""]': -1,
+        b'["P\\u00e9"]': -1,
+        b'["P\xc3\xa9"]': -1,
+        b'["P1",2]': -1,
+        b'[["P1"]]': -1,
+        b'"P1"': -1,
+        b'["P1"': -1,
+        b'["P1"]x': -1,
+        b"": -1,
+    }
+    for data, want in cases.items():
+        assert _lines.plain_ids(data) == want, data
+        assert _lines_source().plain_ids(data) == want, data

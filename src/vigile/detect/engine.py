@@ -42,7 +42,7 @@ from vigile.detect.facts import (
 from vigile.detect.reader import ReplayReader
 from vigile.detect.rules import SEVERITY_RANK, RuleSet, load_rules
 from vigile.detect.state import CHECKPOINT_VERSION, Checkpoint, load_checkpoint, save_checkpoint
-from vigile.events import AccessEvent, Alert, event_key
+from vigile.events import AccessEvent, Alert, ScheduleLine, event_key
 
 __all__ = ["Engine", "EngineStats"]
 
@@ -131,7 +131,7 @@ class Engine:
         self.watermark = float("-inf")
         self.watermark_keys: set[str] = set()
         self._last_t = float("-inf")
-        self._last_events: list[AccessEvent] = []
+        self._last_events: list[AccessEvent | ScheduleLine] = []
         self._longest_cooldown = max((r.cooldown for r in self.rules.rules.values()), default=0.0)
 
     # ---- dispatch ----------------------------------------------------------------------
@@ -190,20 +190,27 @@ class Engine:
         return self._process(ev, astuple(ev), t, clock.day, clock.hour)
 
     def _process(
-        self, ev: AccessEvent, fields: tuple[Any, ...], t: float, day: int, hour: int
+        self,
+        line: AccessEvent | ScheduleLine,
+        fields: tuple[Any, ...],
+        t: float,
+        day: int,
+        hour: int,
     ) -> list[Alert] | None:
-        """:meth:`process` for an event of ``fields`` (``msgspec.structs.astuple(ev)``, read
-        once: every attribute read of a msgspec struct from compiled code is a generic
-        lookup) at ``t`` seconds, on local ``day`` and ``hour``."""
+        """:meth:`process` for an event of ``fields`` (``msgspec.structs.astuple(line)``,
+        read once: every attribute read of a msgspec struct from compiled code is a
+        generic lookup) at ``t`` seconds, on local ``day`` and ``hour``. The event may
+        be a schedule poll with its ids still JSON (:class:`ScheduleLine`, from the
+        replay reader): made whole only if it goes past the schedule's fast path."""
         f = self.facts
         self.day = day
-        if t <= self.watermark and (t < self.watermark or event_key(ev) in self.watermark_keys):
+        if t <= self.watermark and (t < self.watermark or event_key(line) in self.watermark_keys):
             self.stats.skipped_before_watermark += 1
             return None
         if t != self._last_t:
             self._last_t = t
             self._last_events.clear()
-        self._last_events.append(ev)
+        self._last_events.append(line)
         self.n_events += 1
         if t >= self.next_sweep:
             self._sweep(t)
@@ -238,6 +245,12 @@ class Engine:
             if ses is not None:
                 ses.last = t
             return None
+        ev: AccessEvent
+        if isinstance(line, AccessEvent):
+            ev = line
+        else:  # a schedule poll that the detectors will see: its ids made strings
+            ev = line.whole()
+            fields = astuple(ev)
         f.t = t
         f.day = day
         f.hour = hour

@@ -28,13 +28,14 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import msgspec
 from msgspec.structs import astuple
 
+from vigile.detect._lines import plain_ids, schedule_poll
 from vigile.errors import ParseError
-from vigile.events import AccessEvent, normalise_ip
+from vigile.events import AccessEvent, ScheduleLine, normalise_ip
 from vigile.parsers.jsonl import JsonlParser
 from vigile.sources import FileSource
 from vigile.sources.files import READ_ERRORS
@@ -47,11 +48,14 @@ _HOUR: Final = timedelta(hours=1)
 #: no event's ``tzinfo``: the clock's first event always starts an hour
 _NO_TZ: Final = object()
 _STRICT: Final = msgspec.json.Decoder(AccessEvent)
+#: a schedule poll, its ids left as JSON (:class:`ScheduleLine`), for the engine
+_SCHEDULE: Final = msgspec.json.Decoder(ScheduleLine)
 #: where the fields the reader reads are in ``msgspec.structs.astuple(event)``
 _FIELDS: Final = AccessEvent.__struct_fields__
 _TS: Final = _FIELDS.index("ts")
 _EVENT_ID: Final = _FIELDS.index("event_id")
 _SRC_IP: Final = _FIELDS.index("src_ip")
+_PATIENT_IDS: Final = _FIELDS.index("patient_ids")
 #: the builtin ``next``, held here: compiled, a call of ``next`` looks it up on the
 #: builtins module first, on every line
 _NEXT: Final = next
@@ -173,12 +177,17 @@ class ReplayReader(EventReader):
     def __iter__(self) -> Iterator[AccessEvent]:
         if not self._fusable():
             return super().__iter__()
-        return self._fused(None)
+        # without an EventTime, every event is read whole
+        return cast("Iterator[AccessEvent]", self._fused(None))
 
-    def timed(self) -> tuple[Iterator[AccessEvent], EventTime] | None:
+    def timed(self) -> tuple[Iterator[AccessEvent | ScheduleLine], EventTime] | None:
         """The events, and an :class:`EventTime` set to the time of each one as it is
         handed out; ``None`` when the input does not take the fused loop (then iterate
-        the reader itself)."""
+        the reader itself).
+
+        A schedule poll comes as a :class:`ScheduleLine` (its ids checked, not made
+        into strings: the engine passes most polls over), every other event as an
+        :class:`AccessEvent`; ``ScheduleLine.whole()`` is the event the line holds."""
         if not self._fusable():
             return None
         now = EventTime()
@@ -191,7 +200,7 @@ class ReplayReader(EventReader):
             and isinstance(self.sources[0], FileSource)
         )
 
-    def _fused(self, now: EventTime | None) -> Iterator[AccessEvent]:
+    def _fused(self, now: EventTime | None) -> Iterator[AccessEvent | ScheduleLine]:
         source, parser = self.sources[0], self.parser
         assert isinstance(source, FileSource) and isinstance(parser, JsonlParser)
         stats = self.stats
@@ -199,6 +208,9 @@ class ReplayReader(EventReader):
         stats.per_source[source.name] = counts
         quarantine = self.quarantine
         decode = _STRICT.decode
+        # schedule polls as ScheduleLine: only for the engine (timed), which makes the
+        # few it looks at whole
+        polls = now is not None
         parse = parser.parse
         clock = _HourClock()
         canonical: set[str] = set()
@@ -206,7 +218,9 @@ class ReplayReader(EventReader):
         ids = _Ids(self.dedup_window_us)
         # waiting events (time, line, event, its hour, its fields), in order; one source:
         # lines only increase
-        pending: deque[tuple[int, int, AccessEvent, _Hour, tuple[Any, ...]]] = deque()
+        pending: deque[tuple[int, int, AccessEvent | ScheduleLine, _Hour, tuple[Any, ...]]] = (
+            deque()
+        )
         append, popleft = pending.append, pending.popleft
         released = newest = -_MAX
         read = accepted = quarantined = late = 0
@@ -226,9 +240,21 @@ class ReplayReader(EventReader):
                     raise source.read_error(exc, lineno) from None
                 lineno += 1
                 nbytes += len(line)
+                event: AccessEvent | ScheduleLine
                 try:
-                    event = decode(line)
-                except (msgspec.ValidationError, msgspec.DecodeError):
+                    if polls and schedule_poll(line):
+                        event = _SCHEDULE.decode(line)
+                        fields = astuple(event)
+                        if plain_ids(fields[_PATIENT_IDS]) < 0:
+                            # ids written otherwise (escapes, not strings...): the whole
+                            # decode, with its checks and its error
+                            event = decode(line)
+                            fields = astuple(event)
+                    else:
+                        event = decode(line)
+                        fields = astuple(event)
+                except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+                    # (bad UTF-8 in a string raises the last one): the parser's reason
                     raw = line.rstrip(b"\r\n")
                     if not raw.strip():
                         continue  # a blank line: no event, not counted as read
@@ -242,7 +268,6 @@ class ReplayReader(EventReader):
                     fields = astuple(event)
                 else:
                     read += 1
-                    fields = astuple(event)
                     ip = fields[_SRC_IP]
                     if ip is not None and ip not in canonical:
                         try:
