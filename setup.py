@@ -3,8 +3,9 @@
 Everything else about the package is in ``pyproject.toml``; this file only adds the
 compiled extension modules of ``vigile.detect`` (engine, facts, reader, state, alerts,
 context index, detectors: 1.2-1.4x the events per CPU-second of pure Python, same alerts byte
-for byte). They are built in place by ``pip install -e .`` (``make venv``), next to
-their sources.
+for byte), and one plain C module, ``vigile.detect._lines`` (the replay reader's check of
+a schedule poll; ``_lines.py`` is the same in Python). They are built in place by ``pip
+install -e .`` (``make venv``), next to their sources.
 
 Pure Python is used, with the same results, when:
 
