@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from common import OUT, ROOT, report
+from vigile.sim.eval import duration_text
 
 KINDS = [
     "campaign",
@@ -69,18 +70,6 @@ def _world(preset: str, seed: int) -> dict[str, Any]:
     out = world / "eval.json"
     _vigile("eval", "--world", str(world), "--alerts", str(alerts), "--json", str(out))
     return dict(json.loads(out.read_text()))
-
-
-def _duration(s: float | None) -> str:
-    if s is None:
-        return "–"
-    if s < 60:
-        return f"{s:.0f} s"
-    if s < 3600:
-        return f"{s / 60:.0f} min"
-    if s < 86400:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
 
 
 def _median(values: list[float]) -> str:
@@ -141,7 +130,7 @@ def summarise(reports: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
         ttd = statistics.median(r["ttd"]) if r["ttd"] else None
         acct = f"{_median(r['ap'])} ({_median(r['ar'])})" if r["ap"] else "–"
         lines.append(
-            f"| {kind} | {r['det']}/{r['n']} | {r['accdet']}/{r['acc']} | {_duration(ttd)} | "
+            f"| {kind} | {r['det']}/{r['n']} | {r['accdet']}/{r['acc']} | {duration_text(ttd)} | "
             f"{r['rec']:,} | {_share(r['ba'], r['rec'])} | {_share(r['bb'], r['rec'])} | {acct} |"
         )
     lines.append(

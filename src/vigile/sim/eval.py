@@ -419,7 +419,8 @@ def _num(n: int) -> str:
     return f"{n:,}"
 
 
-def _dur(s: float | None) -> str:
+def duration_text(s: float | None) -> str:
+    """Seconds as the eval report prints them (``736`` → ``12 min``; ``None`` → ``—``)."""
     if s is None:
         return "—"
     if s < 120:
@@ -445,7 +446,7 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             kind,
             f"{k['attacks_detected']}/{k['attacks']}",
             f"{k['accounts_detected']}/{k['accounts']}",
-            _dur(k["median_time_to_detect_s"]),
+            duration_text(k["median_time_to_detect_s"]),
             _num(k["records"]),
             _num(k["records_before_alert"]),
             _num(k["records_before_block"]),
@@ -462,7 +463,7 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     for kind, k in report["by_kind"].items():
         if k["incident_after_fifth_s_max"] is not None:
             console.print(
-                f"{kind}: incident formed at most {_dur(k['incident_after_fifth_s_max'])} "
+                f"{kind}: incident formed at most {duration_text(k['incident_after_fifth_s_max'])} "
                 "after the fifth account's first alert (negative: before)"
                 if k["incident_after_fifth_s_max"] >= 0
                 else f"{kind}: incident formed before the fifth account's first alert in "
