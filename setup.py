@@ -141,9 +141,10 @@ def ext_modules() -> list[Any]:
                 target_dir=str(HERE / "build" / "mypyc"),
             ),
             # plain C, no mypyc: the replay reader's check of a schedule poll's ids
+            # (a path relative to this file: setuptools refuses absolute ones)
             Extension(
                 "vigile.detect._lines",
-                [str(HERE / "src" / "vigile" / "detect" / "_lines.c")],
+                ["src/vigile/detect/_lines.c"],
                 extra_compile_args=["-O2"],
             ),
         ]
