@@ -114,7 +114,7 @@ class AccessEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=F
 
 
 #: the patient ids of a :class:`ScheduleLine` made whole, and a line without any
-_IDS: Final = msgspec.json.Decoder(list[str])
+_IDS: Final = msgspec.json.Decoder(list[NonEmpty])
 _NO_IDS: Final = msgspec.Raw(b"[]")
 
 

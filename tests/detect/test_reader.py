@@ -341,7 +341,7 @@ def test_long_lines_written_every_way_are_read_as_the_event_reader_reads_them(
         got = _both_readers(path, tmp_path, dedup_window=window)
         polls = _same(got)
         assert len(got[0][0]) > 1000 and len(got[0][1]) > 1000
-        assert polls > 500  # read as schedule lines, their ids left as JSON
+        assert polls > 300  # read as schedule lines, their ids left as JSON
 
 
 def test_a_dedup_window_of_zero_keeps_every_event(tmp_path: Path) -> None:
@@ -439,3 +439,69 @@ def test_plain_ids_of_arrays_written_by_hand() -> None:
     for data, want in cases.items():
         assert _lines.plain_ids(data) == want, data
         assert _lines_source().plain_ids(data) == want, data
+
+
+_POLL_HEAD = (
+    b'{"ts":"2026-03-02T09:00:%02d+01:00","event_id":"ev-%d","tenant":"cab-0001",'
+    b'"actor":"svc.agenda.0001","action":"list","resource":"appointment",'
+)
+_DEEP = b"[" * 1200 + b"]" * 1200
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        b'"patient_ids":[""],"patient_ids":["P1"]}',  # the first value refused
+        b'"patient_ids":7,"patient_ids":["P1"]}',
+        b'"patient_ids":null,"patient_ids":["P1"]}',
+        b'"patient_ids":[["P1"]],"patient_ids":["P1"]}',
+        b'"patient_ids":["P\xff"],"patient_ids":["P1"]}',
+        b'"patient\\u005fids":[""],"patient_ids":["P1"]}',  # the key escaped
+        b'"patient_ids":["P1"],"patient\\u005fids":[""]}',
+        b'"patient_ids":["P1"],"patient_ids":["P2","P3"]}',  # both valid: the last one
+        b'"patient_ids":' + _DEEP + b"}",  # nested a thousand deep
+        b'"patient_ids":["P1"],"x_vendor":' + _DEEP + b"}",
+        b'"patient_ids":["P1"],"$vigile_extra":{"a":' + _DEEP + b"}}",
+        b'"patient_ids":["P1"],"query":"\\"patient_ids\\""}',  # the mark inside a value
+        b'"patient_ids":["P1","P2"]}',  # a plain poll
+    ],
+)
+def test_polls_with_keys_given_twice_or_nested_deep_read_as_the_event_reader_reads_them(
+    tmp_path: Path, rest: bytes
+) -> None:
+    """A key given twice (JSON lets it; the last value is the field's, but the full decode
+    checks the first too), written escaped, or a value nested deeper than the decoder
+    goes: the same event, or the same quarantine reason, read every way; never a
+    traceback (a thousand nested arrays stopped `detect` with a RecursionError)."""
+    lines = [_POLL_HEAD % (i, i) + rest for i in range(3)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    got = _both_readers(path, tmp_path)
+    _same(got)
+    assert len(got[0][0]) + len(got[0][1]) == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b'"action":"list"',
+                b'"resource":"appointment"',
+                b'"patient_ids"',
+                b"\\",
+                b'"patient_ids":["P1"]',
+                b",",
+                b"x",
+                b'"action":"lis',
+            ]
+        ),
+        max_size=8,
+    )
+)
+def test_schedule_poll_is_the_same_in_c_and_python(parts: list[bytes]) -> None:
+    from vigile.detect import _lines
+
+    line = b"{" + b"".join(parts) + b"}"
+    assert _lines.schedule_poll(line) == _lines_source().schedule_poll(line)
+    assert _lines.schedule_poll(bytearray(line)) == _lines.schedule_poll(line)

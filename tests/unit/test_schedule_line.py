@@ -66,8 +66,18 @@ def test_made_whole_it_is_the_event_a_full_decode_gives(change: dict[str, object
     assert event_key(sched) == event_key(whole)
 
 
-def test_a_line_without_ids_is_whole_with_none() -> None:
+def test_a_line_without_ids_is_whole_with_no_ids() -> None:
     data = {k: v for k, v in _POLL.items() if k != "patient_ids"}
     sched = msgspec.json.decode(orjson.dumps(data), type=ScheduleLine)
     assert sched.whole() == msgspec.json.decode(orjson.dumps(data), type=AccessEvent)
     assert sched.whole().patient_ids == [] and sched.whole().records == 0
+
+
+def test_made_whole_the_ids_keep_their_checks() -> None:
+    """whole() is the full decode's event only for ids the reader checked; given ids a
+    full decode refuses, it refuses them too (an empty id), never makes an event."""
+    sched = msgspec.json.decode(
+        orjson.dumps({**_POLL, "patient_ids": ["P1", ""]}), type=ScheduleLine
+    )
+    with pytest.raises(msgspec.ValidationError):
+        sched.whole()

@@ -2,10 +2,12 @@
 
 The hot path (engine, facts, reader, state, alerts, context index, the rule class and
 the detectors) may be compiled with mypyc (``setup.py``, built in place by ``pip
-install -e .``): the extension modules sit next to their sources and Python imports
-them first. The sources are used instead - same alerts, 1.2-1.4x the CPU per event -
-when ``VIGILE_PURE=1`` is set, or when any compiled module is older than its source (an
-edit not rebuilt yet): a stale build never runs. :func:`compiled` tells which.
+install -e .``), with one module written in C (``_lines``: the replay reader's check of
+a schedule poll, ``_lines.py`` its Python twin): the extension modules sit next to their
+sources and Python imports them first. The sources are used instead - same alerts,
+1.2-1.4x the CPU per event - when ``VIGILE_PURE=1`` is set, or when any compiled module
+is older than its source (an edit not rebuilt yet): a stale build never runs.
+:func:`compiled` tells which.
 """
 
 from __future__ import annotations
@@ -24,13 +26,18 @@ _HERE = Path(__file__).resolve().parent
 
 
 def _stale(root: Path = _HERE) -> bool:
-    """True when a compiled module under ``root`` is older than its source (or has none)."""
+    """True when a compiled module under ``root`` is older than its source (or has none):
+    its ``.py``, and its ``.c`` for a module written in C (``_lines``)."""
     suffixes = sorted(EXTENSION_SUFFIXES, key=len, reverse=True)
     for ext in root.rglob("*.so"):
         suffix = next((x for x in suffixes if ext.name.endswith(x)), ".so")
-        src = ext.with_name(ext.name[: -len(suffix)] + ".py")
+        stem = ext.name[: -len(suffix)]
         try:
-            if src.stat().st_mtime > ext.stat().st_mtime:
+            built = ext.stat().st_mtime
+            if ext.with_name(stem + ".py").stat().st_mtime > built:
+                return True
+            c_source = ext.with_name(stem + ".c")
+            if c_source.exists() and c_source.stat().st_mtime > built:
                 return True
         except OSError:
             return True

@@ -2,7 +2,8 @@
  *
  * schedule_poll(buffer) -> bool: whether a line holds both marks of a schedule poll
  * written as producers write it ('"action":"list"', '"resource":"appointment"'),
- * anywhere (a mark inside another field only costs the poll's shortcut, never a result).
+ * anywhere, no backslash and at most one '"patient_ids"' (a mark inside another field
+ * only costs the poll's shortcut, never a result).
  *
  * plain_ids(buffer) -> int: the number of patient ids in a JSON array of plain
  * non-empty strings (printable ASCII, no quote, no backslash, JSON whitespace
@@ -65,6 +66,22 @@ static PyObject *plain_ids(PyObject *module, PyObject *arg)
 
 static const char LIST[] = "\"action\":\"list\"";
 static const char APPOINTMENT[] = "\"resource\":\"appointment\"";
+static const char IDS[] = "\"patient_ids\"";
+
+static int is_poll(const char *p, Py_ssize_t n)
+{
+    const char *ids;
+    if (memmem(p, n, LIST, sizeof LIST - 1) == NULL ||
+        memmem(p, n, APPOINTMENT, sizeof APPOINTMENT - 1) == NULL || memchr(p, '\\', n) != NULL)
+        return 0;
+    /* no escape, so a key is spelt as it is: a second "patient_ids" could be a second
+     * key, whose first value a full decode checks and a raw one would skip */
+    ids = memmem(p, n, IDS, sizeof IDS - 1);
+    if (ids == NULL)
+        return 1;
+    ids += sizeof IDS - 1;
+    return memmem(ids, n - (ids - p), IDS, sizeof IDS - 1) == NULL;
+}
 
 static PyObject *schedule_poll(PyObject *module, PyObject *arg)
 {
@@ -73,8 +90,7 @@ static PyObject *schedule_poll(PyObject *module, PyObject *arg)
     (void)module;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    found = memmem(view.buf, view.len, LIST, sizeof LIST - 1) != NULL &&
-            memmem(view.buf, view.len, APPOINTMENT, sizeof APPOINTMENT - 1) != NULL;
+    found = is_poll((const char *)view.buf, view.len);
     PyBuffer_Release(&view);
     return PyBool_FromLong(found);
 }
@@ -89,8 +105,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "vigile.detect._lines",
-    "The C version of vigile.detect._lines (same results).", -1, methods,
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "vigile.detect._lines",
+    .m_doc = "The C version of vigile.detect._lines (same results).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__lines(void) { return PyModule_Create(&module); }

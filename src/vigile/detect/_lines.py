@@ -26,6 +26,7 @@ __all__ = ["plain_ids", "schedule_poll"]
 
 _LIST: Final = b'"action":"list"'
 _APPOINTMENT: Final = b'"resource":"appointment"'
+_IDS: Final = b'"patient_ids"'
 
 _WS: Final = rb"[ \t\n\r]*"
 _ID: Final = rb'"[\x20\x21\x23-\x5b\x5d-\x7e]+"'
@@ -36,10 +37,14 @@ _PLAIN: Final = re.compile(
 
 def schedule_poll(line: bytes) -> bool:
     """Whether ``line`` holds both marks of a schedule poll as producers write it
-    (``"action":"list"`` and ``"resource":"appointment"``), anywhere: a mark found inside
-    another field only sends the line the long way (a :class:`ScheduleLine` made whole),
-    never changes what is read."""
-    return _LIST in line and _APPOINTMENT in line
+    (``"action":"list"`` and ``"resource":"appointment"``), anywhere, with no backslash and
+    at most one ``"patient_ids"``: a mark found inside another field only sends the line
+    the long way (a :class:`ScheduleLine` made whole), never changes what is read.
+
+    Without a backslash a key is spelt as it is, so one ``"patient_ids"`` at most means
+    one such key at most: JSON lets a key come twice (the last value is the field's), and
+    a full decode checks the first value where a raw one would skip it."""
+    return _LIST in line and _APPOINTMENT in line and b"\\" not in line and line.count(_IDS) <= 1
 
 
 def plain_ids(raw: msgspec.Raw | bytes | bytearray | memoryview) -> int:

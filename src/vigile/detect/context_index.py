@@ -256,7 +256,6 @@ class ContextIndex:
         for start in range(0, n, 1_000_000):
             ids = frame.slice(start, 1_000_000).get_column("patient_id").to_list()
             hashes[start : start + len(ids)] = np.fromiter(map(hash, ids), np.int64, len(ids))
-        # sorted in place: one 8-byte copy less of 19 M ids at the context's peak
         # files (and protected files) per practice from the codes: a polars group-by
         # of 19 M rows by practice name held ~900 MB at the context's peak
         vip = None

@@ -253,8 +253,13 @@ class ReplayReader(EventReader):
                     else:
                         event = decode(line)
                         fields = astuple(event)
-                except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
-                    # (bad UTF-8 in a string raises the last one): the parser's reason
+                except (
+                    msgspec.ValidationError,
+                    msgspec.DecodeError,
+                    UnicodeDecodeError,  # bad UTF-8 inside a string
+                    RecursionError,  # JSON nested a thousand deep
+                ):
+                    # the parser's own path gives the event or the reason, as in EventReader
                     raw = line.rstrip(b"\r\n")
                     if not raw.strip():
                         continue  # a blank line: no event, not counted as read

@@ -58,7 +58,7 @@ import msgspec
 from vigile.errors import ParseError
 from vigile.events import ACTIONS, AccessEvent, Action, normalise_ip
 from vigile.parsers.base import ParserOptions
-from vigile.parsers.jsonl import malformed_reason, validation_reason
+from vigile.parsers.jsonl import TOO_DEEP, malformed_reason, validation_reason
 
 __all__ = ["FhirAuditParser", "render_fhir"]
 
@@ -328,6 +328,8 @@ class FhirAuditParser:
             return None
         except msgspec.DecodeError as exc:
             raise ParseError(malformed_reason(exc)) from None
+        except RecursionError:  # arrays or objects nested a thousand deep
+            raise ParseError(TOO_DEEP) from None
         if doc.resource_type != "AuditEvent":
             _not_audit_event(line, None)
             return None
@@ -548,6 +550,8 @@ def _not_audit_event(line: bytes, validation: str | None) -> None:
         obj: Any = _ANY.decode(line)
     except msgspec.DecodeError as exc:  # the typed decode stopped before the syntax error
         raise ParseError(malformed_reason(exc)) from None
+    except RecursionError:
+        raise ParseError(TOO_DEEP) from None
     if not isinstance(obj, dict):
         raise ParseError(
             f"line is a JSON {_json_kind(obj)}, not an object (expected one AuditEvent resource)"

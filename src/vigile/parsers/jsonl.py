@@ -45,6 +45,8 @@ class JsonlParser:
             raise ParseError(malformed_reason(exc)) from None
         except UnicodeDecodeError:  # bad bytes inside a string value
             raise ParseError("line is not valid UTF-8") from None
+        except RecursionError:  # arrays or objects nested a thousand deep
+            raise ParseError(TOO_DEEP) from None
         if event.src_ip is not None:
             try:
                 event.src_ip = normalise_ip(event.src_ip)
@@ -65,6 +67,8 @@ class JsonlParser:
             raise ParseError(malformed_reason(exc)) from None
         except UnicodeDecodeError:
             raise ParseError("line is not valid UTF-8") from None
+        except RecursionError:
+            raise ParseError(TOO_DEEP) from None
         if not isinstance(obj, dict):
             raise ParseError("line is a JSON value but not an object")
         known = {k: v for k, v in obj.items() if k in _KNOWN}
@@ -89,6 +93,11 @@ def validation_reason(message: str) -> str:
             return f"action: {value} is not one of {', '.join(ACTIONS)}"
         return f"{field}: {text[0].lower()}{text[1:]}"
     return message[0].lower() + message[1:]
+
+
+#: the reason for a line whose JSON nests deeper than the decoder goes (Python's recursion
+#: limit, ~1,000 levels): no event nests more than a few
+TOO_DEEP: Final = "JSON nested too deep"
 
 
 def malformed_reason(exc: msgspec.DecodeError) -> str:
