@@ -3,7 +3,8 @@
 For each world (``vigile sim --preset P --seed N``, cached under ``bench/out/``):
 ``vigile detect`` with the shipped rules, then ``vigile eval`` (alert ≥ medium, block
 ≥ high, grace 24 h). The per-kind table (Markdown) sums the worlds' attacks and takes
-medians over them and over their accounts; the JSON line has the issue's figures:
+medians over them and over their accounts (the worlds are kept: ``--regenerate`` after
+a change of the simulator); the JSON line has the issue's figures:
 
 * ``kinds_detected`` / ``kinds`` – every attack kind detected;
 * ``account_detection_rate`` – attacked accounts flagged at medium or above (≥ 0.99);
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,10 +51,11 @@ def _vigile(*args: str) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
-def _world(preset: str, seed: int) -> dict[str, Any]:
-    """The eval report of one world (generated and replayed if not there yet)."""
+def _world(preset: str, seed: int, regenerate: bool = False) -> dict[str, Any]:
+    """The eval report of one world (generated if not there yet, or if asked), replayed."""
     world = OUT / f"eval-world-{preset}-{seed}"
-    if not (world / "world.json").exists():
+    if regenerate or not (world / "world.json").exists():
+        shutil.rmtree(world, ignore_errors=True)
         _vigile("sim", "--preset", preset, "--seed", str(seed), "--out", str(world))
     alerts, incidents = world / "alerts.jsonl", world / "incidents.jsonl"
     _vigile(
@@ -174,8 +177,13 @@ def main() -> int:
     ap.add_argument("--preset", default="small", help="small | medium")
     ap.add_argument("--seeds", default="1-8", help="e.g. 1-8 or 1,3,5")
     ap.add_argument("--table", type=Path, help="also write the Markdown table here")
+    ap.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="generate the worlds again (they are cached: after a change of the simulator)",
+    )
     args = ap.parse_args()
-    reports = [_world(args.preset, seed) for seed in _seeds(args.seeds)]
+    reports = [_world(args.preset, seed, args.regenerate) for seed in _seeds(args.seeds)]
     table, figures = summarise(reports)
     print(table, file=sys.stderr)
     if args.table:
