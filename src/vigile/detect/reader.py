@@ -33,7 +33,8 @@ from typing import Any, Final, cast
 import msgspec
 from msgspec.structs import astuple
 
-from vigile.detect._lines import plain_ids, schedule_poll
+from vigile.detect import _lines
+from vigile.detect._lines import raw_ids, schedule_poll
 from vigile.errors import ParseError
 from vigile.events import AccessEvent, ScheduleLine, normalise_ip
 from vigile.parsers.jsonl import JsonlParser
@@ -48,8 +49,11 @@ _HOUR: Final = timedelta(hours=1)
 #: no event's ``tzinfo``: the clock's first event always starts an hour
 _NO_TZ: Final = object()
 _STRICT: Final = msgspec.json.Decoder(AccessEvent)
-#: a schedule poll, its ids left as JSON (:class:`ScheduleLine`), for the engine
+#: a schedule poll, its ids left as JSON (:class:`ScheduleLine`), for the engine; only
+#: where the checks are the C module's: their Python twin (a regular expression and
+#: three scans of the line) costs more than the strings it saves
 _SCHEDULE: Final = msgspec.json.Decoder(ScheduleLine)
+_RAW_POLLS: Final = not (_lines.__file__ or "").endswith(".py")
 #: where the fields the reader reads are in ``msgspec.structs.astuple(event)``
 _FIELDS: Final = AccessEvent.__struct_fields__
 _TS: Final = _FIELDS.index("ts")
@@ -210,7 +214,7 @@ class ReplayReader(EventReader):
         decode = _STRICT.decode
         # schedule polls as ScheduleLine: only for the engine (timed), which makes the
         # few it looks at whole
-        polls = now is not None
+        polls = now is not None and _RAW_POLLS
         parse = parser.parse
         clock = _HourClock()
         canonical: set[str] = set()
@@ -245,9 +249,9 @@ class ReplayReader(EventReader):
                     if polls and schedule_poll(line):
                         event = _SCHEDULE.decode(line)
                         fields = astuple(event)
-                        if plain_ids(fields[_PATIENT_IDS]) < 0:
-                            # ids written otherwise (escapes, not strings...): the whole
-                            # decode, with its checks and its error
+                        if raw_ids(line, fields[_PATIENT_IDS]) < 0:
+                            # ids written otherwise (escapes, not strings, their key given
+                            # twice...): the whole decode, with its checks and its error
                             event = decode(line)
                             fields = astuple(event)
                     else:
