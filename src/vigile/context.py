@@ -134,15 +134,33 @@ def empty_table(name: str) -> pl.DataFrame:
     return pl.DataFrame(schema={c.name: _DTYPES[c.kind] for c in SPECS[name].columns})
 
 
-def _cast(col: Column, default_tz: str) -> pl.Expr:
+def _raw(col: Column) -> pl.Expr:
     raw = pl.col(col.name).str.strip_chars()
-    raw = pl.when(raw == "").then(None).otherwise(raw)
+    return pl.when(raw == "").then(None).otherwise(raw)
+
+
+def _with_offset(raw: pl.Expr) -> pl.Expr:
+    """RFC 3339 with an offset ("Z", UTC, read as "+00:00": %z does not read "Z")."""
+    zulu = raw.str.replace(r"[Zz]$", "+00:00")
+    return zulu.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
+
+
+def _offsets_only(frame: pl.DataFrame, col: Column) -> bool:
+    """Whether every value of a datetime column reads with its offset (the usual case:
+    then the naive, minute and day-only readings, each over every row, are not needed)."""
+    raw = _raw(col)
+    missed = (raw.is_not_null() & _with_offset(raw).is_null()).any()
+    return frame.select(missed).item() is False
+
+
+def _cast(col: Column, default_tz: str, offsets_only: bool = False) -> pl.Expr:
+    raw = _raw(col)
     if col.kind == "date":
         return raw.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
     if col.kind == "datetime":
-        # RFC 3339's "Z" (UTC) as an offset: %z reads "+00:00", not "Z"
-        zulu = raw.str.replace(r"[Zz]$", "+00:00")
-        with_offset = zulu.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
+        with_offset = _with_offset(raw)
+        if offsets_only:
+            return with_offset.dt.convert_time_zone("UTC")
         naive = (
             raw.str.replace(" ", "T")
             .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
@@ -196,7 +214,14 @@ def load_table(
     for col in spec.columns:
         if col.name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(col.name))
-    typed = frame.with_columns([_cast(c, default_tz).alias(f"_t_{c.name}") for c in spec.columns])
+    typed = frame.with_columns(
+        [
+            _cast(c, default_tz, c.kind == "datetime" and _offsets_only(frame, c)).alias(
+                f"_t_{c.name}"
+            )
+            for c in spec.columns
+        ]
+    )
     # A required value that is missing or unreadable rejects the row; an optional
     # one that is unreadable is reported and the row kept with that value empty.
     fatal: list[pl.Expr] = []

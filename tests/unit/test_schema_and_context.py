@@ -108,3 +108,30 @@ def test_when_a_required_column_is_missing_then_the_error_names_it(tmp_path: Pat
 def test_when_context_dir_does_not_exist_then_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="context directory not found"):
         load_context(tmp_path / "nope")
+
+
+def test_when_offsets_and_other_forms_mix_then_each_time_reads_as_alone(tmp_path: Path) -> None:
+    """A column whose times all carry an offset is read by that reading alone; one value
+    without (naive, to the minute, a day) and every reading is tried, row by row."""
+    times = [
+        "2026-07-01T10:00:00+02:00",
+        "2026-07-01T08:00:00.5Z",
+        "2026-07-01 10:00:00",
+        "2026-07-01T10:00",
+        "2026-07-01",
+    ]
+    want = [
+        "2026-07-01T08:00:00+00:00",
+        "2026-07-01T08:00:00.500000+00:00",
+        "2026-07-01T08:00:00+00:00",
+        "2026-07-01T08:00:00+00:00",
+        "2026-06-30T22:00:00+00:00",
+    ]
+    rows = "".join(f"c,a,P{i},{t}\n" for i, t in enumerate(times))
+    write(tmp_path, "appointments.csv", "tenant,actor,patient_id,start\n" + rows)
+    got = [t.isoformat() for t in load_context(tmp_path).appointments["start"]]
+    assert got == want
+    rows = "".join(f"c,a,P{i},{t}\n" for i, t in enumerate(times[:2]))
+    write(tmp_path, "appointments.csv", "tenant,actor,patient_id,start\n" + rows)
+    got = [t.isoformat() for t in load_context(tmp_path).appointments["start"]]
+    assert got == want[:2]
