@@ -145,14 +145,6 @@ def _with_offset(raw: pl.Expr) -> pl.Expr:
     return zulu.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
 
 
-def _offsets_only(frame: pl.DataFrame, col: Column) -> bool:
-    """Whether every value of a datetime column reads with its offset (the usual case:
-    then the naive, minute and day-only readings, each over every row, are not needed)."""
-    raw = _raw(col)
-    missed = (raw.is_not_null() & _with_offset(raw).is_null()).any()
-    return frame.select(missed).item() is False
-
-
 def _cast(col: Column, default_tz: str, offsets_only: bool = False) -> pl.Expr:
     raw = _raw(col)
     if col.kind == "date":
@@ -214,14 +206,16 @@ def load_table(
     for col in spec.columns:
         if col.name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(col.name))
+    # datetimes read with their offset first (the usual case); a column with a value that
+    # does not read so is read again, every reading tried (naive, to the minute, a day)
     typed = frame.with_columns(
-        [
-            _cast(c, default_tz, c.kind == "datetime" and _offsets_only(frame, c)).alias(
-                f"_t_{c.name}"
-            )
-            for c in spec.columns
-        ]
+        [_cast(c, default_tz, offsets_only=True).alias(f"_t_{c.name}") for c in spec.columns]
     )
+    for c in spec.columns:
+        if c.kind == "datetime":
+            missed = _raw(c).is_not_null() & pl.col(f"_t_{c.name}").is_null()
+            if typed.select(missed.any()).item():
+                typed = typed.with_columns(_cast(c, default_tz).alias(f"_t_{c.name}"))
     # A required value that is missing or unreadable rejects the row; an optional
     # one that is unreadable is reported and the row kept with that value empty.
     fatal: list[pl.Expr] = []

@@ -126,7 +126,7 @@ class ScheduleLine(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=
     this way: nearly all of them go no further than the engine's first test, so their
     ids are never made into strings. The fields are :class:`AccessEvent`'s, with the
     same types and checks, in the same order (a test holds the two together); the
-    reader checks the ids themselves (``vigile.detect._lines.plain_ids``) before it
+    reader checks the ids themselves (``vigile.detect._lines.raw_ids``) before it
     accepts the line. :meth:`whole` gives the event itself.
     """
 
@@ -150,25 +150,9 @@ class ScheduleLine(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=
 
     def whole(self) -> AccessEvent:
         """The :class:`AccessEvent` this line holds (the one a full decode gives)."""
-        return AccessEvent(
-            ts=self.ts,
-            tenant=self.tenant,
-            actor=self.actor,
-            action=self.action,
-            resource=self.resource,
-            event_id=self.event_id,
-            session=self.session,
-            src_ip=self.src_ip,
-            user_agent=self.user_agent,
-            method=self.method,
-            route=self.route,
-            status=self.status,
-            patient_ids=_IDS.decode(self.patient_ids),
-            records=self.records,
-            bytes=self.bytes,
-            query=self.query,
-            extra=self.extra,
-        )
+        fields = dict(zip(self.__struct_fields__, msgspec.structs.astuple(self), strict=True))
+        fields["patient_ids"] = _IDS.decode(self.patient_ids)
+        return AccessEvent(**fields)
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)

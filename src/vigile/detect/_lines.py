@@ -22,8 +22,7 @@ ids, so it asks:
 ``_lines.c`` is the same in C, built with the compiled modules (``setup.py``) and
 imported instead of this file. Only C can tell where a ``Raw`` lies in its line, so
 :func:`raw_ids` here always answers -1, and without the C module the reader reads every
-line whole (this file's regular expression and scans would cost more than the strings
-they save). The tests give both versions the same inputs.
+line whole. The tests give both versions the same inputs.
 """
 
 from __future__ import annotations

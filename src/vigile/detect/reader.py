@@ -50,8 +50,7 @@ _HOUR: Final = timedelta(hours=1)
 _NO_TZ: Final = object()
 _STRICT: Final = msgspec.json.Decoder(AccessEvent)
 #: a schedule poll, its ids left as JSON (:class:`ScheduleLine`), for the engine; only
-#: where the checks are the C module's: their Python twin (a regular expression and
-#: three scans of the line) costs more than the strings it saves
+#: where the checks are the C module's (Python cannot tell where a Raw lies in its line)
 _SCHEDULE: Final = msgspec.json.Decoder(ScheduleLine)
 _RAW_POLLS: Final = not (_lines.__file__ or "").endswith(".py")
 #: where the fields the reader reads are in ``msgspec.structs.astuple(event)``
